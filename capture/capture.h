@@ -1,0 +1,90 @@
+/* Capture: where frames come from.
+ *
+ * A backend is a const table of callbacks (struct pvs_capture_ops) and keeps
+ * all its state in its handle, so several can run at once. The registry lists
+ * the backends compiled in, in order of preference; "auto" opens the first
+ * that works and logs why each one before it was skipped.
+ *
+ * Threading: one handle is used by one thread at a time (the video thread).
+ * Frames come out as BGRA in system memory, valid until release(). */
+#ifndef PVS_CAPTURE_H
+#define PVS_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/image.h"
+
+enum pvs_content {
+    PVS_CONTENT_STATIC = 0, /* nothing moves but the stamp */
+    PVS_CONTENT_DESKTOP,    /* scrolling text, gradients, a moving cursor */
+    PVS_CONTENT_GAME,       /* full-screen motion every frame */
+};
+
+struct pvs_capture_opts {
+    int width, height;          /* testsrc: frame size; 0 = 1920x1080 */
+    int fps;                    /* frames per second; 0 = 60 */
+    enum pvs_content content;   /* testsrc only */
+    const char *display;        /* x11: display name; NULL = $DISPLAY */
+};
+
+struct pvs_frame {
+    struct pvs_image img;  /* BGRA */
+    uint64_t number;       /* 0, 1, 2...; skips numbers when deadlines were missed */
+    int64_t due_ns;        /* when this frame was due (paced sources) */
+    int64_t capture_ns;    /* when it was captured; the stamp carries this */
+    bool changed;          /* false when identical to the previous frame but for the stamp */
+};
+
+struct pvs_capture_stats {
+    uint64_t frames; /* frames returned by next() */
+    uint64_t late;   /* deadlines missed: frames never produced because the
+                        caller came back too late */
+};
+
+struct pvs_capture;
+
+struct pvs_capture_ops {
+    const char *name;
+    const char *description;
+    /* Opens the source. Returns 0, PVS_ENODEV / PVS_ENOTSUP when the backend
+     * cannot work here (auto then tries the next), or another code. */
+    int  (*open)(struct pvs_capture **out, const struct pvs_capture_opts *o);
+    /* Waits up to timeout_ms for the next frame. Returns 0 with `f` filled,
+     * PVS_ETIMEDOUT, PVS_EREINIT when the source changed size (close and open
+     * again), or another negative code. */
+    int  (*next)(struct pvs_capture *c, struct pvs_frame *f, int timeout_ms);
+    /* Gives the frame back; its pixels are not touched after this. */
+    void (*release)(struct pvs_capture *c, struct pvs_frame *f);
+    void (*close)(struct pvs_capture **c);
+};
+
+/* Every backend's handle starts with this. */
+struct pvs_capture {
+    const struct pvs_capture_ops *ops;
+    struct pvs_capture_stats stats;
+};
+
+/* Backends compiled in, in order of preference, ending with NULL. */
+extern const struct pvs_capture_ops *const pvs_capture_backends[];
+const struct pvs_capture_ops *pvs_capture_find(const char *name);
+
+/* Opens backend `name`, or the first one that works for "auto" (or NULL). */
+int pvs_capture_open(struct pvs_capture **out, const char *name,
+                     const struct pvs_capture_opts *o);
+static inline int pvs_capture_next(struct pvs_capture *c, struct pvs_frame *f,
+                                   int timeout_ms)
+{
+    return c->ops->next(c, f, timeout_ms);
+}
+static inline void pvs_capture_release(struct pvs_capture *c, struct pvs_frame *f)
+{
+    c->ops->release(c, f);
+}
+/* Accepts NULL and clears the pointer. */
+void pvs_capture_close(struct pvs_capture **c);
+
+/* "static", "desktop", "game" */
+extern const char *const pvs_content_names[];
+
+#endif

@@ -1,0 +1,121 @@
+/* The platform layer: time, threads and sockets. The only place besides the
+ * backend files where operating-system APIs are called; posix.c implements it
+ * for Linux (and other POSIX systems), win32.c for Windows. Everything here is
+ * safe to call from any thread unless a comment says otherwise. */
+#ifndef PVS_PLATFORM_H
+#define PVS_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- time ---------------------------------------------------------------- */
+
+/* Monotonic clock in nanoseconds from an arbitrary origin (CLOCK_MONOTONIC,
+ * QueryPerformanceCounter). Never goes backwards; not comparable across
+ * machines. */
+int64_t pvs_time_ns(void);
+static inline int64_t pvs_time_us(void) { return pvs_time_ns() / 1000; }
+
+/* Sleeps at least `ns` nanoseconds. */
+void pvs_sleep_ns(int64_t ns);
+/* Sleeps until pvs_time_ns() >= deadline_ns; never returns early. Returns at
+ * once when the deadline has passed. */
+void pvs_sleep_until_ns(int64_t deadline_ns);
+
+/* Wall-clock time in microseconds since 1970 (for logs and file names only). */
+int64_t pvs_wall_time_us(void);
+
+/* ---- threads ------------------------------------------------------------- */
+
+struct pvs_thread;
+typedef int (*pvs_thread_fn)(void *arg);
+
+/* Starts fn(arg) on a new thread named `name` (shown by debuggers; may be
+ * cut to 15 characters). Returns 0 or a negative PVS_E* code. */
+int pvs_thread_create(struct pvs_thread **out, pvs_thread_fn fn, void *arg,
+                      const char *name);
+/* Waits for the thread, stores its return value in *ret (if not NULL), frees
+ * it and clears *t. Accepts NULL. */
+void pvs_thread_join(struct pvs_thread **t, int *ret);
+
+#ifdef _WIN32
+typedef struct { void *opaque; } pvs_mutex; /* an SRWLOCK */
+typedef struct { void *opaque; } pvs_cond;  /* a CONDITION_VARIABLE */
+#else
+#include <pthread.h>
+typedef struct { pthread_mutex_t m; } pvs_mutex;
+typedef struct { pthread_cond_t c; } pvs_cond; /* waits on CLOCK_MONOTONIC */
+#endif
+
+int pvs_mutex_init(pvs_mutex *m);
+void pvs_mutex_destroy(pvs_mutex *m);
+void pvs_mutex_lock(pvs_mutex *m);
+void pvs_mutex_unlock(pvs_mutex *m);
+
+int pvs_cond_init(pvs_cond *c);
+void pvs_cond_destroy(pvs_cond *c);
+void pvs_cond_signal(pvs_cond *c);
+void pvs_cond_broadcast(pvs_cond *c);
+/* Waits until signalled or until pvs_time_ns() >= deadline_ns (a negative
+ * deadline waits forever). Returns 0, or PVS_ETIMEDOUT. Spurious wake-ups
+ * happen: callers re-check their condition. */
+int pvs_cond_wait_until(pvs_cond *c, pvs_mutex *m, int64_t deadline_ns);
+
+/* ---- sockets ------------------------------------------------------------- */
+
+/* Call once before any socket function (WSAStartup on Windows; nothing on
+ * POSIX). Returns 0 or a negative PVS_E* code. */
+int pvs_net_init(void);
+void pvs_net_deinit(void);
+
+#ifdef _WIN32
+typedef uintptr_t pvs_socket; /* a SOCKET */
+#define PVS_INVALID_SOCKET ((pvs_socket)~(uintptr_t)0)
+#else
+typedef int pvs_socket;
+#define PVS_INVALID_SOCKET (-1)
+#endif
+
+/* An IPv4 or IPv6 address and port, held without exposing system headers. */
+struct pvs_addr {
+    union {
+        uint8_t bytes[28]; /* big enough for a sockaddr_in6 */
+        uint64_t align_;
+    } u;
+    uint32_t len; /* 0: no address */
+};
+
+/* Resolves `host` (a name, an IPv4 address, or an IPv6 address with or
+ * without brackets; NULL or "" means the wildcard address) with `port`.
+ * Returns 0, PVS_EINVAL for a malformed address, or PVS_ENOENT when the name
+ * does not resolve. */
+int pvs_addr_resolve(struct pvs_addr *out, const char *host, uint16_t port);
+/* "127.0.0.1:47101" or "[::1]:47101". */
+void pvs_addr_format(const struct pvs_addr *a, char *buf, size_t len);
+uint16_t pvs_addr_port(const struct pvs_addr *a);
+bool pvs_addr_equal(const struct pvs_addr *a, const struct pvs_addr *b);
+
+/* Opens a UDP socket bound to `local` (port 0 picks a free port), non-
+ * blocking. Returns 0 or a negative PVS_E* code (PVS_EIO with the system's
+ * reason logged). */
+int pvs_udp_open(pvs_socket *out, const struct pvs_addr *local);
+/* The address the socket is bound to (to learn the port picked for 0). */
+int pvs_udp_local_addr(pvs_socket s, struct pvs_addr *out);
+/* Asks for socket buffers of this many bytes (0 leaves one as it is) and
+ * stores what the system granted in *got_snd / *got_rcv when not NULL. */
+int pvs_udp_set_buffers(pvs_socket s, int sndbuf, int rcvbuf,
+                        int *got_snd, int *got_rcv);
+/* Sends one datagram. Returns the bytes sent, PVS_EAGAIN when the socket
+ * buffer is full, or another negative code. */
+int pvs_udp_send(pvs_socket s, const void *buf, size_t len,
+                 const struct pvs_addr *to);
+/* Receives one datagram, waiting up to timeout_ms (0: do not wait; negative:
+ * wait forever). Returns its length (a longer datagram is cut to `cap` and
+ * still counted as received), PVS_ETIMEDOUT, or another negative code. */
+int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
+                 int timeout_ms);
+/* Closes the socket and sets it to PVS_INVALID_SOCKET. Accepts an invalid one. */
+void pvs_socket_close(pvs_socket *s);
+
+#endif

@@ -1,0 +1,92 @@
+/* Video encoding through libavcodec, at the lowest latency each encoder
+ * allows.
+ *
+ * Every encoder of interest is data: a libavcodec name, its family (NVENC,
+ * AMF, QSV, VAAPI, software) and that family's low-latency option table
+ * (encode/lavc.c). "auto" probes the hardware families in order by encoding
+ * one frame and falls back to software, logging why each one was skipped.
+ *
+ * Zero frame delay: pvs_encoder_encode() returns the packet of the frame it
+ * was given before it returns; an encoder that holds a frame back is counted
+ * (stats.delayed) and its packet comes out with a later call.
+ *
+ * Threading: one handle is used by one thread at a time. */
+#ifndef PVS_ENCODER_H
+#define PVS_ENCODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/codec.h"
+#include "common/image.h"
+
+struct pvs_encoder_opts {
+    enum pvs_codec codec;
+    int width, height;  /* even, at least 64x64 */
+    int fps;            /* frames per second, 1..240 */
+    int64_t bitrate;    /* bits per second; 0 = a default for the size and rate */
+    int threads;        /* slice threads; 0 = one per core */
+};
+
+struct pvs_encoder_info {
+    const char *name;   /* libavcodec encoder name, e.g. "h264_nvenc" */
+    enum pvs_codec codec;
+    const char *family; /* "nvenc", "amf", "qsv", "vaapi", "software" */
+    bool hardware;
+};
+
+/* Every encoder of interest, in the order "auto" tries them: hardware
+ * families first, software last. Ends with a NULL name. */
+extern const struct pvs_encoder_info pvs_encoder_infos[];
+const struct pvs_encoder_info *pvs_encoder_info_find(const char *name);
+
+struct pvs_encoder_stats {
+    uint64_t frames;   /* frames submitted */
+    uint64_t packets;  /* packets returned */
+    uint64_t keyframes;
+    uint64_t delayed;  /* frames whose packet did not come out at once */
+    uint64_t bytes;
+};
+
+struct pvs_encoder;
+
+/* Opens encoder `name` (a libavcodec name from pvs_encoder_infos, or "auto"
+ * for the first of o->codec that encodes a probe frame here). Returns 0,
+ * PVS_ENOTSUP (not in this libavcodec build), PVS_ENODEV (no device or
+ * driver for it), PVS_EINVAL (bad options), or PVS_EEXTERNAL. The reason is
+ * logged. */
+int pvs_encoder_open(struct pvs_encoder **out, const char *name,
+                     const struct pvs_encoder_opts *o);
+
+/* Tries to open `name` and encode one frame; on failure writes the reason in
+ * `why` ("no NVIDIA driver (libnvidia-encode not found)"). Returns 0 or the
+ * error pvs_encoder_open would give. */
+int pvs_encoder_probe(const char *name, const struct pvs_encoder_opts *o,
+                      char *why, size_t why_len);
+
+const char *pvs_encoder_name(const struct pvs_encoder *e);
+const struct pvs_encoder_info *pvs_encoder_get_info(const struct pvs_encoder *e);
+
+/* The picture to fill before the next pvs_encoder_encode(): NV12 or I420 at
+ * the encoder's size, in the encoder's own buffer so that conversion writes
+ * straight into it. Valid until the next encode call. */
+struct pvs_image *pvs_encoder_input(struct pvs_encoder *e);
+
+/* Encodes the picture in pvs_encoder_input(). `force_idr` makes it a keyframe.
+ * Returns 0 with the packet in `out` (valid until the next call), PVS_EAGAIN
+ * when the encoder gave no packet yet (counted in stats.delayed), or a
+ * negative code. */
+int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns,
+                       bool force_idr, struct pvs_packet *out);
+
+/* Changes the bitrate for the next frames without re-opening. Returns 0, or
+ * PVS_ENOTSUP when this encoder cannot (the caller re-opens it). */
+int pvs_encoder_set_bitrate(struct pvs_encoder *e, int64_t bitrate);
+
+void pvs_encoder_get_stats(const struct pvs_encoder *e, struct pvs_encoder_stats *out);
+
+/* Accepts NULL and clears the pointer. */
+void pvs_encoder_close(struct pvs_encoder **e);
+
+#endif
