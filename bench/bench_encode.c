@@ -1,1 +1,262 @@
-/* placeholder: being written */
+/* pvstream-bench encode: testsrc -> convert -> encode -> decode in one
+ * process, every stage timed per frame, the stamp read back from every
+ * decoded frame.
+ *
+ * Stages, per frame:
+ *   capture  from the frame's capture time to the source handing it over
+ *   convert  BGRA -> NV12/I420 into the encoder's own buffer
+ *   encode   the frame in, its packet out
+ *   decode   the packet in, the picture out
+ *   total    capture time (as read from the decoded stamp) -> decoded */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "capture/capture.h"
+#include "client/decoder.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/platform/platform.h"
+#include "common/stamp.h"
+#include "encode/convert.h"
+#include "encode/encoder.h"
+
+struct settings {
+    char encoder[PVS_OPT_STRING_MAX];
+    int codec;
+    int size[2];
+    int fps;
+    int64_t bitrate;
+    int frames;
+    int content;
+    int threads;
+    char decoder[PVS_OPT_STRING_MAX];
+    char json[PVS_OPT_STRING_MAX];
+    char svg[PVS_OPT_STRING_MAX];
+};
+
+static const char *const codec_choices[] = { "h264", "hevc", "av1", NULL };
+
+#define OPT(k, t, field, lo, hi, ch, mv, h) \
+    { "bench", k, k, t, offsetof(struct settings, field), lo, hi, ch, mv, h }
+static const struct pvs_option options[] = {
+    OPT("encoder", PVS_OPT_STRING, encoder, 0, 0, NULL, "auto|NAME",
+        "encoder: auto probes hardware first, then software; NAME as listed by `pvstream-bench encoders`"),
+    OPT("codec", PVS_OPT_CHOICE, codec, 0, 0, codec_choices, "CODEC", "codec for auto"),
+    OPT("size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "frame size"),
+    OPT("fps", PVS_OPT_INT, fps, 1, 240, NULL, "N", "frames per second the test desktop paces to"),
+    OPT("bitrate", PVS_OPT_INT64, bitrate, 0, 2000000000, NULL, "BITS",
+        "bits per second (k/M/G suffixes); 0 = 0.15 bit per pixel"),
+    OPT("frames", PVS_OPT_INT, frames, 1, 1000000, NULL, "N", "frames to measure"),
+    OPT("content", PVS_OPT_CHOICE, content, 0, 0, pvs_content_names, "KIND",
+        "test desktop content: static, desktop (mostly unchanged) or game (full-screen motion)"),
+    OPT("threads", PVS_OPT_INT, threads, 0, 64, NULL, "N", "encoder and decoder slice threads; 0 = one per core"),
+    OPT("decoder", PVS_OPT_STRING, decoder, 0, 0, NULL, "auto|software|TYPE",
+        "decoder: auto tries hardware first"),
+    OPT("json", PVS_OPT_STRING, json, 0, 0, NULL, "FILE", "also write the results as JSON"),
+    OPT("svg", PVS_OPT_STRING, svg, 0, 0, NULL, "FILE", "also draw per-frame latency as SVG"),
+    { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
+};
+
+enum { ST_CAPTURE, ST_CONVERT, ST_ENCODE, ST_DECODE, ST_TOTAL, ST_COUNT };
+static const char *const stage_names[ST_COUNT] = { "capture", "convert", "encode", "decode", "total" };
+
+static double psnr_luma(const struct pvs_image *a, const struct pvs_image *b)
+{
+    uint64_t sse = 0;
+    for (int y = 0; y < a->height; y++) {
+        const uint8_t *p = a->data[0] + (size_t)y * (size_t)a->stride[0];
+        const uint8_t *q = b->data[0] + (size_t)y * (size_t)b->stride[0];
+        uint32_t row = 0;
+        for (int x = 0; x < a->width; x++) {
+            int d = p[x] - q[x];
+            row += (uint32_t)(d * d);
+        }
+        sse += row;
+    }
+    if (!sse)
+        return 100.0;
+    double mse = (double)sse / ((double)a->width * a->height);
+    return 10.0 * log10(255.0 * 255.0 / mse);
+}
+
+static void write_json(const char *path, const struct settings *s, const char *encoder,
+                       const char *decoder, double fps, uint64_t frames, uint64_t late,
+                       double psnr, double bytes_per_frame, uint64_t stamps_ok,
+                       uint64_t delayed, const struct pvs_bench_stage *st)
+{
+    struct pvs_json j;
+    if (pvs_json_open(&j, path) < 0)
+        return;
+    char size[32];
+    snprintf(size, sizeof(size), "%dx%d", s->size[0], s->size[1]);
+    pvs_json_begin(&j, NULL);
+    pvs_json_str(&j, "encoder", encoder);
+    pvs_json_str(&j, "decoder", decoder);
+    pvs_json_str(&j, "codec", codec_choices[s->codec]);
+    pvs_json_str(&j, "size", size);
+    pvs_json_num(&j, "fps", fps);
+    pvs_json_int(&j, "target_fps", s->fps);
+    pvs_json_str(&j, "content", pvs_content_names[s->content]);
+    pvs_json_int(&j, "frames", (int64_t)frames);
+    pvs_json_int(&j, "late_frames", (int64_t)late);
+    pvs_json_int(&j, "delayed_packets", (int64_t)delayed);
+    pvs_json_int(&j, "stamps_read", (int64_t)stamps_ok);
+    pvs_json_num(&j, "psnr_y", psnr);
+    pvs_json_num(&j, "bytes_per_frame", bytes_per_frame);
+    pvs_json_begin(&j, "stages");
+    for (int i = 0; i < ST_COUNT; i++)
+        pvs_json_stats(&j, st[i].name, &st[i].stats);
+    pvs_json_end(&j);
+    pvs_json_end(&j);
+    if (pvs_json_close(&j) < 0)
+        fprintf(stderr, "writing %s failed\n", path);
+}
+
+int pvs_bench_encode(int argc, char **argv)
+{
+    struct settings s = { .encoder = "auto", .size = { 1920, 1080 }, .fps = 60, .frames = 600,
+                          .content = PVS_CONTENT_DESKTOP, .decoder = "auto" };
+    int rc = pvs_bench_parse("encode", "Test desktop -> convert -> encode -> decode in one process; "
+                             "prints per-stage latency.", options, &s, argc, argv);
+    if (rc >= 0)
+        return rc;
+
+    struct pvs_capture *cap = NULL;
+    struct pvs_encoder *enc = NULL;
+    struct pvs_decoder *dec = NULL;
+    struct pvs_bench_stage *st = calloc(ST_COUNT, sizeof(*st));
+    rc = 1;
+    if (!st)
+        goto out;
+
+    struct pvs_capture_opts co = { .width = s.size[0], .height = s.size[1], .fps = s.fps,
+                                   .content = (enum pvs_content)s.content };
+    if (pvs_capture_open(&cap, "testsrc", &co) < 0)
+        goto out;
+    struct pvs_encoder_opts eo = { .codec = (enum pvs_codec)s.codec, .width = s.size[0],
+                                   .height = s.size[1], .fps = s.fps, .bitrate = s.bitrate,
+                                   .threads = s.threads };
+    if (pvs_encoder_open(&enc, s.encoder, &eo) < 0)
+        goto out;
+    eo.codec = pvs_encoder_get_info(enc)->codec;
+    struct pvs_decoder_opts dopt = { .codec = eo.codec, .hw = s.decoder, .threads = s.threads };
+    if (pvs_decoder_open(&dec, &dopt) < 0)
+        goto out;
+
+    for (int i = 0; i < ST_COUNT; i++) {
+        st[i].name = stage_names[i];
+        pvs_stats_reset(&st[i].stats);
+        st[i].per_frame_ms = calloc((size_t)s.frames, sizeof(float));
+        if (!st[i].per_frame_ms)
+            goto out;
+    }
+
+    int64_t bitrate = s.bitrate ? s.bitrate : (int64_t)((double)s.size[0] * s.size[1] * s.fps * 0.15);
+    fprintf(stderr, "encoding %d frames of %s content at %dx%d, %d fps, %.1f Mbit/s with %s; decoding with %s\n",
+            s.frames, pvs_content_names[s.content], s.size[0], s.size[1], s.fps, (double)bitrate / 1e6,
+            pvs_encoder_name(enc), pvs_decoder_describe(dec));
+
+    uint64_t frames = 0, stamps_ok = 0;
+    double psnr_sum = 0;
+    int64_t first_ns = 0, last_ns = 0;
+    while (frames < (uint64_t)s.frames) {
+        struct pvs_frame f;
+        int err = pvs_capture_next(cap, &f, 1000);
+        if (err == PVS_ETIMEDOUT)
+            continue;
+        if (err < 0) {
+            fprintf(stderr, "capture failed: %s\n", pvs_strerror(err));
+            goto out;
+        }
+        int64_t t_cap = pvs_time_ns();
+        struct pvs_image *in = pvs_encoder_input(enc);
+        if (!in || pvs_convert(&f.img, in) < 0) {
+            fprintf(stderr, "conversion failed\n");
+            goto out;
+        }
+        int64_t t_conv = pvs_time_ns();
+        struct pvs_packet pkt;
+        err = pvs_encoder_encode(enc, f.number, f.capture_ns, frames == 0, &pkt);
+        int64_t t_enc = pvs_time_ns();
+        pvs_capture_release(cap, &f);
+        if (err == PVS_EAGAIN)
+            continue; /* counted by the encoder as delayed; nothing to decode yet */
+        if (err < 0)
+            goto out;
+        struct pvs_decoded d;
+        err = pvs_decoder_decode(dec, &pkt, &d);
+        int64_t t_dec = pvs_time_ns();
+        if (err == PVS_EAGAIN)
+            continue;
+        if (err < 0) {
+            fprintf(stderr, "decode failed: %s\n", pvs_strerror(err));
+            goto out;
+        }
+
+        /* The stamp, read back from what was decoded, is the truth for the
+         * total: it is what any other pipeline is measured by. */
+        struct pvs_stamp stamp;
+        int64_t origin = d.capture_ns;
+        if (pvs_stamp_read(&d.img, &stamp) == 0 && stamp.frame == (uint32_t)d.frame) {
+            stamps_ok++;
+            origin = (int64_t)stamp.time_us * 1000;
+        }
+        int64_t lat[ST_COUNT] = {
+            t_cap - d.capture_ns, t_conv - t_cap, t_enc - t_conv, t_dec - t_enc, t_dec - origin,
+        };
+        for (int i = 0; i < ST_COUNT; i++) {
+            pvs_stats_add(&st[i].stats, lat[i]);
+            st[i].per_frame_ms[frames] = (float)lat[i] / 1e6f;
+        }
+        psnr_sum += psnr_luma(in, &d.img);
+        if (!frames)
+            first_ns = d.capture_ns;
+        last_ns = d.capture_ns;
+        frames++;
+        if (frames % 30 == 0 || frames == (uint64_t)s.frames)
+            pvs_bench_progress("frames", frames, (uint64_t)s.frames);
+    }
+
+    struct pvs_encoder_stats es;
+    pvs_encoder_get_stats(enc, &es);
+    double fps = frames > 1 && last_ns > first_ns ? (double)(frames - 1) * 1e9 / (double)(last_ns - first_ns) : 0;
+    double psnr = frames ? psnr_sum / (double)frames : 0;
+    double bpf = es.packets ? (double)es.bytes / (double)es.packets : 0;
+
+    printf("pvstream-bench encode: %s -> %s, %s %dx%d at %d fps, %.1f Mbit/s, %s content\n",
+           pvs_encoder_name(enc), pvs_decoder_describe(dec), codec_choices[eo.codec], s.size[0],
+           s.size[1], s.fps, (double)bitrate / 1e6, pvs_content_names[s.content]);
+    pvs_bench_print_table(stdout, st, ST_COUNT);
+    printf("frames %llu, achieved %.2f fps, late %llu, delayed packets %llu, %.1f KB/frame, "
+           "PSNR-Y %.2f dB, stamps read %llu/%llu\n",
+           (unsigned long long)frames, fps, (unsigned long long)cap->stats.late,
+           (unsigned long long)es.delayed, bpf / 1000.0, psnr, (unsigned long long)stamps_ok,
+           (unsigned long long)frames);
+
+    if (s.json[0])
+        write_json(s.json, &s, pvs_encoder_name(enc), pvs_decoder_describe(dec), fps, frames,
+                   cap->stats.late, psnr, bpf, stamps_ok, es.delayed, st);
+    if (s.svg[0]) {
+        char title[256];
+        snprintf(title, sizeof(title), "%s %dx%d@%d %s: per-frame latency (ms)",
+                 pvs_encoder_name(enc), s.size[0], s.size[1], s.fps, pvs_content_names[s.content]);
+        if (pvs_bench_svg(s.svg, title, st, ST_COUNT, frames) < 0)
+            goto out;
+    }
+    rc = stamps_ok == frames ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "%llu decoded frames had no readable stamp\n",
+                (unsigned long long)(frames - stamps_ok));
+
+out:
+    pvs_decoder_close(&dec);
+    pvs_encoder_close(&enc);
+    pvs_capture_close(&cap);
+    if (st)
+        for (int i = 0; i < ST_COUNT; i++)
+            free(st[i].per_frame_ms);
+    free(st);
+    return rc;
+}

@@ -81,6 +81,8 @@ void pvs_log(enum pvs_log_level level, const char *file, int line,
         log_sink(log_sink_opaque, level, file, line, msg);
         return;
     }
+    while (file[0] == '.' && file[1] == '.' && (file[2] == '/' || file[2] == '\\'))
+        file += 3; /* meson builds from a folder beside the sources */
     double t = (double)(pvs_time_ns() - log_start_ns) / 1e9;
     char out[1200];
     snprintf(out, sizeof(out), "[%8.3f] %c %s:%d: %s\n", t, level_char[level],

@@ -23,6 +23,9 @@ void pvs_sleep_ns(int64_t ns);
  * once when the deadline has passed. */
 void pvs_sleep_until_ns(int64_t deadline_ns);
 
+/* CPU time used by this process so far, all threads, in nanoseconds. */
+int64_t pvs_cpu_time_ns(void);
+
 /* Wall-clock time in microseconds since 1970 (for logs and file names only). */
 int64_t pvs_wall_time_us(void);
 
@@ -61,6 +64,13 @@ void pvs_cond_broadcast(pvs_cond *c);
  * deadline waits forever). Returns 0, or PVS_ETIMEDOUT. Spurious wake-ups
  * happen: callers re-check their condition. */
 int pvs_cond_wait_until(pvs_cond *c, pvs_mutex *m, int64_t deadline_ns);
+
+/* ---- libraries ----------------------------------------------------------- */
+
+/* True when the shared library `name` ("libnvidia-encode.so.1",
+ * "nvEncodeAPI64.dll") can be loaded here; used to explain why a hardware
+ * encoder is unavailable. The library is unloaded again. */
+bool pvs_library_available(const char *name);
 
 /* ---- sockets ------------------------------------------------------------- */
 

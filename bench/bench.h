@@ -1,0 +1,60 @@
+/* pvstream-bench: subcommands and the reporting they share. */
+#ifndef PVS_BENCH_H
+#define PVS_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/config.h"
+#include "common/stats.h"
+
+/* Each subcommand: argv[0] is the subcommand's name. Returns the exit code. */
+int pvs_bench_encode(int argc, char **argv);
+int pvs_bench_convert(int argc, char **argv);
+int pvs_bench_encoders(int argc, char **argv);
+int pvs_bench_capture(int argc, char **argv);
+
+/* Parses a subcommand's options (after argv[0]) into `settings`, printing
+ * usage for --help and a clear error for a bad option. Returns -1 to go on,
+ * or an exit code (0 after --help, 2 after an error). */
+int pvs_bench_parse(const char *cmd, const char *synopsis, const struct pvs_option *table,
+                    void *settings, int argc, char **argv);
+
+/* A stage of a measured pipeline: its statistics and, for the plot, the
+ * latency of every frame (NULL when not kept). */
+struct pvs_bench_stage {
+    const char *name;
+    struct pvs_stats stats;
+    float *per_frame_ms;
+};
+
+/* "stage   p50 ms  p95 ms  p99 ms  max ms" and one row per stage. */
+void pvs_bench_print_table(FILE *out, const struct pvs_bench_stage *stages, int n);
+
+/* Progress on stderr, only when it is a terminal; pass done == total to end
+ * the line. */
+void pvs_bench_progress(const char *what, uint64_t done, uint64_t total);
+
+/* A small streaming JSON writer: enough for flat objects and nesting. */
+struct pvs_json {
+    FILE *f;
+    int depth;
+    bool need_comma[16];
+};
+int pvs_json_open(struct pvs_json *j, const char *path);
+int pvs_json_close(struct pvs_json *j); /* 0, or PVS_EIO when writing failed */
+void pvs_json_begin(struct pvs_json *j, const char *key);  /* an object; key NULL at top */
+void pvs_json_end(struct pvs_json *j);
+void pvs_json_str(struct pvs_json *j, const char *key, const char *v);
+void pvs_json_num(struct pvs_json *j, const char *key, double v);
+void pvs_json_int(struct pvs_json *j, const char *key, int64_t v);
+/* {"p50_ms", "p95_ms", "p99_ms", "max_ms"} of a stage under `key`. */
+void pvs_json_stats(struct pvs_json *j, const char *key, const struct pvs_stats *s);
+
+/* An SVG with per-frame latency over time for each stage (left) and each
+ * stage's p50/p95/p99/max (right). Returns 0 or a negative PVS_E* code. */
+int pvs_bench_svg(const char *path, const char *title,
+                  const struct pvs_bench_stage *stages, int n, uint64_t frames);
+
+#endif
