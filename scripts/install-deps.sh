@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs every package pvstream needs to build, run and test, from Debian's
+# archive (Debian 12). Safe to run again: it installs only what is missing
+# and prints nothing when everything is there.
+set -eu
+
+PACKAGES="
+  meson ninja-build pkg-config gcc python3
+  libavcodec-dev libavutil-dev libswscale-dev
+  libyuv-dev libinih-dev
+  gcc-mingw-w64-x86-64
+"
+
+missing=""
+for p in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install:$missing" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "install-deps: installing$missing"
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "install-deps: done"
