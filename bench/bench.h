@@ -14,12 +14,18 @@ int pvs_bench_encode(int argc, char **argv);
 int pvs_bench_convert(int argc, char **argv);
 int pvs_bench_encoders(int argc, char **argv);
 int pvs_bench_capture(int argc, char **argv);
+int pvs_bench_fec(int argc, char **argv);
 
 /* Parses a subcommand's options (after argv[0]) into `settings`, printing
  * usage for --help and a clear error for a bad option. Returns -1 to go on,
  * or an exit code (0 after --help, 2 after an error). */
 int pvs_bench_parse(const char *cmd, const char *synopsis, const struct pvs_option *table,
                     void *settings, int argc, char **argv);
+
+/* What an option table cannot say about --size: the test desktop and the
+ * encoders take even sizes only, and the test desktop is at most
+ * `max_height` high. Returns -1 to go on, or 2 after printing the error. */
+int pvs_bench_check_size(const char *cmd, const int size[2], int max_height);
 
 /* A stage of a measured pipeline: its statistics and, for the plot, the
  * latency of every frame (NULL when not kept). */
@@ -39,11 +45,12 @@ void pvs_bench_progress(const char *what, uint64_t done, uint64_t total);
 /* A small streaming JSON writer: enough for flat objects and nesting. */
 struct pvs_json {
     FILE *f;
+    const char *path; /* for messages */
     int depth;
     bool need_comma[16];
 };
 int pvs_json_open(struct pvs_json *j, const char *path);
-int pvs_json_close(struct pvs_json *j); /* 0, or PVS_EIO when writing failed */
+int pvs_json_close(struct pvs_json *j); /* 0, or PVS_EIO when writing failed (and says so) */
 void pvs_json_begin(struct pvs_json *j, const char *key);  /* an object; key NULL at top */
 void pvs_json_end(struct pvs_json *j);
 void pvs_json_str(struct pvs_json *j, const char *key, const char *v);

@@ -19,7 +19,7 @@ struct settings {
 #define OPT(k, t, field, lo, hi, ch, mv, h) \
     { "bench", k, k, t, offsetof(struct settings, field), lo, hi, ch, mv, h }
 static const struct pvs_option options[] = {
-    OPT("size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "frame size"),
+    OPT("size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "frame size: even, at most 7680x4320"),
     OPT("fps", PVS_OPT_INT, fps, 1, 240, NULL, "N", "frames per second"),
     OPT("content", PVS_OPT_CHOICE, content, 0, 0, pvs_content_names, "KIND", "static, desktop or game"),
     OPT("seconds", PVS_OPT_INT, seconds, 1, 3600, NULL, "S", "how long to run"),
@@ -32,6 +32,8 @@ int pvs_bench_capture(int argc, char **argv)
     struct settings s = { .size = { 3840, 2160 }, .fps = 120, .content = PVS_CONTENT_DESKTOP, .seconds = 5 };
     int rc = pvs_bench_parse("capture", "Runs the test desktop alone and reports pacing and cost.",
                              options, &s, argc, argv);
+    if (rc < 0)
+        rc = pvs_bench_check_size("capture", s.size, PVS_TESTSRC_MAX_HEIGHT);
     if (rc >= 0)
         return rc;
     struct pvs_capture *cap = NULL;
@@ -92,6 +94,9 @@ int pvs_bench_capture(int argc, char **argv)
             goto out;
     }
     rc = early ? 1 : 0;
+    if (early)
+        fprintf(stderr, "%llu frames were made before they were due: the pacing is wrong\n",
+                (unsigned long long)early);
 out:
     pvs_capture_close(&cap);
     return rc;

@@ -27,7 +27,7 @@ struct settings {
 #define OPT(k, t, field, lo, hi, mv, h) \
     { "bench", k, k, t, offsetof(struct settings, field), lo, hi, NULL, mv, h }
 static const struct pvs_option options[] = {
-    OPT("size", PVS_OPT_SIZE, size, 128, 7680, "WxH", "frame size"),
+    OPT("size", PVS_OPT_SIZE, size, 128, 7680, "WxH", "frame size: even, at most 7680x4320"),
     OPT("frames", PVS_OPT_INT, frames, 1, 100000, "N", "conversions to time per method"),
     OPT("json", PVS_OPT_STRING, json, 0, 0, "FILE", "also write the results as JSON"),
     { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
@@ -79,12 +79,10 @@ int pvs_bench_convert(int argc, char **argv)
     struct settings s = { .size = { 3840, 2160 }, .frames = 50 };
     int rc = pvs_bench_parse("convert", "Times BGRA -> NV12 and I420 per frame on one thread.",
                              options, &s, argc, argv);
+    if (rc < 0)
+        rc = pvs_bench_check_size("convert", s.size, PVS_TESTSRC_MAX_HEIGHT);
     if (rc >= 0)
         return rc;
-    if ((s.size[0] | s.size[1]) & 1) {
-        fprintf(stderr, "pvstream-bench convert: --size %dx%d: must be even\n", s.size[0], s.size[1]);
-        return 2;
-    }
 
     struct pvs_capture *cap = NULL;
     struct pvs_image nv12 = { 0 }, i420 = { 0 };

@@ -36,15 +36,21 @@ struct settings {
     char svg[PVS_OPT_STRING_MAX];
 };
 
-static const char *const codec_choices[] = { "h264", "hevc", "av1", NULL };
+/* "auto": the named encoder's codec, or H.264 with --encoder auto. */
+#define CODEC_AUTO PVS_CODEC_COUNT
+static const char *const codec_choices[] = {
+    [PVS_CODEC_H264] = "h264", [PVS_CODEC_HEVC] = "hevc", [PVS_CODEC_AV1] = "av1",
+    [CODEC_AUTO] = "auto", [CODEC_AUTO + 1] = NULL,
+};
 
 #define OPT(k, t, field, lo, hi, ch, mv, h) \
     { "bench", k, k, t, offsetof(struct settings, field), lo, hi, ch, mv, h }
 static const struct pvs_option options[] = {
     OPT("encoder", PVS_OPT_STRING, encoder, 0, 0, NULL, "auto|NAME",
         "encoder: auto probes hardware first, then software; NAME as listed by `pvstream-bench encoders`"),
-    OPT("codec", PVS_OPT_CHOICE, codec, 0, 0, codec_choices, "CODEC", "codec for auto"),
-    OPT("size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "frame size"),
+    OPT("codec", PVS_OPT_CHOICE, codec, 0, 0, codec_choices, "CODEC",
+        "auto: the named encoder's codec, or h264 with --encoder auto"),
+    OPT("size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "frame size: even, at most 7680x4320"),
     OPT("fps", PVS_OPT_INT, fps, 1, 240, NULL, "N", "frames per second the test desktop paces to"),
     OPT("bitrate", PVS_OPT_INT64, bitrate, 0, 2000000000, NULL, "BITS",
         "bits per second (k/M/G suffixes); 0 = 0.15 bit per pixel"),
@@ -81,14 +87,14 @@ static double psnr_luma(const struct pvs_image *a, const struct pvs_image *b)
     return 10.0 * log10(255.0 * 255.0 / mse);
 }
 
-static void write_json(const char *path, const struct settings *s, const char *encoder,
+static int write_json(const char *path, const struct settings *s, const char *encoder,
                        const char *decoder, double fps, uint64_t frames, uint64_t late,
                        double psnr, double bytes_per_frame, uint64_t stamps_ok,
                        uint64_t delayed, const struct pvs_bench_stage *st)
 {
     struct pvs_json j;
     if (pvs_json_open(&j, path) < 0)
-        return;
+        return PVS_EIO;
     char size[32];
     snprintf(size, sizeof(size), "%dx%d", s->size[0], s->size[1]);
     pvs_json_begin(&j, NULL);
@@ -110,18 +116,35 @@ static void write_json(const char *path, const struct settings *s, const char *e
         pvs_json_stats(&j, st[i].name, &st[i].stats);
     pvs_json_end(&j);
     pvs_json_end(&j);
-    if (pvs_json_close(&j) < 0)
-        fprintf(stderr, "writing %s failed\n", path);
+    return pvs_json_close(&j);
 }
 
 int pvs_bench_encode(int argc, char **argv)
 {
-    struct settings s = { .encoder = "auto", .size = { 1920, 1080 }, .fps = 60, .frames = 600,
-                          .content = PVS_CONTENT_DESKTOP, .decoder = "auto" };
+    struct settings s = { .encoder = "auto", .codec = CODEC_AUTO, .size = { 1920, 1080 }, .fps = 60,
+                          .frames = 600, .content = PVS_CONTENT_DESKTOP, .decoder = "auto" };
     int rc = pvs_bench_parse("encode", "Test desktop -> convert -> encode -> decode in one process; "
                              "prints per-stage latency.", options, &s, argc, argv);
+    if (rc < 0)
+        rc = pvs_bench_check_size("encode", s.size, PVS_TESTSRC_MAX_HEIGHT);
     if (rc >= 0)
         return rc;
+    if (strcmp(s.encoder, "auto")) {
+        const struct pvs_encoder_info *info = pvs_encoder_info_find(s.encoder);
+        if (!info) {
+            fprintf(stderr, "pvstream-bench encode: --encoder '%s': unknown encoder "
+                    "(`pvstream-bench encoders` lists them)\n", s.encoder);
+            return 2;
+        }
+        if (s.codec != CODEC_AUTO && s.codec != (int)info->codec) {
+            fprintf(stderr, "pvstream-bench encode: --encoder %s encodes %s, not --codec %s\n",
+                    s.encoder, pvs_codec_name(info->codec), codec_choices[s.codec]);
+            return 2;
+        }
+        s.codec = (int)info->codec;
+    } else if (s.codec == CODEC_AUTO) {
+        s.codec = PVS_CODEC_H264;
+    }
 
     struct pvs_capture *cap = NULL;
     struct pvs_encoder *enc = NULL;
@@ -140,10 +163,12 @@ int pvs_bench_encode(int argc, char **argv)
                                    .threads = s.threads };
     if (pvs_encoder_open(&enc, s.encoder, &eo) < 0)
         goto out;
-    eo.codec = pvs_encoder_get_info(enc)->codec;
     struct pvs_decoder_opts dopt = { .codec = eo.codec, .hw = s.decoder, .threads = s.threads };
-    if (pvs_decoder_open(&dec, &dopt) < 0)
+    int err = pvs_decoder_open(&dec, &dopt);
+    if (err < 0) {
+        rc = err == PVS_EINVAL ? 2 : 1; /* an unknown --decoder: said in the log */
         goto out;
+    }
 
     for (int i = 0; i < ST_COUNT; i++) {
         st[i].name = stage_names[i];
@@ -158,12 +183,12 @@ int pvs_bench_encode(int argc, char **argv)
             s.frames, pvs_content_names[s.content], s.size[0], s.size[1], s.fps, (double)bitrate / 1e6,
             pvs_encoder_name(enc), pvs_decoder_describe(dec));
 
-    uint64_t frames = 0, stamps_ok = 0;
+    uint64_t frames = 0, stamps_ok = 0, psnr_n = 0;
     double psnr_sum = 0;
     int64_t first_ns = 0, last_ns = 0;
     while (frames < (uint64_t)s.frames) {
         struct pvs_frame f;
-        int err = pvs_capture_next(cap, &f, 1000);
+        err = pvs_capture_next(cap, &f, 1000);
         if (err == PVS_ETIMEDOUT)
             continue;
         if (err < 0) {
@@ -180,7 +205,9 @@ int pvs_bench_encode(int argc, char **argv)
         struct pvs_packet pkt;
         err = pvs_encoder_encode(enc, f.number, f.capture_ns, frames == 0, &pkt);
         int64_t t_enc = pvs_time_ns();
-        pvs_capture_release(cap, &f);
+        uint64_t number = f.number;
+        int64_t captured = f.capture_ns;
+        pvs_capture_release(cap, &f); /* clears f */
         if (err == PVS_EAGAIN)
             continue; /* counted by the encoder as delayed; nothing to decode yet */
         if (err < 0)
@@ -203,14 +230,19 @@ int pvs_bench_encode(int argc, char **argv)
             stamps_ok++;
             origin = (int64_t)stamp.time_us * 1000;
         }
+        /* An encoder that holds frames back (SVT-AV1) gives an earlier frame
+         * than f: capture is f's stage, the others the decoded frame's. */
         int64_t lat[ST_COUNT] = {
-            t_cap - d.capture_ns, t_conv - t_cap, t_enc - t_conv, t_dec - t_enc, t_dec - origin,
+            t_cap - captured, t_conv - t_cap, t_enc - t_conv, t_dec - t_enc, t_dec - origin,
         };
         for (int i = 0; i < ST_COUNT; i++) {
             pvs_stats_add(&st[i].stats, lat[i]);
             st[i].per_frame_ms[frames] = (float)lat[i] / 1e6f;
         }
-        psnr_sum += psnr_luma(in, &d.img);
+        if (d.frame == number) { /* the encoder input still holds it */
+            psnr_sum += psnr_luma(in, &d.img);
+            psnr_n++;
+        }
         if (!frames)
             first_ns = d.capture_ns;
         last_ns = d.capture_ns;
@@ -222,7 +254,11 @@ int pvs_bench_encode(int argc, char **argv)
     struct pvs_encoder_stats es;
     pvs_encoder_get_stats(enc, &es);
     double fps = frames > 1 && last_ns > first_ns ? (double)(frames - 1) * 1e9 / (double)(last_ns - first_ns) : 0;
-    double psnr = frames ? psnr_sum / (double)frames : 0;
+    /* NaN (JSON null, "n/a") when every packet came out delayed */
+    double psnr = psnr_n ? psnr_sum / (double)psnr_n : NAN;
+    char psnr_text[32] = "n/a";
+    if (psnr_n)
+        snprintf(psnr_text, sizeof(psnr_text), "%.2f dB", psnr);
     double bpf = es.packets ? (double)es.bytes / (double)es.packets : 0;
 
     printf("pvstream-bench encode: %s -> %s, %s %dx%d at %d fps, %.1f Mbit/s, %s content\n",
@@ -230,14 +266,14 @@ int pvs_bench_encode(int argc, char **argv)
            s.size[1], s.fps, (double)bitrate / 1e6, pvs_content_names[s.content]);
     pvs_bench_print_table(stdout, st, ST_COUNT);
     printf("frames %llu, achieved %.2f fps, late %llu, delayed packets %llu, %.1f KB/frame, "
-           "PSNR-Y %.2f dB, stamps read %llu/%llu\n",
+           "PSNR-Y %s, stamps read %llu/%llu\n",
            (unsigned long long)frames, fps, (unsigned long long)cap->stats.late,
-           (unsigned long long)es.delayed, bpf / 1000.0, psnr, (unsigned long long)stamps_ok,
+           (unsigned long long)es.delayed, bpf / 1000.0, psnr_text, (unsigned long long)stamps_ok,
            (unsigned long long)frames);
 
-    if (s.json[0])
-        write_json(s.json, &s, pvs_encoder_name(enc), pvs_decoder_describe(dec), fps, frames,
-                   cap->stats.late, psnr, bpf, stamps_ok, es.delayed, st);
+    if (s.json[0] && write_json(s.json, &s, pvs_encoder_name(enc), pvs_decoder_describe(dec), fps,
+                                frames, cap->stats.late, psnr, bpf, stamps_ok, es.delayed, st) < 0)
+        goto out;
     if (s.svg[0]) {
         char title[256];
         snprintf(title, sizeof(title), "%s %dx%d@%d %s: per-frame latency (ms)",

@@ -16,7 +16,7 @@ struct settings {
 #define OPT(k, t, field, lo, hi, mv, h) \
     { "bench", k, k, t, offsetof(struct settings, field), lo, hi, NULL, mv, h }
 static const struct pvs_option options[] = {
-    OPT("size", PVS_OPT_SIZE, size, 64, 7680, "WxH", "frame size to probe with"),
+    OPT("size", PVS_OPT_SIZE, size, 64, 7680, "WxH", "frame size to probe with (even)"),
     OPT("fps", PVS_OPT_INT, fps, 1, 240, "N", "frame rate to probe with"),
     OPT("json", PVS_OPT_STRING, json, 0, 0, "FILE", "also write the results as JSON"),
     { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
@@ -27,6 +27,8 @@ int pvs_bench_encoders(int argc, char **argv)
     struct settings s = { .size = { 1280, 720 }, .fps = 60 };
     int rc = pvs_bench_parse("encoders", "Probes every encoder of interest by encoding one frame.",
                              options, &s, argc, argv);
+    if (rc < 0)
+        rc = pvs_bench_check_size("encoders", s.size, 7680);
     if (rc >= 0)
         return rc;
 

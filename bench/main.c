@@ -16,6 +16,7 @@ static const struct {
     { "convert", pvs_bench_convert, "BGRA -> NV12 / I420 conversion time per frame" },
     { "encoders", pvs_bench_encoders, "every encoder of interest: does it work here, and if not, why" },
     { "capture", pvs_bench_capture, "test desktop pacing and cost at a size and rate" },
+    { "fec", pvs_bench_fec, "Reed-Solomon FEC encode and decode time per block" },
 };
 
 static void usage(FILE *out)

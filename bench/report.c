@@ -36,6 +36,15 @@ int pvs_bench_parse(const char *cmd, const char *synopsis, const struct pvs_opti
     return -1;
 }
 
+int pvs_bench_check_size(const char *cmd, const int size[2], int max_height)
+{
+    if (!((size[0] | size[1]) & 1) && size[1] <= max_height)
+        return -1;
+    fprintf(stderr, "pvstream-bench %s: --size '%dx%d': width and height must be even, "
+            "height at most %d (see --help)\n", cmd, size[0], size[1], max_height);
+    return 2;
+}
+
 void pvs_bench_print_table(FILE *out, const struct pvs_bench_stage *stages, int n)
 {
     fprintf(out, "%-10s %9s %9s %9s %9s\n", "stage", "p50 ms", "p95 ms", "p99 ms", "max ms");
@@ -62,6 +71,7 @@ void pvs_bench_progress(const char *what, uint64_t done, uint64_t total)
 int pvs_json_open(struct pvs_json *j, const char *path)
 {
     memset(j, 0, sizeof(*j));
+    j->path = path;
     j->f = fopen(path, "w");
     if (!j->f) {
         fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
@@ -78,6 +88,8 @@ int pvs_json_close(struct pvs_json *j)
     int bad = ferror(j->f);
     bad |= fclose(j->f);
     j->f = NULL;
+    if (bad)
+        fprintf(stderr, "writing %s failed\n", j->path);
     return bad ? PVS_EIO : 0;
 }
 
@@ -264,5 +276,7 @@ int pvs_bench_svg(const char *path, const char *title,
     fprintf(f, "</svg>\n");
     int bad = ferror(f);
     bad |= fclose(f);
+    if (bad)
+        fprintf(stderr, "writing %s failed\n", path);
     return bad ? PVS_EIO : 0;
 }

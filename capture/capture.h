@@ -21,6 +21,10 @@ enum pvs_content {
     PVS_CONTENT_GAME,       /* full-screen motion every frame */
 };
 
+/* testsrc takes even sizes from 128x96 to this. */
+#define PVS_TESTSRC_MAX_WIDTH  7680
+#define PVS_TESTSRC_MAX_HEIGHT 4320
+
 struct pvs_capture_opts {
     int width, height;          /* testsrc: frame size; 0 = 1920x1080 */
     int fps;                    /* frames per second; 0 = 60 */

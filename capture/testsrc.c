@@ -27,8 +27,8 @@
 #include "common/platform/platform.h"
 #include "common/stamp.h"
 
-#define MAX_WIDTH  7680
-#define MAX_HEIGHT 4320
+#define MAX_WIDTH  PVS_TESTSRC_MAX_WIDTH
+#define MAX_HEIGHT PVS_TESTSRC_MAX_HEIGHT
 #define MIN_WIDTH  128
 #define MIN_HEIGHT 96
 #define MAX_FPS    240

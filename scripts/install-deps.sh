@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   meson ninja-build pkg-config gcc python3
   libavcodec-dev libavutil-dev libswscale-dev
-  libyuv-dev libinih-dev
+  libyuv-dev libinih-dev libisal-dev
   gcc-mingw-w64-x86-64
 "
 
