@@ -242,6 +242,13 @@ void pvs_encoder_close(struct pvs_encoder **pe)
     struct pvs_encoder *e = pe ? *pe : NULL;
     if (!e)
         return;
+    if (e->ctx && avcodec_is_open(e->ctx) && e->pkt) {
+        /* End the stream: encoders that hold frames (SVT-AV1) complain when
+         * closed without it. Nothing is left for zero-delay ones. */
+        if (avcodec_send_frame(e->ctx, NULL) >= 0)
+            while (avcodec_receive_packet(e->ctx, e->pkt) >= 0)
+                av_packet_unref(e->pkt);
+    }
     avcodec_free_context(&e->ctx);
     av_frame_free(&e->frame);
     av_frame_free(&e->hw_frame);
