@@ -24,6 +24,7 @@ FILES=(
     common/codec.c
     common/stats.c
     common/stamp.c
+    common/platform/addr.c
 )
 
 # Windows-only backends are found by name, so a new one is checked without
