@@ -8,6 +8,7 @@ PACKAGES="
   meson ninja-build pkg-config gcc python3
   libavcodec-dev libavutil-dev libswscale-dev
   libyuv-dev libinih-dev libisal-dev
+  libsrtp2-dev libenet-dev libsodium-dev
   gcc-mingw-w64-x86-64
 "
 

@@ -125,6 +125,36 @@ int pvs_udp_send(pvs_socket s, const void *buf, size_t len,
  * still counted as received), PVS_ETIMEDOUT, or another negative code. */
 int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
                  int timeout_ms);
+/* ---- batched UDP (the media path) ------------------------------------------
+ * Datagrams of a batch sit back to back in one buffer, one per `stride`
+ * bytes, which is how the packetizer lays out a frame. */
+
+/* Sends `count` datagrams of `len` bytes each (packet i at buf + i * stride)
+ * to `to`. Linux: UDP GSO (UDP_SEGMENT, up to 64 datagrams per call) when
+ * stride == len and the kernel takes it, else sendmmsg; elsewhere one send
+ * per datagram. Returns how many were sent from the start of the batch (fewer
+ * than count when the socket buffer filled), PVS_EAGAIN when none could be, or
+ * another negative code. */
+int pvs_udp_send_batch(pvs_socket s, const void *buf, size_t stride, size_t len,
+                       int count, const struct pvs_addr *to);
+
+/* Receives up to `count` datagrams, datagram i into buf + i * stride (at most
+ * stride bytes; longer ones are cut), its length into lens[i] and its sender
+ * into from[i] (from may be NULL). Waits up to timeout_ms for the first (0:
+ * do not wait; negative: forever), then takes what is already queued
+ * (recvmmsg on Linux). Returns the number received (>= 1), PVS_ETIMEDOUT, or
+ * another negative code. */
+int pvs_udp_recv_batch(pvs_socket s, void *buf, size_t stride, int count,
+                       size_t *lens, struct pvs_addr *from, int timeout_ms);
+
+/* Marks outgoing packets with a DSCP value (0..63; 46 is Expedited
+ * Forwarding) in IPv4's TOS or IPv6's traffic class. Returns 0, PVS_EINVAL,
+ * or PVS_ENOTSUP where the system does not allow it. */
+int pvs_udp_set_dscp(pvs_socket s, int dscp);
+
+/* True when pvs_udp_send_batch uses UDP GSO on this socket (for reports). */
+bool pvs_udp_gso_active(pvs_socket s);
+
 /* Closes the socket and sets it to PVS_INVALID_SOCKET. Accepts an invalid one. */
 void pvs_socket_close(pvs_socket *s);
 
