@@ -15,6 +15,7 @@ int pvs_bench_convert(int argc, char **argv);
 int pvs_bench_encoders(int argc, char **argv);
 int pvs_bench_capture(int argc, char **argv);
 int pvs_bench_fec(int argc, char **argv);
+int pvs_bench_net(int argc, char **argv);
 
 /* Parses a subcommand's options (after argv[0]) into `settings`, printing
  * usage for --help and a clear error for a bad option. Returns -1 to go on,

@@ -17,6 +17,7 @@ static const struct {
     { "encoders", pvs_bench_encoders, "every encoder of interest: does it work here, and if not, why" },
     { "capture", pvs_bench_capture, "test desktop pacing and cost at a size and rate" },
     { "fec", pvs_bench_fec, "Reed-Solomon FEC encode and decode time per block" },
+    { "net", pvs_bench_net, "media transport over loopback: latency, loss, recovery, CPU" },
 };
 
 static void usage(FILE *out)

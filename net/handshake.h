@@ -36,9 +36,10 @@ struct pvs_session_keys {
  * (server). Returns 0 or PVS_EEXTERNAL (libsodium failed to initialize). */
 int pvs_handshake_begin(struct pvs_handshake *hs, bool is_client);
 
-/* Derives the session keys from the peer's public key and wipes the secret.
- * Returns 0, or PVS_EBADDATA when the peer's key is unusable (a low-order
- * point: crypto_kx refuses it). */
+/* Derives the session keys from the peer's public key and wipes the secret
+ * (also when it fails; out is zeroed then). Returns 0, PVS_EBADDATA when the
+ * peer's key is unusable (a low-order point: crypto_kx refuses it), or
+ * PVS_EINVAL when hs holds no secret (finish or wipe already ran). */
 int pvs_handshake_finish(struct pvs_handshake *hs,
                          const uint8_t peer_public[PVS_HANDSHAKE_PUBLIC_BYTES],
                          struct pvs_session_keys *out);

@@ -29,7 +29,9 @@ struct pvs_packetizer_config {
 
 /* One frame's packets: packet i starts at data + i * stride and is `len`
  * bytes long (all the same); stride == datagram_size. Valid until the next
- * call. */
+ * call. Order: block by block, each block's k data packets (shard 0..k-1)
+ * then its m parity packets; RTP sequence numbers follow that order and the
+ * last packet carries the marker. */
 struct pvs_packet_batch {
     uint8_t *data;
     size_t stride;

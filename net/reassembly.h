@@ -70,7 +70,8 @@ int pvs_reassembly_pop(struct pvs_reassembly *r, int64_t now_us, struct pvs_rfra
 int64_t pvs_reassembly_poll(struct pvs_reassembly *r, int64_t now_us);
 
 /* True once after a frame was dropped (ask the server for a keyframe now);
- * reading clears it. Also true at the start, until the first keyframe. */
+ * reading clears it. Also set when a frame is skipped before any keyframe
+ * came (the stream's first keyframe was lost, or this client joined late). */
 bool pvs_reassembly_want_keyframe(struct pvs_reassembly *r);
 
 void pvs_reassembly_get_stats(const struct pvs_reassembly *r, struct pvs_reassembly_stats *out);

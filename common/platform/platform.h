@@ -25,6 +25,8 @@ void pvs_sleep_until_ns(int64_t deadline_ns);
 
 /* CPU time used by this process so far, all threads, in nanoseconds. */
 int64_t pvs_cpu_time_ns(void);
+/* CPU time used by the calling thread so far, in nanoseconds. */
+int64_t pvs_thread_cpu_time_ns(void);
 
 /* Wall-clock time in microseconds since 1970 (for logs and file names only). */
 int64_t pvs_wall_time_us(void);
@@ -129,12 +131,15 @@ int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
  * Datagrams of a batch sit back to back in one buffer, one per `stride`
  * bytes, which is how the packetizer lays out a frame. */
 
-/* Sends `count` datagrams of `len` bytes each (packet i at buf + i * stride)
- * to `to`. Linux: UDP GSO (UDP_SEGMENT, up to 64 datagrams per call) when
- * stride == len and the kernel takes it, else sendmmsg; elsewhere one send
- * per datagram. Returns how many were sent from the start of the batch (fewer
- * than count when the socket buffer filled), PVS_EAGAIN when none could be, or
- * another negative code. */
+/* Sends `count` datagrams of `len` bytes each (packet i at buf + i * stride;
+ * 1 <= len <= 65507, stride >= len) to `to`. Linux: UDP GSO (UDP_SEGMENT, up
+ * to 64 datagrams and 65,507 bytes per call) when the kernel takes it, else
+ * sendmmsg; elsewhere one send per datagram. The first refusal of GSO turns
+ * it off for that socket; PVS_UDP_NO_GSO=1 in the environment when the socket
+ * is opened does the same from the start (tests, comparisons). Returns how
+ * many were sent from the start of the batch (fewer than count when the
+ * socket buffer filled), PVS_EAGAIN when none could be, or another negative
+ * code. */
 int pvs_udp_send_batch(pvs_socket s, const void *buf, size_t stride, size_t len,
                        int count, const struct pvs_addr *to);
 

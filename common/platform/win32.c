@@ -168,6 +168,16 @@ int64_t pvs_cpu_time_ns(void)
     return (int64_t)(k + u) * 100; /* 100 ns units */
 }
 
+int64_t pvs_thread_cpu_time_ns(void)
+{
+    FILETIME created, exited, kernel, user;
+    if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user))
+        return 0;
+    uint64_t k = ((uint64_t)kernel.dwHighDateTime << 32) | kernel.dwLowDateTime;
+    uint64_t u = ((uint64_t)user.dwHighDateTime << 32) | user.dwLowDateTime;
+    return (int64_t)(k + u) * 100; /* 100 ns units */
+}
+
 /* ---- libraries ----------------------------------------------------------- */
 
 bool pvs_library_available(const char *name)
@@ -638,6 +648,63 @@ int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
         /* Readable or timed out: try again; the deadline check above
          * decides when to give up (WSAPoll may end a tick early). */
     }
+}
+
+/* ---- batched UDP --------------------------------------------------------- */
+
+/* Windows has no sendmmsg/recvmmsg; USO (its GSO) and RIO would be the
+ * fast paths, but for now each datagram is its own call. */
+#define UDP_MAX_PAYLOAD 65507 /* 65,535 - 20 (IPv4 header) - 8 (UDP header) */
+
+int pvs_udp_send_batch(pvs_socket s, const void *buf, size_t stride, size_t len,
+                       int count, const struct pvs_addr *to)
+{
+    if (!to || !to->len || !buf || count < 0 || len == 0 || len > UDP_MAX_PAYLOAD ||
+        stride < len)
+        return PVS_EINVAL;
+    const uint8_t *p = buf;
+    for (int i = 0; i < count; i++) {
+        int r = pvs_udp_send(s, p + (size_t)i * stride, len, to);
+        if (r < 0)
+            return i > 0 ? i : r; /* an error for the rest shows again next call */
+    }
+    return count;
+}
+
+int pvs_udp_recv_batch(pvs_socket s, void *buf, size_t stride, int count,
+                       size_t *lens, struct pvs_addr *from, int timeout_ms)
+{
+    if (!buf || !lens || stride == 0 || stride > INT32_MAX || count <= 0)
+        return PVS_EINVAL;
+    uint8_t *p = buf;
+    int r = pvs_udp_recv(s, p, stride, from, timeout_ms);
+    if (r < 0)
+        return r;
+    lens[0] = (size_t)r;
+    int got = 1;
+    while (got < count) {
+        r = recv_once((SOCKET)s, p + (size_t)got * stride, stride, from ? &from[got] : NULL);
+        if (r < 0)
+            break; /* empty, or an error that the next call reports */
+        lens[got++] = (size_t)r;
+    }
+    return got;
+}
+
+/* Windows ignores IP_TOS from applications; DSCP marking needs the qWAVE API
+ * or a Group Policy, neither of which is wired up yet. */
+int pvs_udp_set_dscp(pvs_socket s, int dscp)
+{
+    (void)s;
+    if (dscp < 0 || dscp > 63)
+        return PVS_EINVAL;
+    return PVS_ENOTSUP;
+}
+
+bool pvs_udp_gso_active(pvs_socket s)
+{
+    (void)s;
+    return false;
 }
 
 void pvs_socket_close(pvs_socket *s)

@@ -1,0 +1,1162 @@
+/* The control channel's sessions over ENet (net/control.h).
+ *
+ * Every ENet packet is one message (docs/protocol.md). Both sides pass
+ * PVS_ENET_BYE_DATA with every ENet disconnect they start, so a disconnect
+ * event with any other data (ENet reports 0 when a peer times out) tells a
+ * silent peer from one that left.
+ *
+ * Server and client share one file (a little over 1,000 lines) because
+ * they share the sealed half of a session (sending, PING/PONG, the clock
+ * estimate), which stays static here rather than in a private header. */
+#include "net/control.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <enet/enet.h>
+#include <sodium.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+#define NS_PER_MS 1000000ll
+#define PVS_ENET_BYE_DATA 0x50565331u /* "PVS1" */
+#define CLOCK_WINDOW 10               /* PONGs the clock offset is chosen from */
+#define MAX_WAITING_DATA (64 * 1024)  /* per peer, for messages not yet read */
+#define CLOSE_LINGER_MS 250           /* the most close waits for BYE to land */
+#define MAX_DRAIN 256                 /* ENet events past the deadline, per call */
+
+const char *pvs_control_why_name(enum pvs_control_why why)
+{
+    switch (why) {
+    case PVS_CONTROL_WHY_BYE:        return "bye";
+    case PVS_CONTROL_WHY_TIMEOUT:    return "timeout";
+    case PVS_CONTROL_WHY_DISCONNECT: return "disconnect";
+    case PVS_CONTROL_WHY_LOCAL:      return "local";
+    case PVS_CONTROL_WHY_PROTOCOL:   return "protocol";
+    default:                         return "unknown";
+    }
+}
+
+/* ---- pieces both sides use ------------------------------------------------ */
+
+/* The last CLOCK_WINDOW round trips and offsets. */
+struct clock_est {
+    int64_t rtt[CLOCK_WINDOW];
+    int64_t offset[CLOCK_WINDOW];
+    int count, next;
+    int64_t last_rtt;
+    uint32_t samples;
+};
+
+static void clock_add(struct clock_est *c, int64_t rtt, int64_t offset)
+{
+    c->rtt[c->next] = rtt;
+    c->offset[c->next] = offset;
+    c->next = (c->next + 1) % CLOCK_WINDOW;
+    if (c->count < CLOCK_WINDOW)
+        c->count++;
+    c->last_rtt = rtt;
+    c->samples++;
+}
+
+static int clock_get(const struct clock_est *c, struct pvs_control_clock *out)
+{
+    if (c->count == 0)
+        return PVS_EAGAIN;
+    int best = 0;
+    for (int i = 1; i < c->count; i++)
+        if (c->rtt[i] < c->rtt[best])
+            best = i;
+    out->rtt_us = c->last_rtt;
+    out->min_rtt_us = c->rtt[best];
+    out->offset_us = c->offset[best];
+    out->samples = c->samples;
+    return 0;
+}
+
+/* The sealed half of a session: keys, counters, clock and PING timer. */
+struct session {
+    struct pvs_ctl_crypto crypto;
+    struct clock_est clock;
+    uint32_t ping_id;
+    int64_t next_ping_ns;
+};
+
+static void session_start(struct session *s, const struct pvs_session_keys *keys,
+                          int64_t now)
+{
+    pvs_ctl_crypto_init(&s->crypto, keys); /* libsodium is up: the handshake ran */
+    memset(&s->clock, 0, sizeof(s->clock));
+    s->ping_id = 0;
+    s->next_ping_ns = now; /* a first sample at once */
+}
+
+static void session_end(struct session *s)
+{
+    pvs_ctl_crypto_wipe(&s->crypto);
+    memset(&s->clock, 0, sizeof(s->clock));
+}
+
+static void add_crypto_stats(struct pvs_control_stats *out, const struct pvs_ctl_crypto *c)
+{
+    out->malformed += c->stats.malformed;
+    out->replayed += c->stats.replayed;
+    out->bad_tag += c->stats.bad_tag;
+}
+
+static int send_bytes(ENetHost *host, ENetPeer *peer, uint8_t channel,
+                      const uint8_t *buf, size_t len)
+{
+    /* Channel 2 is unreliable sequenced; the others reliable. */
+    enet_uint32 flags = channel == PVS_CTL_CHANNEL_MOTION ? 0 : ENET_PACKET_FLAG_RELIABLE;
+    ENetPacket *p = enet_packet_create(buf, len, flags);
+    if (!p)
+        return PVS_ENOMEM;
+    if (enet_peer_send(peer, channel, p) < 0) {
+        enet_packet_destroy(p);
+        return PVS_EIO;
+    }
+    /* Control messages are few and every one matters for latency (a PING's
+     * clock, a keyframe request): out now, not at the next service. */
+    enet_host_flush(host);
+    return 0;
+}
+
+static int send_clear(ENetHost *host, ENetPeer *peer, const struct pvs_ctl_msg *m)
+{
+    uint8_t buf[PVS_CTL_MAX_MESSAGE];
+    int n = pvs_ctl_encode(m, buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    return send_bytes(host, peer, PVS_CTL_CHANNEL_CONTROL, buf, (size_t)n);
+}
+
+static int send_sealed(ENetHost *host, ENetPeer *peer, struct session *s,
+                       uint8_t channel, const struct pvs_ctl_msg *m)
+{
+    uint8_t plain[PVS_CTL_MAX_MESSAGE], sealed[PVS_CTL_MAX_MESSAGE + PVS_CTL_SEAL_OVERHEAD];
+    int n = pvs_ctl_encode(m, plain, sizeof(plain));
+    if (n < 0)
+        return n;
+    n = pvs_ctl_seal(&s->crypto, channel, plain, (size_t)n, sealed, sizeof(sealed));
+    sodium_memzero(plain, sizeof(plain));
+    if (n < 0)
+        return n;
+    return send_bytes(host, peer, channel, sealed, (size_t)n);
+}
+
+static void send_ping(ENetHost *host, ENetPeer *peer, struct session *s,
+                      struct pvs_control_stats *stats)
+{
+    struct pvs_ctl_msg m = {.type = PVS_CTL_PING};
+    m.u.ping.id = ++s->ping_id;
+    m.u.ping.clock_us = (uint64_t)pvs_time_us();
+    if (send_sealed(host, peer, s, PVS_CTL_CHANNEL_CONTROL, &m) == 0)
+        stats->pings_sent++;
+}
+
+static void answer_ping(ENetHost *host, ENetPeer *peer, struct session *s,
+                        const struct pvs_ctl_ping *ping, int64_t arrived_us)
+{
+    struct pvs_ctl_msg m = {.type = PVS_CTL_PONG};
+    m.u.pong.id = ping->id;
+    m.u.pong.ping_clock_us = ping->clock_us;
+    m.u.pong.clock_us = (uint64_t)arrived_us;
+    send_sealed(host, peer, s, PVS_CTL_CHANNEL_CONTROL, &m);
+}
+
+/* t0 our PING's clock (echoed), t1 the peer's clock, t2 now. */
+static void take_pong(struct session *s, const struct pvs_ctl_pong *pong,
+                      int64_t now_us, struct pvs_control_stats *stats)
+{
+    int64_t t0 = (int64_t)pong->ping_clock_us, t1 = (int64_t)pong->clock_us;
+    int64_t rtt = now_us - t0;
+    /* Authenticated, so from the peer; still, only our own recent PINGs
+     * make a sample. */
+    if (pong->ping_clock_us > (uint64_t)INT64_MAX || pong->clock_us > (uint64_t)INT64_MAX ||
+        rtt < 0 || rtt > 60 * 1000000ll) {
+        stats->malformed++;
+        return;
+    }
+    stats->pongs_received++;
+    clock_add(&s->clock, rtt, t1 - (t0 + rtt / 2));
+}
+
+/* Opens and parses a sealed message. Returns true with *m filled when it is
+ * one to act on; false when it was dropped (and counted). */
+static bool open_sealed(struct session *s, const ENetEvent *e,
+                        struct pvs_control_stats *stats, struct pvs_ctl_msg *m)
+{
+    const uint8_t *data = e->packet->data;
+    size_t len = e->packet->dataLength;
+    if (len < 1 || data[0] != PVS_CTL_SEALED) {
+        stats->clear_after_keys++;
+        return false;
+    }
+    uint8_t plain[PVS_CTL_MAX_RECEIVE];
+    int n = pvs_ctl_open(&s->crypto, e->channelID, data, len, plain, sizeof(plain));
+    if (n < 0)
+        return false; /* counted in the crypto stats */
+    int rc = pvs_ctl_parse_inner(plain, (size_t)n, m);
+    sodium_memzero(plain, (size_t)n);
+    if (rc == PVS_ENOTSUP) {
+        stats->unknown_type++;
+        return false;
+    }
+    if (rc < 0) {
+        stats->malformed++;
+        return false;
+    }
+    return true;
+}
+
+/* buf: 64 bytes hold any of them. */
+static void addr_text(const ENetAddress *a, char *buf, size_t len, bool with_port)
+{
+    char ip[40]; /* IPv4 text is at most 15 */
+    if (enet_address_get_host_ip(a, ip, sizeof(ip)) != 0)
+        snprintf(ip, sizeof(ip), "?");
+    if (with_port)
+        snprintf(buf, len, "%s:%u", ip, (unsigned)a->port);
+    else
+        snprintf(buf, len, "%s", ip);
+}
+
+static int64_t deadline_after(int timeout_ms)
+{
+    return pvs_time_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * NS_PER_MS;
+}
+
+/* How long to wait in enet_host_service: until the deadline or the next
+ * timer, whichever is first, rounded up to whole milliseconds. */
+static enet_uint32 wait_ms(int64_t now, int64_t deadline, int64_t next_timer)
+{
+    int64_t until = deadline;
+    if (next_timer > 0 && next_timer < until)
+        until = next_timer;
+    if (until <= now)
+        return 0;
+    return (enet_uint32)((until - now + NS_PER_MS - 1) / NS_PER_MS);
+}
+
+static ENetHost *make_host(const ENetAddress *bind, size_t peers)
+{
+    ENetHost *h = enet_host_create(bind, peers, PVS_CTL_CHANNELS, 0, 0);
+    if (h) {
+        /* Nothing legitimate is large: do not let a peer make ENet hold
+         * megabytes for it. */
+        h->maximumPacketSize = PVS_CTL_MAX_RECEIVE;
+        h->maximumWaitingData = MAX_WAITING_DATA;
+    }
+    return h;
+}
+
+/* ---- server --------------------------------------------------------------- */
+
+struct pvs_control_server {
+    struct pvs_control_server_config cfg;
+    ENetHost *host;
+    uint16_t port;
+
+    /* The connection being served: waiting for its HELLO, or keyed. Others
+     * are refused and left to disconnect. */
+    ENetPeer *client;
+    bool keyed;
+    int64_t client_since_ns;
+    char client_name[64];
+    struct session s;
+
+    struct pvs_control_stats stats;
+};
+
+void pvs_control_server_default_config(struct pvs_control_server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = PVS_CONTROL_DEFAULT_PORT;
+    cfg->version_min = PVS_CTL_VERSION;
+    cfg->version_max = PVS_CTL_VERSION;
+    cfg->codecs = PVS_CTL_CODEC_BIT_H264 | PVS_CTL_CODEC_BIT_HEVC | PVS_CTL_CODEC_BIT_AV1;
+    cfg->hello_timeout_ms = 3000;
+    cfg->peer_timeout_min_ms = 2000;
+    cfg->peer_timeout_max_ms = 4000;
+    cfg->ping_interval_ms = 1000;
+    cfg->max_pending = 4;
+}
+
+int pvs_control_server_open(struct pvs_control_server **out,
+                            const struct pvs_control_server_config *cfg)
+{
+    if (!out)
+        return PVS_EINVAL;
+    *out = NULL;
+    if (!cfg || cfg->version_min < 1 || cfg->version_min > cfg->version_max ||
+        cfg->codecs == 0 || cfg->hello_timeout_ms <= 0 ||
+        cfg->peer_timeout_min_ms <= 0 || cfg->peer_timeout_max_ms < cfg->peer_timeout_min_ms ||
+        cfg->ping_interval_ms < 0 || cfg->max_pending < 0 || cfg->max_pending > 64) {
+        PVS_LOG_E("control server: invalid configuration");
+        return PVS_EINVAL;
+    }
+    if (enet_initialize() != 0) {
+        PVS_LOG_E("control server: ENet failed to initialize");
+        return PVS_EEXTERNAL;
+    }
+    struct pvs_control_server *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        enet_deinitialize();
+        return PVS_ENOMEM;
+    }
+    srv->cfg = *cfg;
+    srv->cfg.bind_host = NULL; /* not kept: the caller's string */
+
+    ENetAddress bind = {.host = ENET_HOST_ANY, .port = cfg->port};
+    const char *where = cfg->bind_host && *cfg->bind_host ? cfg->bind_host : "*";
+    if (cfg->bind_host && *cfg->bind_host && enet_address_set_host(&bind, cfg->bind_host) != 0) {
+        PVS_LOG_E("control server: cannot resolve the bind address '%s': give an "
+                  "IPv4 address of this machine, or none for all", cfg->bind_host);
+        free(srv);
+        enet_deinitialize();
+        return PVS_ENOENT;
+    }
+    srv->host = make_host(&bind, 1 + (size_t)cfg->max_pending);
+    if (!srv->host) {
+        PVS_LOG_E("control server: cannot listen on UDP %s:%u: the port is in use "
+                  "or not allowed; stop the other server or pick another port",
+                  where, (unsigned)cfg->port);
+        free(srv);
+        enet_deinitialize();
+        return PVS_EIO;
+    }
+    ENetAddress bound;
+    srv->port = enet_socket_get_address(srv->host->socket, &bound) == 0 ? bound.port
+                                                                         : cfg->port;
+    PVS_LOG_I("control server listening on UDP %s:%u", where, (unsigned)srv->port);
+    *out = srv;
+    return 0;
+}
+
+uint16_t pvs_control_server_port(const struct pvs_control_server *srv)
+{
+    return srv ? srv->port : 0;
+}
+
+bool pvs_control_server_has_client(const struct pvs_control_server *srv)
+{
+    return srv && srv->client && srv->keyed;
+}
+
+/* Forgets the current connection (ENet may still be closing it). */
+static void server_drop_client(struct pvs_control_server *srv)
+{
+    srv->client = NULL;
+    if (srv->keyed)
+        session_end(&srv->s);
+    srv->keyed = false;
+}
+
+static void server_refuse(struct pvs_control_server *srv, ENetPeer *peer,
+                          uint8_t reason, const char *text)
+{
+    struct pvs_ctl_msg m = {.type = PVS_CTL_REFUSE};
+    m.u.refuse.reason = reason;
+    size_t n = strlen(text);
+    if (n > PVS_CTL_REFUSE_TEXT_MAX)
+        n = PVS_CTL_REFUSE_TEXT_MAX;
+    memcpy(m.u.refuse.text, text, n);
+    m.u.refuse.text_len = (uint8_t)n;
+    send_clear(srv->host, peer, &m);
+    /* After the REFUSE is acknowledged, so it is not lost with the peer. */
+    enet_peer_disconnect_later(peer, PVS_ENET_BYE_DATA);
+    srv->stats.refused++;
+    char who[64];
+    addr_text(&peer->address, who, sizeof(who), true);
+    PVS_LOG_I("control: refused %s: %s", who, text);
+    if (peer == srv->client)
+        server_drop_client(srv);
+}
+
+static void codec_list(uint32_t bits, char *buf, size_t len)
+{
+    static const char *const names[] = {"H.264", "HEVC", "AV1"};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        if (!(bits & (1u << i)))
+            continue;
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", names[i]);
+        if (w < 0 || (size_t)w >= len - used)
+            return;
+        used += (size_t)w;
+    }
+    if (used == 0)
+        snprintf(buf, len, "none");
+}
+
+static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer,
+                         const struct pvs_ctl_hello *h, struct pvs_control_event *ev)
+{
+    char text[PVS_CTL_REFUSE_TEXT_MAX + 1];
+    uint16_t lo = h->version_min > srv->cfg.version_min ? h->version_min : srv->cfg.version_min;
+    uint16_t hi = h->version_max < srv->cfg.version_max ? h->version_max : srv->cfg.version_max;
+    if (hi < lo) {
+        snprintf(text, sizeof(text),
+                 "no common protocol version: the server speaks %u..%u, the client %u..%u",
+                 (unsigned)srv->cfg.version_min, (unsigned)srv->cfg.version_max,
+                 (unsigned)h->version_min, (unsigned)h->version_max);
+        server_refuse(srv, peer, PVS_CTL_REFUSE_VERSION, text);
+        return false;
+    }
+    uint32_t common = h->codecs & srv->cfg.codecs;
+    if (common == 0) {
+        char enc[32], dec[32];
+        codec_list(srv->cfg.codecs, enc, sizeof(enc));
+        codec_list(h->codecs, dec, sizeof(dec));
+        snprintf(text, sizeof(text),
+                 "no common codec: the server encodes %s, the client decodes %s", enc, dec);
+        server_refuse(srv, peer, PVS_CTL_REFUSE_CODEC, text);
+        return false;
+    }
+
+    struct pvs_handshake hs;
+    struct pvs_session_keys keys;
+    int rc = pvs_handshake_begin(&hs, false);
+    if (rc < 0) {
+        server_refuse(srv, peer, PVS_CTL_REFUSE_SHUTDOWN, "the server cannot make keys");
+        return false;
+    }
+    rc = pvs_handshake_finish(&hs, h->public_key, &keys);
+    if (rc < 0) {
+        pvs_handshake_wipe(&hs);
+        server_refuse(srv, peer, PVS_CTL_REFUSE_MALFORMED,
+                      "malformed HELLO: unusable public key");
+        return false;
+    }
+    struct pvs_ctl_msg m = {.type = PVS_CTL_WELCOME};
+    m.u.welcome.version = hi;
+    memcpy(m.u.welcome.public_key, hs.public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
+    pvs_handshake_wipe(&hs);
+    rc = send_clear(srv->host, peer, &m);
+    if (rc < 0) {
+        pvs_session_keys_wipe(&keys);
+        PVS_LOG_W("control: cannot send WELCOME: %s", pvs_strerror(rc));
+        enet_peer_disconnect(peer, PVS_ENET_BYE_DATA);
+        server_drop_client(srv);
+        return false;
+    }
+
+    session_start(&srv->s, &keys, pvs_time_ns());
+    srv->keyed = true;
+    srv->stats.sessions++;
+
+    ev->type = PVS_CONTROL_EV_CLIENT_READY;
+    ev->u.ready.hello = *h;
+    ev->u.ready.version = hi;
+    ev->u.ready.codecs = common;
+    char ip[64];
+    addr_text(&peer->address, ip, sizeof(ip), false);
+    pvs_addr_resolve(&ev->u.ready.control_addr, ip, peer->address.port);
+    pvs_addr_resolve(&ev->u.ready.media_addr, ip, h->media_port);
+    ev->u.ready.keys = keys;
+    pvs_session_keys_wipe(&keys);
+    PVS_LOG_I("control: client %s ready (version %u, media port %u)", srv->client_name,
+              (unsigned)hi, (unsigned)h->media_port);
+    return true;
+}
+
+static bool server_receive(struct pvs_control_server *srv, const ENetEvent *e,
+                           struct pvs_control_event *ev)
+{
+    const uint8_t *data = e->packet->data;
+    size_t len = e->packet->dataLength;
+    if (e->peer != srv->client) {
+        srv->stats.unexpected++; /* a refused peer, or one we let go */
+        return false;
+    }
+    if (!srv->keyed) {
+        struct pvs_ctl_msg m;
+        if (len >= 1 && data[0] == PVS_CTL_SEALED) {
+            srv->stats.unexpected++;
+            return false;
+        }
+        if (pvs_ctl_parse_clear(data, len, &m) < 0) {
+            srv->stats.malformed++;
+            server_refuse(srv, e->peer, PVS_CTL_REFUSE_MALFORMED, "malformed HELLO");
+            return false;
+        }
+        if (m.type != PVS_CTL_HELLO) {
+            srv->stats.unexpected++;
+            return false;
+        }
+        return server_hello(srv, e->peer, &m.u.hello, ev);
+    }
+
+    struct pvs_ctl_msg m;
+    int64_t now_us = pvs_time_us();
+    if (!open_sealed(&srv->s, e, &srv->stats, &m))
+        return false;
+    switch (m.type) {
+    case PVS_CTL_KEYFRAME_REQUEST:
+        ev->type = PVS_CONTROL_EV_KEYFRAME_REQUEST;
+        ev->u.keyframe_request = m.u.keyframe_request;
+        return true;
+    case PVS_CTL_STATS:
+        ev->type = PVS_CONTROL_EV_STATS;
+        ev->u.stats = m.u.stats;
+        return true;
+    case PVS_CTL_PING:
+        answer_ping(srv->host, e->peer, &srv->s, &m.u.ping, now_us);
+        return false;
+    case PVS_CTL_PONG:
+        take_pong(&srv->s, &m.u.pong, now_us, &srv->stats);
+        return false;
+    case PVS_CTL_BYE:
+        PVS_LOG_I("control: client %s said goodbye (reason %u)", srv->client_name,
+                  (unsigned)m.u.bye.reason);
+        enet_peer_disconnect(e->peer, PVS_ENET_BYE_DATA);
+        server_drop_client(srv);
+        ev->type = PVS_CONTROL_EV_CLIENT_GONE;
+        ev->u.gone.why = PVS_CONTROL_WHY_BYE;
+        ev->u.gone.bye_reason = m.u.bye.reason;
+        return true;
+    default:
+        srv->stats.unexpected++; /* STREAM is the server's to send */
+        return false;
+    }
+}
+
+static bool server_handle(struct pvs_control_server *srv, ENetEvent *e,
+                          struct pvs_control_event *ev)
+{
+    switch (e->type) {
+    case ENET_EVENT_TYPE_CONNECT:
+        enet_peer_timeout(e->peer, 0, (enet_uint32)srv->cfg.peer_timeout_min_ms,
+                          (enet_uint32)srv->cfg.peer_timeout_max_ms);
+        if (srv->client) {
+            char text[PVS_CTL_REFUSE_TEXT_MAX + 1];
+            char ip[64];
+            addr_text(&srv->client->address, ip, sizeof(ip), false);
+            snprintf(text, sizeof(text), "another client (%s) is %s", ip,
+                     srv->keyed ? "streaming" : "connecting");
+            server_refuse(srv, e->peer, PVS_CTL_REFUSE_BUSY, text);
+            return false;
+        }
+        srv->client = e->peer;
+        srv->keyed = false;
+        srv->client_since_ns = pvs_time_ns();
+        addr_text(&e->peer->address, srv->client_name, sizeof(srv->client_name), true);
+        PVS_LOG_D("control: %s connected, waiting for HELLO", srv->client_name);
+        return false;
+    case ENET_EVENT_TYPE_RECEIVE: {
+        bool got = server_receive(srv, e, ev);
+        enet_packet_destroy(e->packet);
+        return got;
+    }
+    case ENET_EVENT_TYPE_DISCONNECT:
+        if (e->peer != srv->client)
+            return false;
+        {
+            bool was_keyed = srv->keyed;
+            enum pvs_control_why why = e->data == PVS_ENET_BYE_DATA
+                                           ? PVS_CONTROL_WHY_DISCONNECT
+                                           : PVS_CONTROL_WHY_TIMEOUT;
+            server_drop_client(srv);
+            PVS_LOG_I("control: client %s gone (%s)", srv->client_name,
+                      pvs_control_why_name(why));
+            if (!was_keyed)
+                return false;
+            ev->type = PVS_CONTROL_EV_CLIENT_GONE;
+            ev->u.gone.why = why;
+            return true;
+        }
+    default:
+        return false;
+    }
+}
+
+/* HELLO deadline and PING. Returns the time of the next timer (0: none). */
+static int64_t server_timers(struct pvs_control_server *srv, int64_t now)
+{
+    if (srv->client && !srv->keyed) {
+        int64_t due = srv->client_since_ns + srv->cfg.hello_timeout_ms * NS_PER_MS;
+        if (now < due)
+            return due;
+        PVS_LOG_I("control: %s sent no HELLO within %d ms: dropped", srv->client_name,
+                  srv->cfg.hello_timeout_ms);
+        enet_peer_disconnect(srv->client, PVS_ENET_BYE_DATA);
+        srv->stats.hello_timeouts++;
+        server_drop_client(srv);
+        return 0;
+    }
+    if (srv->client && srv->keyed && srv->cfg.ping_interval_ms > 0) {
+        if (now >= srv->s.next_ping_ns) {
+            send_ping(srv->host, srv->client, &srv->s, &srv->stats);
+            srv->s.next_ping_ns = now + srv->cfg.ping_interval_ms * NS_PER_MS;
+        }
+        return srv->s.next_ping_ns;
+    }
+    return 0;
+}
+
+int pvs_control_server_service(struct pvs_control_server *srv, int timeout_ms,
+                               struct pvs_control_event *ev)
+{
+    if (!srv || !ev)
+        return PVS_EINVAL;
+    memset(ev, 0, sizeof(*ev));
+    int64_t deadline = deadline_after(timeout_ms);
+    int drained = 0;
+    for (;;) {
+        int64_t now = pvs_time_ns();
+        int64_t next = server_timers(srv, now);
+        ENetEvent e;
+        int r = enet_host_service(srv->host, &e, wait_ms(now, deadline, next));
+        if (r < 0) {
+            PVS_LOG_E("control server: ENet failed to service its socket");
+            return PVS_EIO;
+        }
+        if (r > 0 && server_handle(srv, &e, ev))
+            return 1;
+        /* What is ready is handled even past the deadline (so timeout 0
+         * drains it), but only so much: a flood must not hold the caller. */
+        if ((r == 0 || ++drained >= MAX_DRAIN) && pvs_time_ns() >= deadline)
+            return 0;
+    }
+}
+
+int pvs_control_server_send_stream(struct pvs_control_server *srv,
+                                   const struct pvs_ctl_stream *stream)
+{
+    if (!srv || !stream)
+        return PVS_EINVAL;
+    if (!pvs_control_server_has_client(srv))
+        return PVS_ENOENT;
+    struct pvs_ctl_msg m = {.type = PVS_CTL_STREAM};
+    m.u.stream = *stream;
+    return send_sealed(srv->host, srv->client, &srv->s, PVS_CTL_CHANNEL_CONTROL, &m);
+}
+
+int pvs_control_server_disconnect(struct pvs_control_server *srv, uint8_t reason)
+{
+    if (!srv)
+        return PVS_EINVAL;
+    if (!srv->client)
+        return PVS_ENOENT;
+    if (srv->keyed) {
+        struct pvs_ctl_msg m = {.type = PVS_CTL_BYE};
+        m.u.bye.reason = reason;
+        send_sealed(srv->host, srv->client, &srv->s, PVS_CTL_CHANNEL_CONTROL, &m);
+    }
+    enet_peer_disconnect_later(srv->client, PVS_ENET_BYE_DATA);
+    PVS_LOG_I("control: disconnecting client %s", srv->client_name);
+    server_drop_client(srv);
+    return 0;
+}
+
+int pvs_control_server_get_clock(const struct pvs_control_server *srv,
+                                 struct pvs_control_clock *out)
+{
+    if (!srv || !out)
+        return PVS_EINVAL;
+    if (!pvs_control_server_has_client(srv))
+        return PVS_EAGAIN;
+    return clock_get(&srv->s.clock, out);
+}
+
+void pvs_control_server_get_stats(const struct pvs_control_server *srv,
+                                  struct pvs_control_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (!srv)
+        return;
+    *out = srv->stats;
+    add_crypto_stats(out, &srv->s.crypto);
+}
+
+void pvs_control_server_close(struct pvs_control_server **psrv)
+{
+    if (!psrv || !*psrv)
+        return;
+    struct pvs_control_server *srv = *psrv;
+    if (srv->client && srv->keyed) {
+        /* BYE, then a disconnect once it is acknowledged. An immediate
+         * disconnect could overtake it: ENet drops what a peer has not yet
+         * handed over when the disconnect comes. Wait a little for that,
+         * never long: a silent client must not hold the shutdown. */
+        struct pvs_ctl_msg m = {.type = PVS_CTL_BYE};
+        m.u.bye.reason = PVS_CTL_BYE_SHUTDOWN;
+        ENetPeer *p = srv->client;
+        send_sealed(srv->host, p, &srv->s, PVS_CTL_CHANNEL_CONTROL, &m);
+        enet_peer_disconnect_later(p, PVS_ENET_BYE_DATA);
+        int64_t until = pvs_time_ns() + CLOSE_LINGER_MS * NS_PER_MS;
+        while (p->state != ENET_PEER_STATE_DISCONNECTED && pvs_time_ns() < until) {
+            ENetEvent e;
+            int r = enet_host_service(srv->host, &e, 5);
+            if (r < 0)
+                break;
+            if (r > 0 && e.type == ENET_EVENT_TYPE_RECEIVE)
+                enet_packet_destroy(e.packet);
+        }
+    }
+    server_drop_client(srv);
+    /* Tell every peer left, then go: nobody is left to wait for their
+     * answers. */
+    for (size_t i = 0; i < srv->host->peerCount; i++) {
+        ENetPeer *p = &srv->host->peers[i];
+        if (p->state != ENET_PEER_STATE_DISCONNECTED)
+            enet_peer_disconnect_now(p, PVS_ENET_BYE_DATA);
+    }
+    enet_host_flush(srv->host);
+    enet_host_destroy(srv->host);
+    session_end(&srv->s);
+    free(srv);
+    enet_deinitialize();
+    *psrv = NULL;
+}
+
+/* ---- client --------------------------------------------------------------- */
+
+enum client_state {
+    C_IDLE,        /* waiting to try again */
+    C_CONNECTING,  /* ENet connect under way */
+    C_HELLO_SENT,
+    C_KEYED,
+    C_LEAVING,     /* BYE sent, disconnecting */
+    C_STOPPED,     /* refused, or told to stop */
+};
+
+struct pvs_control_client {
+    struct pvs_control_client_config cfg;
+    ENetHost *host;
+    ENetAddress server;
+    char server_name[300];
+
+    ENetPeer *peer;
+    enum client_state state;
+    int64_t next_attempt_ns;
+    int64_t hello_sent_ns;
+    struct pvs_handshake hs;
+    struct session s;
+
+    struct pvs_control_stats stats;
+};
+
+void pvs_control_client_default_config(struct pvs_control_client_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->host = "127.0.0.1";
+    cfg->port = PVS_CONTROL_DEFAULT_PORT;
+    cfg->hello.version_min = PVS_CTL_VERSION;
+    cfg->hello.version_max = PVS_CTL_VERSION;
+    cfg->hello.codecs = PVS_CTL_CODEC_BIT_H264 | PVS_CTL_CODEC_BIT_HEVC | PVS_CTL_CODEC_BIT_AV1;
+    cfg->hello.max_width = 3840;
+    cfg->hello.max_height = 2160;
+    cfg->hello.max_fps = 240;
+    cfg->hello.max_datagram = 1400;
+    cfg->hello.media_port = 47102;
+    cfg->reconnect_interval_ms = 1000;
+    cfg->welcome_timeout_ms = 5000;
+    cfg->peer_timeout_min_ms = 2000;
+    cfg->peer_timeout_max_ms = 4000;
+    cfg->ping_interval_ms = 1000;
+}
+
+int pvs_control_client_open(struct pvs_control_client **out,
+                            const struct pvs_control_client_config *cfg)
+{
+    if (!out)
+        return PVS_EINVAL;
+    *out = NULL;
+    struct pvs_ctl_msg probe = {.type = PVS_CTL_HELLO};
+    uint8_t buf[PVS_CTL_MAX_MESSAGE];
+    if (cfg)
+        probe.u.hello = cfg->hello;
+    if (!cfg || !cfg->host || !*cfg->host || cfg->port == 0 ||
+        pvs_ctl_encode(&probe, buf, sizeof(buf)) < 0 || cfg->reconnect_interval_ms <= 0 ||
+        cfg->welcome_timeout_ms <= 0 || cfg->peer_timeout_min_ms <= 0 ||
+        cfg->peer_timeout_max_ms < cfg->peer_timeout_min_ms || cfg->ping_interval_ms < 0) {
+        PVS_LOG_E("control client: invalid configuration");
+        return PVS_EINVAL;
+    }
+    if (enet_initialize() != 0) {
+        PVS_LOG_E("control client: ENet failed to initialize");
+        return PVS_EEXTERNAL;
+    }
+    struct pvs_control_client *cli = calloc(1, sizeof(*cli));
+    if (!cli) {
+        enet_deinitialize();
+        return PVS_ENOMEM;
+    }
+    cli->cfg = *cfg;
+    cli->cfg.host = NULL; /* not kept: the caller's string */
+    snprintf(cli->server_name, sizeof(cli->server_name), "%s:%u", cfg->host,
+             (unsigned)cfg->port);
+    int rc;
+    if (enet_address_set_host(&cli->server, cfg->host) != 0) {
+        PVS_LOG_E("control client: cannot resolve the server '%s': check the name, "
+                  "or give its IPv4 address", cfg->host);
+        rc = PVS_ENOENT;
+        goto fail;
+    }
+    cli->server.port = cfg->port;
+    /* Two peers: a new attempt may start while the last one still closes. */
+    cli->host = make_host(NULL, 2);
+    if (!cli->host) {
+        PVS_LOG_E("control client: cannot open a UDP socket");
+        rc = PVS_EIO;
+        goto fail;
+    }
+    cli->state = C_IDLE;
+    cli->next_attempt_ns = pvs_time_ns();
+    *out = cli;
+    return 0;
+
+fail:
+    free(cli);
+    enet_deinitialize();
+    return rc;
+}
+
+bool pvs_control_client_connected(const struct pvs_control_client *cli)
+{
+    return cli && cli->state == C_KEYED;
+}
+
+/* The connection is over: forget it, and try again later unless told not
+ * to. */
+static void client_lost(struct pvs_control_client *cli, int64_t now)
+{
+    if (cli->state == C_KEYED)
+        session_end(&cli->s);
+    pvs_handshake_wipe(&cli->hs);
+    cli->peer = NULL;
+    if (cli->state == C_LEAVING || cli->state == C_STOPPED || cli->cfg.no_reconnect) {
+        cli->state = C_STOPPED;
+        return;
+    }
+    cli->state = C_IDLE;
+    cli->next_attempt_ns = now + cli->cfg.reconnect_interval_ms * NS_PER_MS;
+}
+
+static void client_connect(struct pvs_control_client *cli, int64_t now)
+{
+    cli->peer = enet_host_connect(cli->host, &cli->server, PVS_CTL_CHANNELS, 0);
+    if (!cli->peer) {
+        /* Both peers still closing: wait for one. */
+        cli->next_attempt_ns = now + cli->cfg.reconnect_interval_ms * NS_PER_MS;
+        return;
+    }
+    enet_peer_timeout(cli->peer, 0, (enet_uint32)cli->cfg.peer_timeout_min_ms,
+                      (enet_uint32)cli->cfg.peer_timeout_max_ms);
+    cli->state = C_CONNECTING;
+    PVS_LOG_D("control: connecting to %s", cli->server_name);
+}
+
+static void client_send_hello(struct pvs_control_client *cli, int64_t now)
+{
+    struct pvs_ctl_msg m = {.type = PVS_CTL_HELLO};
+    m.u.hello = cli->cfg.hello;
+    int rc = pvs_handshake_begin(&cli->hs, true);
+    if (rc == 0) {
+        memcpy(m.u.hello.public_key, cli->hs.public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
+        rc = send_clear(cli->host, cli->peer, &m);
+    }
+    if (rc < 0) {
+        PVS_LOG_W("control: cannot send HELLO to %s: %s", cli->server_name, pvs_strerror(rc));
+        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+        client_lost(cli, now);
+        return;
+    }
+    cli->state = C_HELLO_SENT;
+    cli->hello_sent_ns = now;
+}
+
+static bool client_welcome(struct pvs_control_client *cli, const struct pvs_ctl_welcome *w,
+                           struct pvs_control_event *ev, int64_t now)
+{
+    struct pvs_session_keys keys;
+    if (w->version < cli->cfg.hello.version_min || w->version > cli->cfg.hello.version_max) {
+        PVS_LOG_E("control: %s chose protocol version %u, outside the %u..%u offered",
+                  cli->server_name, (unsigned)w->version,
+                  (unsigned)cli->cfg.hello.version_min, (unsigned)cli->cfg.hello.version_max);
+        goto broken;
+    }
+    if (pvs_handshake_finish(&cli->hs, w->public_key, &keys) < 0) {
+        PVS_LOG_E("control: %s sent an unusable public key", cli->server_name);
+        goto broken;
+    }
+    session_start(&cli->s, &keys, now);
+    cli->state = C_KEYED;
+    cli->stats.sessions++;
+    ev->type = PVS_CONTROL_EV_CONNECTED;
+    ev->u.connected.version = w->version;
+    ev->u.connected.keys = keys;
+    pvs_session_keys_wipe(&keys);
+    PVS_LOG_I("control: connected to %s (version %u)", cli->server_name, (unsigned)w->version);
+    return true;
+
+broken:
+    cli->stats.malformed++;
+    enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+    client_lost(cli, now);
+    return false;
+}
+
+static bool client_receive(struct pvs_control_client *cli, const ENetEvent *e,
+                           struct pvs_control_event *ev, int64_t now)
+{
+    const uint8_t *data = e->packet->data;
+    size_t len = e->packet->dataLength;
+    if (e->peer != cli->peer || (cli->state != C_HELLO_SENT && cli->state != C_KEYED)) {
+        cli->stats.unexpected++;
+        return false;
+    }
+    struct pvs_ctl_msg m;
+    if (cli->state == C_HELLO_SENT) {
+        if (len >= 1 && data[0] == PVS_CTL_SEALED) {
+            cli->stats.unexpected++;
+            return false;
+        }
+        if (pvs_ctl_parse_clear(data, len, &m) < 0) {
+            cli->stats.malformed++;
+            return false;
+        }
+        if (m.type == PVS_CTL_WELCOME)
+            return client_welcome(cli, &m.u.welcome, ev, now);
+        if (m.type == PVS_CTL_REFUSE) {
+            PVS_LOG_W("control: %s refused the connection (reason %u): %s", cli->server_name,
+                      (unsigned)m.u.refuse.reason, m.u.refuse.text);
+            /* Busy: the client being served may be this one's own ghost
+             * (a restart before the server timed the old one out). */
+            bool passing = m.u.refuse.reason == PVS_CTL_REFUSE_BUSY ||
+                           m.u.refuse.reason == PVS_CTL_REFUSE_SHUTDOWN;
+            enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+            if (!passing)
+                cli->state = C_STOPPED;
+            client_lost(cli, now);
+            ev->type = PVS_CONTROL_EV_REFUSED;
+            ev->u.refused.refuse = m.u.refuse;
+            ev->u.refused.will_retry = cli->state == C_IDLE;
+            return true;
+        }
+        cli->stats.unexpected++;
+        return false;
+    }
+
+    int64_t now_us = now / 1000;
+    if (!open_sealed(&cli->s, e, &cli->stats, &m))
+        return false;
+    switch (m.type) {
+    case PVS_CTL_STREAM:
+        ev->type = PVS_CONTROL_EV_STREAM;
+        ev->u.stream = m.u.stream;
+        return true;
+    case PVS_CTL_PING:
+        answer_ping(cli->host, cli->peer, &cli->s, &m.u.ping, now_us);
+        return false;
+    case PVS_CTL_PONG:
+        take_pong(&cli->s, &m.u.pong, now_us, &cli->stats);
+        return false;
+    case PVS_CTL_BYE:
+        PVS_LOG_I("control: %s said goodbye (reason %u)", cli->server_name,
+                  (unsigned)m.u.bye.reason);
+        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+        client_lost(cli, now);
+        ev->type = PVS_CONTROL_EV_DISCONNECTED;
+        ev->u.gone.why = PVS_CONTROL_WHY_BYE;
+        ev->u.gone.bye_reason = m.u.bye.reason;
+        return true;
+    default:
+        cli->stats.unexpected++; /* the client's own kinds of message */
+        return false;
+    }
+}
+
+static bool client_handle(struct pvs_control_client *cli, ENetEvent *e,
+                          struct pvs_control_event *ev)
+{
+    int64_t now = pvs_time_ns();
+    switch (e->type) {
+    case ENET_EVENT_TYPE_CONNECT:
+        if (e->peer == cli->peer && cli->state == C_CONNECTING)
+            client_send_hello(cli, now);
+        return false;
+    case ENET_EVENT_TYPE_RECEIVE: {
+        bool got = client_receive(cli, e, ev, now);
+        enet_packet_destroy(e->packet);
+        return got;
+    }
+    case ENET_EVENT_TYPE_DISCONNECT: {
+        if (e->peer != cli->peer)
+            return false;
+        bool was_keyed = cli->state == C_KEYED;
+        enum pvs_control_why why = e->data == PVS_ENET_BYE_DATA ? PVS_CONTROL_WHY_DISCONNECT
+                                                                : PVS_CONTROL_WHY_TIMEOUT;
+        if (was_keyed)
+            PVS_LOG_I("control: lost %s (%s)", cli->server_name, pvs_control_why_name(why));
+        else if (cli->state != C_LEAVING)
+            PVS_LOG_D("control: no session with %s (%s)", cli->server_name,
+                      pvs_control_why_name(why));
+        client_lost(cli, now);
+        if (!was_keyed)
+            return false;
+        ev->type = PVS_CONTROL_EV_DISCONNECTED;
+        ev->u.gone.why = why;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+static int64_t client_timers(struct pvs_control_client *cli, int64_t now)
+{
+    switch (cli->state) {
+    case C_IDLE:
+        if (now < cli->next_attempt_ns)
+            return cli->next_attempt_ns;
+        client_connect(cli, now);
+        return cli->state == C_IDLE ? cli->next_attempt_ns : 0;
+    case C_HELLO_SENT: {
+        int64_t due = cli->hello_sent_ns + cli->cfg.welcome_timeout_ms * NS_PER_MS;
+        if (now < due)
+            return due;
+        PVS_LOG_W("control: %s did not answer HELLO within %d ms", cli->server_name,
+                  cli->cfg.welcome_timeout_ms);
+        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+        client_lost(cli, now);
+        return cli->state == C_IDLE ? cli->next_attempt_ns : 0;
+    }
+    case C_KEYED:
+        if (cli->cfg.ping_interval_ms <= 0)
+            return 0;
+        if (now >= cli->s.next_ping_ns) {
+            send_ping(cli->host, cli->peer, &cli->s, &cli->stats);
+            cli->s.next_ping_ns = now + cli->cfg.ping_interval_ms * NS_PER_MS;
+        }
+        return cli->s.next_ping_ns;
+    default:
+        return 0;
+    }
+}
+
+int pvs_control_client_service(struct pvs_control_client *cli, int timeout_ms,
+                               struct pvs_control_event *ev)
+{
+    if (!cli || !ev)
+        return PVS_EINVAL;
+    memset(ev, 0, sizeof(*ev));
+    int64_t deadline = deadline_after(timeout_ms);
+    int drained = 0;
+    for (;;) {
+        int64_t now = pvs_time_ns();
+        int64_t next = client_timers(cli, now);
+        ENetEvent e;
+        int r = enet_host_service(cli->host, &e, wait_ms(now, deadline, next));
+        if (r < 0) {
+            PVS_LOG_E("control client: ENet failed to service its socket");
+            return PVS_EIO;
+        }
+        if (r > 0 && client_handle(cli, &e, ev))
+            return 1;
+        /* What is ready is handled even past the deadline (so timeout 0
+         * drains it), but only so much: a flood must not hold the caller. */
+        if ((r == 0 || ++drained >= MAX_DRAIN) && pvs_time_ns() >= deadline)
+            return 0;
+    }
+}
+
+static int client_send(struct pvs_control_client *cli, const struct pvs_ctl_msg *m)
+{
+    if (!cli)
+        return PVS_EINVAL;
+    if (cli->state != C_KEYED)
+        return PVS_ENOENT;
+    return send_sealed(cli->host, cli->peer, &cli->s, PVS_CTL_CHANNEL_CONTROL, m);
+}
+
+int pvs_control_client_send_keyframe_request(struct pvs_control_client *cli,
+                                             uint32_t last_frame, uint8_t reason)
+{
+    struct pvs_ctl_msg m = {.type = PVS_CTL_KEYFRAME_REQUEST};
+    m.u.keyframe_request.last_frame = last_frame;
+    m.u.keyframe_request.reason = reason;
+    return client_send(cli, &m);
+}
+
+int pvs_control_client_send_stats(struct pvs_control_client *cli,
+                                  const struct pvs_ctl_stats *stats)
+{
+    if (!stats)
+        return PVS_EINVAL;
+    struct pvs_ctl_msg m = {.type = PVS_CTL_STATS};
+    m.u.stats = *stats;
+    return client_send(cli, &m);
+}
+
+int pvs_control_client_bye(struct pvs_control_client *cli, uint8_t reason)
+{
+    if (!cli)
+        return PVS_EINVAL;
+    struct pvs_ctl_msg m = {.type = PVS_CTL_BYE};
+    m.u.bye.reason = reason;
+    int rc = client_send(cli, &m);
+    if (rc == PVS_EINVAL)
+        return rc; /* a bad reason: nothing done */
+    if (rc == 0) {
+        /* Once the BYE is acknowledged; keep servicing to see it go. */
+        enet_peer_disconnect_later(cli->peer, PVS_ENET_BYE_DATA);
+        session_end(&cli->s);
+        cli->state = C_LEAVING;
+        return 0;
+    }
+    if (cli->state == C_KEYED)
+        session_end(&cli->s);
+    if (cli->peer)
+        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+    cli->state = C_STOPPED;
+    client_lost(cli, pvs_time_ns());
+    return rc;
+}
+
+int pvs_control_client_get_clock(const struct pvs_control_client *cli,
+                                 struct pvs_control_clock *out)
+{
+    if (!cli || !out)
+        return PVS_EINVAL;
+    if (cli->state != C_KEYED)
+        return PVS_EAGAIN;
+    return clock_get(&cli->s.clock, out);
+}
+
+void pvs_control_client_get_stats(const struct pvs_control_client *cli,
+                                  struct pvs_control_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (!cli)
+        return;
+    *out = cli->stats;
+    add_crypto_stats(out, &cli->s.crypto);
+}
+
+void pvs_control_client_close(struct pvs_control_client **pcli)
+{
+    if (!pcli || !*pcli)
+        return;
+    struct pvs_control_client *cli = *pcli;
+    for (size_t i = 0; i < cli->host->peerCount; i++) {
+        ENetPeer *p = &cli->host->peers[i];
+        if (p->state != ENET_PEER_STATE_DISCONNECTED)
+            enet_peer_disconnect_now(p, PVS_ENET_BYE_DATA);
+    }
+    enet_host_destroy(cli->host);
+    pvs_handshake_wipe(&cli->hs);
+    session_end(&cli->s);
+    free(cli);
+    enet_deinitialize();
+    *pcli = NULL;
+}

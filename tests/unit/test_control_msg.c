@@ -1,0 +1,415 @@
+/* Control messages: exact bytes against docs/protocol.md, round trips,
+ * length and range checks, and sealing (tamper, replay, channel, key). */
+#include <string.h>
+
+#include "common/error.h"
+#include "net/control_msg.h"
+#include "tests/unit/test.h"
+
+static int encode(const struct pvs_ctl_msg *m, uint8_t *buf)
+{
+    return pvs_ctl_encode(m, buf, PVS_CTL_MAX_MESSAGE);
+}
+
+static struct pvs_ctl_msg hello_msg(void)
+{
+    struct pvs_ctl_msg m = {.type = PVS_CTL_HELLO};
+    m.u.hello = (struct pvs_ctl_hello){
+        .version_min = 1, .version_max = 0x0203,
+        .codecs = PVS_CTL_CODEC_BIT_H264 | PVS_CTL_CODEC_BIT_AV1,
+        .max_width = 3840, .max_height = 2160, .max_fps = 144,
+        .max_datagram = 1400, .media_port = 47102,
+    };
+    for (int i = 0; i < PVS_HANDSHAKE_PUBLIC_BYTES; i++)
+        m.u.hello.public_key[i] = (uint8_t)(0xa0 + i);
+    return m;
+}
+
+static struct pvs_ctl_msg stream_msg(void)
+{
+    struct pvs_ctl_msg m = {.type = PVS_CTL_STREAM};
+    m.u.stream = (struct pvs_ctl_stream){
+        .codec = PVS_CTL_CODEC_HEVC, .width = 1920, .height = 1080,
+        .fps = 60, .bitrate = 20000000, .datagram_size = 1400,
+        .fec_percent = 20, .fec_min_parity = 2, .media_port = 47101,
+        .ssrc = 0xdeadbeef, .generation = 7,
+    };
+    return m;
+}
+
+static void test_hello_bytes(void)
+{
+    struct pvs_ctl_msg m = hello_msg();
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    CHECK_INT(encode(&m, b), ==, 57);
+    static const uint8_t want[25] = {
+        0x01,                    /* type */
+        'P', 'V', 'S', '1',      /* 0 magic */
+        0x00, 0x01,              /* 4 lowest version */
+        0x02, 0x03,              /* 6 highest version */
+        0x00, 0x00, 0x00, 0x05,  /* 8 codecs: H.264 | AV1 */
+        0x0f, 0x00,              /* 12 width 3840 */
+        0x08, 0x70,              /* 14 height 2160 */
+        0x00, 0x90,              /* 16 fps 144 */
+        0x05, 0x78,              /* 18 datagram 1400 */
+        0xb7, 0xfe,              /* 20 media port 47102 */
+        0x00, 0x00,              /* 22 reserved */
+    };
+    CHECK(memcmp(b, want, sizeof(want)) == 0);
+    CHECK_INT(b[1 + 24], ==, 0xa0);
+    CHECK_INT(b[1 + 55], ==, 0xa0 + 31);
+
+    struct pvs_ctl_msg got;
+    CHECK_INT(pvs_ctl_parse_clear(b, 57, &got), ==, 0);
+    CHECK_INT(got.type, ==, PVS_CTL_HELLO);
+    CHECK(memcmp(&got.u.hello, &m.u.hello, sizeof(m.u.hello)) == 0);
+    /* Shorter: every truncation dropped. Longer: accepted. */
+    for (size_t n = 0; n < 57; n++)
+        CHECK_INT(pvs_ctl_parse_clear(b, n, &got), ==, PVS_EBADDATA);
+    memset(b + 57, 0x55, 20);
+    CHECK_INT(pvs_ctl_parse_clear(b, 77, &got), ==, 0);
+    /* Reserved bytes are ignored. */
+    b[1 + 22] = 0xff;
+    CHECK_INT(pvs_ctl_parse_clear(b, 57, &got), ==, 0);
+    /* Inner parser refuses a clear type. */
+    CHECK_INT(pvs_ctl_parse_inner(b, 57, &got), ==, PVS_EBADDATA);
+}
+
+static void test_hello_ranges(void)
+{
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    struct pvs_ctl_msg m = hello_msg(), got;
+    CHECK_INT(encode(&m, b), ==, 57);
+
+    uint8_t bad[64];
+    memcpy(bad, b, 57);
+    bad[1] = 'X'; /* magic */
+    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
+
+    /* datagram size 575 and 9001 out, 576 and 9000 in */
+    static const uint16_t sizes[4] = {575, 9001, 576, 9000};
+    for (int i = 0; i < 4; i++) {
+        memcpy(bad, b, 57);
+        bad[1 + 18] = (uint8_t)(sizes[i] >> 8);
+        bad[1 + 19] = (uint8_t)sizes[i];
+        CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, i < 2 ? PVS_EBADDATA : 0);
+    }
+    /* lowest version above highest; version 0 */
+    memcpy(bad, b, 57);
+    bad[1 + 4] = 0x03;
+    bad[1 + 5] = 0x00;
+    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
+    memcpy(bad, b, 57);
+    bad[1 + 5] = 0;
+    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
+    /* media port 0 */
+    memcpy(bad, b, 57);
+    bad[1 + 20] = bad[1 + 21] = 0;
+    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
+
+    /* The encoder refuses what the parser would drop. */
+    m.u.hello.max_datagram = 9001;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    m = hello_msg();
+    m.u.hello.version_min = 3;
+    m.u.hello.version_max = 2;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    m = hello_msg();
+    CHECK_INT(pvs_ctl_encode(&m, b, 56), ==, PVS_EINVAL); /* no room */
+}
+
+static void test_welcome_refuse(void)
+{
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    struct pvs_ctl_msg m = {.type = PVS_CTL_WELCOME}, got;
+    m.u.welcome.version = 1;
+    memset(m.u.welcome.public_key, 0x42, 32);
+    CHECK_INT(encode(&m, b), ==, 41);
+    static const uint8_t want[9] = {0x02, 'P', 'V', 'S', '1', 0, 1, 0, 0};
+    CHECK(memcmp(b, want, 9) == 0);
+    CHECK_INT(b[9], ==, 0x42);
+    CHECK_INT(b[40], ==, 0x42);
+    CHECK_INT(pvs_ctl_parse_clear(b, 41, &got), ==, 0);
+    CHECK(memcmp(&got.u.welcome, &m.u.welcome, sizeof(m.u.welcome)) == 0);
+    CHECK_INT(pvs_ctl_parse_clear(b, 40, &got), ==, PVS_EBADDATA);
+    b[6] = 0; /* version 0 */
+    CHECK_INT(pvs_ctl_parse_clear(b, 41, &got), ==, PVS_EBADDATA);
+
+    m = (struct pvs_ctl_msg){.type = PVS_CTL_REFUSE};
+    m.u.refuse.reason = PVS_CTL_REFUSE_BUSY;
+    const char *text = "another client (10.0.0.5) is streaming";
+    m.u.refuse.text_len = (uint8_t)strlen(text);
+    memcpy(m.u.refuse.text, text, strlen(text));
+    int n = encode(&m, b);
+    CHECK_INT(n, ==, 3 + (int)strlen(text));
+    CHECK_INT(b[0], ==, 0x03);
+    CHECK_INT(b[1], ==, 1);
+    CHECK_INT(b[2], ==, strlen(text));
+    CHECK(memcmp(b + 3, text, strlen(text)) == 0);
+    CHECK_INT(pvs_ctl_parse_clear(b, (size_t)n, &got), ==, 0);
+    CHECK_INT(got.u.refuse.reason, ==, 1);
+    CHECK(strcmp(got.u.refuse.text, text) == 0);
+    /* The text longer than the body: dropped. */
+    CHECK_INT(pvs_ctl_parse_clear(b, (size_t)n - 1, &got), ==, PVS_EBADDATA);
+    /* Text length over 200, even with the bytes there. */
+    uint8_t big[260] = {0x03, 2, 201};
+    memset(big + 3, 'a', 201);
+    CHECK_INT(pvs_ctl_parse_clear(big, 204, &got), ==, PVS_EBADDATA);
+    big[2] = 200;
+    CHECK_INT(pvs_ctl_parse_clear(big, 204, &got), ==, 0);
+    CHECK_INT(strlen(got.u.refuse.text), ==, 200);
+    /* Control characters are defused; reason 0 is dropped. */
+    uint8_t ctl[6] = {0x03, 5, 3, 'a', '\n', 0};
+    CHECK_INT(pvs_ctl_parse_clear(ctl, 6, &got), ==, 0);
+    CHECK(strcmp(got.u.refuse.text, "a??") == 0);
+    ctl[1] = 0;
+    CHECK_INT(pvs_ctl_parse_clear(ctl, 6, &got), ==, PVS_EBADDATA);
+    /* An empty REFUSE is two bytes of body. */
+    uint8_t empty[3] = {0x03, 3, 0};
+    CHECK_INT(pvs_ctl_parse_clear(empty, 3, &got), ==, 0);
+    CHECK_INT(pvs_ctl_parse_clear(empty, 2, &got), ==, PVS_EBADDATA);
+    /* The encoder refuses a text over 200. */
+    m.u.refuse.text_len = 201;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+
+    /* Other types in the clear. */
+    uint8_t other[64] = {0x10};
+    CHECK_INT(pvs_ctl_parse_clear(other, 64, &got), ==, PVS_EBADDATA);
+    other[0] = 0x80;
+    CHECK_INT(pvs_ctl_parse_clear(other, 64, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_clear(other, 0, &got), ==, PVS_EBADDATA);
+}
+
+static void test_stream_bytes(void)
+{
+    struct pvs_ctl_msg m = stream_msg(), got;
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    CHECK_INT(encode(&m, b), ==, 29);
+    static const uint8_t want[29] = {
+        0x10,                    /* inner type */
+        0x02,                    /* 0 codec HEVC */
+        0x00,                    /* 1 reserved */
+        0x07, 0x80,              /* 2 width 1920 */
+        0x04, 0x38,              /* 4 height 1080 */
+        0x00, 0x3c,              /* 6 fps 60 */
+        0x01, 0x31, 0x2d, 0x00,  /* 8 bitrate 20,000,000 */
+        0x05, 0x78,              /* 12 datagram 1400 */
+        0x14,                    /* 14 FEC 20 % */
+        0x02,                    /* 15 min parity 2 */
+        0xb7, 0xfd,              /* 16 media port 47101 */
+        0x00, 0x00,              /* 18 reserved */
+        0xde, 0xad, 0xbe, 0xef,  /* 20 SSRC */
+        0x00, 0x00, 0x00, 0x07,  /* 24 generation */
+    };
+    CHECK(memcmp(b, want, sizeof(want)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 29, &got), ==, 0);
+    CHECK_INT(got.type, ==, PVS_CTL_STREAM);
+    CHECK(memcmp(&got.u.stream, &m.u.stream, sizeof(m.u.stream)) == 0);
+    for (size_t n = 0; n < 29; n++)
+        CHECK_INT(pvs_ctl_parse_inner(b, n, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_inner(b, 100, &got), ==, 0); /* longer */
+    CHECK_INT(pvs_ctl_parse_clear(b, 29, &got), ==, PVS_EBADDATA);
+
+    uint8_t bad[29];
+    static const uint8_t codecs[5] = {0, 4, 1, 2, 3};
+    for (int i = 0; i < 5; i++) {
+        memcpy(bad, b, 29);
+        bad[1] = codecs[i];
+        CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, i < 2 ? PVS_EBADDATA : 0);
+    }
+    memcpy(bad, b, 29);
+    bad[13] = 0x02; /* datagram 0x0278 = 632: fine */
+    CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, 0);
+    bad[13] = 0x01; /* 0x0178 = 376: too small */
+    CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, PVS_EBADDATA);
+    memcpy(bad, b, 29);
+    memset(bad + 25, 0, 4); /* generation 0 */
+    CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, PVS_EBADDATA);
+
+    m.u.stream.codec = 4;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+}
+
+static void test_small_messages(void)
+{
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    struct pvs_ctl_msg m, got;
+
+    m = (struct pvs_ctl_msg){.type = PVS_CTL_KEYFRAME_REQUEST};
+    m.u.keyframe_request = (struct pvs_ctl_keyframe_request){0x01020304, 2};
+    CHECK_INT(encode(&m, b), ==, 6);
+    static const uint8_t kf[6] = {0x11, 1, 2, 3, 4, 2};
+    CHECK(memcmp(b, kf, 6) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 6, &got), ==, 0);
+    CHECK_INT(got.u.keyframe_request.last_frame, ==, 0x01020304);
+    CHECK_INT(got.u.keyframe_request.reason, ==, 2);
+    CHECK_INT(pvs_ctl_parse_inner(b, 5, &got), ==, PVS_EBADDATA);
+    b[5] = 4;
+    CHECK_INT(pvs_ctl_parse_inner(b, 6, &got), ==, PVS_EBADDATA);
+
+    m = (struct pvs_ctl_msg){.type = PVS_CTL_STATS};
+    m.u.stats = (struct pvs_ctl_stats){
+        .packets_received = 0x0102030405060708ull, .packets_recovered = 9,
+        .packets_lost = 10, .frames_complete = 11, .frames_dropped = 12,
+        .jitter_us = 13, .decode_us = 0xa0b0c0d0,
+    };
+    CHECK_INT(encode(&m, b), ==, 41);
+    CHECK_INT(b[0], ==, 0x12);
+    CHECK_INT(b[1], ==, 1);
+    CHECK_INT(b[8], ==, 8);
+    CHECK_INT(b[16], ==, 9);
+    CHECK_INT(b[24], ==, 10);
+    CHECK_INT(b[28], ==, 11);
+    CHECK_INT(b[32], ==, 12);
+    CHECK_INT(b[36], ==, 13);
+    CHECK_INT(b[37], ==, 0xa0);
+    CHECK_INT(b[40], ==, 0xd0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 41, &got), ==, 0);
+    CHECK(memcmp(&got.u.stats, &m.u.stats, sizeof(m.u.stats)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 40, &got), ==, PVS_EBADDATA);
+
+    m = (struct pvs_ctl_msg){.type = PVS_CTL_PING};
+    m.u.ping = (struct pvs_ctl_ping){7, 0x1122334455667788ull};
+    CHECK_INT(encode(&m, b), ==, 13);
+    static const uint8_t ping[13] = {0x13, 0, 0, 0, 7, 0x11, 0x22, 0x33, 0x44,
+                                     0x55, 0x66, 0x77, 0x88};
+    CHECK(memcmp(b, ping, 13) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 13, &got), ==, 0);
+    CHECK(got.u.ping.clock_us == m.u.ping.clock_us && got.u.ping.id == 7);
+    CHECK_INT(pvs_ctl_parse_inner(b, 12, &got), ==, PVS_EBADDATA);
+
+    m = (struct pvs_ctl_msg){.type = PVS_CTL_PONG};
+    m.u.pong = (struct pvs_ctl_pong){8, 0x1122334455667788ull, 0x99};
+    CHECK_INT(encode(&m, b), ==, 21);
+    CHECK_INT(b[0], ==, 0x14);
+    CHECK_INT(b[4], ==, 8);
+    CHECK_INT(b[5], ==, 0x11);
+    CHECK_INT(b[20], ==, 0x99);
+    CHECK_INT(pvs_ctl_parse_inner(b, 21, &got), ==, 0);
+    CHECK(memcmp(&got.u.pong, &m.u.pong, sizeof(m.u.pong)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 20, &got), ==, PVS_EBADDATA);
+
+    m = (struct pvs_ctl_msg){.type = PVS_CTL_BYE};
+    m.u.bye.reason = PVS_CTL_BYE_SHUTDOWN;
+    CHECK_INT(encode(&m, b), ==, 2);
+    CHECK(b[0] == 0x15 && b[1] == 2);
+    CHECK_INT(pvs_ctl_parse_inner(b, 2, &got), ==, 0);
+    CHECK_INT(got.u.bye.reason, ==, 2);
+    CHECK_INT(pvs_ctl_parse_inner(b, 1, &got), ==, PVS_EBADDATA);
+    b[1] = 0;
+    CHECK_INT(pvs_ctl_parse_inner(b, 2, &got), ==, PVS_EBADDATA);
+
+    /* Input types: understood as reserved, not malformed. Others: no. */
+    uint8_t in[4] = {0x20, 1, 2, 3};
+    CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_ENOTSUP);
+    CHECK_INT(got.type, ==, 0x20);
+    in[0] = 0x3f;
+    CHECK_INT(pvs_ctl_parse_inner(in, 1, &got), ==, PVS_ENOTSUP);
+    in[0] = 0x40;
+    CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_EBADDATA);
+    in[0] = 0x16;
+    CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_EBADDATA);
+    m = (struct pvs_ctl_msg){.type = (enum pvs_ctl_type)0x20};
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+}
+
+static void make_keys(struct pvs_session_keys *a, struct pvs_session_keys *b)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 0; i < PVS_CONTROL_KEY_BYTES; i++) {
+        a->control_tx[i] = (uint8_t)(i * 7 + 1);
+        a->control_rx[i] = (uint8_t)(i * 13 + 5);
+    }
+    memset(b, 0, sizeof(*b));
+    memcpy(b->control_tx, a->control_rx, PVS_CONTROL_KEY_BYTES);
+    memcpy(b->control_rx, a->control_tx, PVS_CONTROL_KEY_BYTES);
+}
+
+static void test_seal(void)
+{
+    struct pvs_session_keys ka, kb;
+    make_keys(&ka, &kb);
+    struct pvs_ctl_crypto a = {0}, b = {0};
+    CHECK_INT(pvs_ctl_crypto_init(&a, &ka), ==, 0);
+    CHECK_INT(pvs_ctl_crypto_init(&b, &kb), ==, 0);
+
+    struct pvs_ctl_msg m = stream_msg(), got;
+    uint8_t plain[PVS_CTL_MAX_MESSAGE], sealed[PVS_CTL_MAX_MESSAGE],
+        out[PVS_CTL_MAX_MESSAGE];
+    int pn = encode(&m, plain);
+    int sn = pvs_ctl_seal(&a, 0, plain, (size_t)pn, sealed, sizeof(sealed));
+    CHECK_INT(sn, ==, pn + PVS_CTL_SEAL_OVERHEAD);
+    static const uint8_t head[9] = {0x80, 0, 0, 0, 0, 0, 0, 0, 1};
+    CHECK(memcmp(sealed, head, 9) == 0); /* counter 1 */
+    CHECK(memcmp(sealed + 9, plain, (size_t)pn) != 0); /* encrypted */
+
+    /* Every single tampered byte is refused, and the counter stays, so
+     * the genuine message still opens afterwards. */
+    uint8_t t[PVS_CTL_MAX_MESSAGE];
+    int refused = 0;
+    for (int i = 0; i < sn; i++) {
+        memcpy(t, sealed, (size_t)sn);
+        t[i] ^= 0x01;
+        refused += pvs_ctl_open(&b, 0, t, (size_t)sn, out, sizeof(out)) == PVS_EBADDATA;
+    }
+    CHECK_INT(refused, ==, sn);
+    CHECK_INT(b.stats.bad_tag + b.stats.malformed + b.stats.replayed, ==, sn);
+    /* A message sealed for channel 0 does not open as channel 1. */
+    CHECK_INT(pvs_ctl_open(&b, 1, sealed, (size_t)sn, out, sizeof(out)), ==, PVS_EBADDATA);
+
+    int on = pvs_ctl_open(&b, 0, sealed, (size_t)sn, out, sizeof(out));
+    CHECK_INT(on, ==, pn);
+    CHECK(memcmp(out, plain, (size_t)pn) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(out, (size_t)on, &got), ==, 0);
+    CHECK(memcmp(&got.u.stream, &m.u.stream, sizeof(m.u.stream)) == 0);
+
+    /* Replay: refused and counted. */
+    uint64_t replayed = b.stats.replayed;
+    CHECK_INT(pvs_ctl_open(&b, 0, sealed, (size_t)sn, out, sizeof(out)), ==, PVS_EBADDATA);
+    CHECK_INT(b.stats.replayed, ==, replayed + 1);
+
+    /* Counters are per channel; a later message opens, an older one not. */
+    uint8_t s2[PVS_CTL_MAX_MESSAGE], s3[PVS_CTL_MAX_MESSAGE];
+    int n2 = pvs_ctl_seal(&a, 1, plain, (size_t)pn, s2, sizeof(s2));
+    int n3 = pvs_ctl_seal(&a, 1, plain, (size_t)pn, s3, sizeof(s3));
+    CHECK_INT(s2[8], ==, 1);
+    CHECK_INT(s3[8], ==, 2);
+    CHECK_INT(pvs_ctl_open(&b, 1, s3, (size_t)n3, out, sizeof(out)), ==, pn);
+    CHECK_INT(pvs_ctl_open(&b, 1, s2, (size_t)n2, out, sizeof(out)), ==, PVS_EBADDATA);
+
+    /* The wrong key: b's own tx key is not a's. */
+    struct pvs_ctl_crypto c = {0};
+    struct pvs_session_keys wrong = ka;
+    wrong.control_rx[0] ^= 1;
+    CHECK_INT(pvs_ctl_crypto_init(&c, &wrong), ==, 0);
+    sn = pvs_ctl_seal(&a, 2, plain, (size_t)pn, sealed, sizeof(sealed));
+    CHECK_INT(pvs_ctl_open(&c, 2, sealed, (size_t)sn, out, sizeof(out)), ==, PVS_EBADDATA);
+    CHECK_INT(c.stats.bad_tag, ==, 1);
+    CHECK_INT(pvs_ctl_open(&b, 2, sealed, (size_t)sn, out, sizeof(out)), ==, pn);
+
+    /* Bad arguments and malformed envelopes. */
+    CHECK_INT(pvs_ctl_seal(&a, 3, plain, (size_t)pn, sealed, sizeof(sealed)), ==, PVS_EINVAL);
+    CHECK_INT(pvs_ctl_seal(&a, 0, plain, 0, sealed, sizeof(sealed)), ==, PVS_EINVAL);
+    CHECK_INT(pvs_ctl_seal(&a, 0, plain, (size_t)pn, sealed, (size_t)pn + 24), ==, PVS_EINVAL);
+    CHECK_INT(pvs_ctl_open(&b, 3, sealed, (size_t)sn, out, sizeof(out)), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_open(&b, 0, sealed, PVS_CTL_SEAL_OVERHEAD, out, sizeof(out)), ==, PVS_EBADDATA);
+    sn = pvs_ctl_seal(&a, 0, plain, (size_t)pn, sealed, sizeof(sealed));
+    CHECK_INT(pvs_ctl_open(&b, 0, sealed, (size_t)sn, out, (size_t)pn - 1), ==, PVS_EINVAL);
+    CHECK_INT(pvs_ctl_open(&b, 0, sealed, (size_t)sn, out, (size_t)pn), ==, pn);
+
+    pvs_ctl_crypto_wipe(&a);
+    uint8_t zero[PVS_CONTROL_KEY_BYTES] = {0};
+    CHECK(memcmp(a.tx_key, zero, sizeof(zero)) == 0);
+    CHECK_INT(a.tx_counter[0], ==, 0);
+}
+
+int main(void)
+{
+    RUN(test_hello_bytes);
+    RUN(test_hello_ranges);
+    RUN(test_welcome_refuse);
+    RUN(test_stream_bytes);
+    RUN(test_small_messages);
+    RUN(test_seal);
+    TEST_EXIT();
+}
