@@ -56,7 +56,8 @@ static const struct pvs_option options[] = {
     OPT("fec-percent", PVS_OPT_INT, fec_percent, 0, 100, NULL, "PCT", "parity shards as a share of data shards"),
     OPT("fec-min", PVS_OPT_INT, fec_min, 0, 16, NULL, "N", "at least this many parity shards per block"),
     OPT("pace", PVS_OPT_INT64, pace, 0, 100000000000LL, NULL, "BITS",
-        "pacing rate within a frame, bits per second (k/M/G suffixes); 0 = no pacing"),
+        "pacing rate within a frame, bits per second (k/M/G suffixes); 0 = off, the default "
+        "here: loopback has no switch to protect (the server paces at 1G)"),
     OPT("json", PVS_OPT_STRING, json, 0, 0, NULL, "FILE", "also write the results as JSON"),
     { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -94,8 +95,7 @@ int pvs_bench_net(int argc, char **argv)
                           .encoder = "auto", .content = PVS_CONTENT_GAME,
                           .datagram = PVS_MEDIA_DEFAULT_DATAGRAM,
                           .fec_percent = PVS_FEC_DEFAULT_PERCENT,
-                          .fec_min = PVS_FEC_DEFAULT_MIN_PARITY,
-                          .pace = PVS_SENDER_DEFAULT_PACE_BPS };
+                          .fec_min = PVS_FEC_DEFAULT_MIN_PARITY };
     int rc = pvs_bench_parse("net", "Replays an encoded clip through packetize -> FEC -> SRTP -> "
                              "UDP loopback -> SRTP -> reassembly; prints transport latency, "
                              "loss and CPU.", options, &s, argc, argv);
@@ -160,12 +160,15 @@ int pvs_bench_net(int argc, char **argv)
         .honour_keyframe_requests = true, .progress = true,
     };
     double clip_mbps = (double)clip.bytes * 8 * s.fps / clip.count / 1e6;
+    char pace[32];
+    if (s.pace)
+        snprintf(pace, sizeof(pace), "%.0f Mbit/s", (double)s.pace / 1e6);
+    else
+        snprintf(pace, sizeof(pace), "off");
     fprintf(stderr, "replaying for %d s: clip of %d frames with %s, %.1f Mbit/s at %d fps, "
             "%d-byte datagrams, FEC %d %% (at least %d), pacing %s%s%s\n",
             s.seconds, clip.count, clip.encoder, clip_mbps, s.fps, s.datagram, s.fec_percent,
-            s.fec_min, s.pace ? "" : "off", sim[0] ? ", loss simulator " : "", sim);
-    if (s.pace)
-        fprintf(stderr, "  (pacing at %.0f Mbit/s)\n", (double)s.pace / 1e6);
+            s.fec_min, pace, sim[0] ? ", loss simulator " : "", sim);
 
     struct pvs_replay_result r;
     int err = pvs_replay_run(&run, &r);

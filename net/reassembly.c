@@ -18,14 +18,16 @@
  *   - a complete frame is handed on by pop, or skipped (counted) while the
  *     decoder waits for a keyframe after a loss;
  *   - an incomplete frame is dropped at its deadline, first packet +
- *     clamp(2 x frame interval + 4 x jitter, frame interval, 500 ms);
+ *     clamp(2 x frame interval + 4 x jitter, frame interval, 500 ms), or
+ *     REORDER_GRACE_US after a later frame's first packet arrived, whichever
+ *     comes first: frames are sent one after the other, so by then every
+ *     packet of it has been sent, and what is missing was lost (or is
+ *     reordered further than a LAN reorders);
  *   - a frame number never seen at all, with later frames in flight (a gap:
- *     every packet of that frame was lost) is dropped when the earliest
- *     deadline of the frames in flight passes: its packets, sent before
- *     theirs, are as overdue by then as theirs would be. Waiting instead of
- *     dropping at once lets a frame whose first packets were merely
- *     reordered behind the next frame's still arrive. Its lost data shards
- *     are unknown and not counted in `lost` (seq_gaps has them);
+ *     every packet of that frame was lost) is dropped REORDER_GRACE_US after
+ *     the first packet of the earliest later frame (or at that frame's own
+ *     deadline if sooner). Its lost data shards are unknown and not counted
+ *     in `lost` (seq_gaps has them);
  *   - a packet RING or more frames ahead of `next` settles the head at once
  *     (its frame is hopeless); a jump of more than JUMP frames, forward or
  *     back (a server restart), settles everything in flight and starts over
@@ -48,6 +50,10 @@
 #define RING 16
 #define JUMP 1024              /* frames: beyond this, a restart, not a loss */
 #define MAX_DEADLINE_US 500000
+/* How long after a later frame's first packet an earlier frame's missing
+ * packets are given: generous for a LAN, where reordering is rare and
+ * sub-millisecond, and short against a frame interval. */
+#define REORDER_GRACE_US 3000
 #define SEQ_WINDOW 1024        /* sequence numbers remembered behind the newest */
 #define SEQ_JUMP 8192          /* a forward jump beyond this is not counted */
 #define JITTER_MAX_STEP_US 1000000
@@ -286,9 +292,18 @@ static void drop_frame(struct pvs_reassembly *r, struct slot *s)
 static int64_t gap_due(const struct pvs_reassembly *r)
 {
     int64_t due = INT64_MAX;
-    for (int i = 0; i < RING; i++)
-        if (r->ring[i].state != SLOT_EMPTY && r->ring[i].deadline_us < due)
-            due = r->ring[i].deadline_us;
+    for (int i = 0; i < RING; i++) {
+        const struct slot *o = &r->ring[i];
+        if (o->state == SLOT_EMPTY)
+            continue;
+        /* Frames in flight are all later than the gap: its packets were
+         * sent before their first ones arrived (see start_frame). */
+        int64_t d = o->first_us + REORDER_GRACE_US;
+        if (o->deadline_us < d)
+            d = o->deadline_us;
+        if (d < due)
+            due = d;
+    }
     return due;
 }
 
@@ -403,6 +418,17 @@ static int start_frame(struct pvs_reassembly *r, struct slot *s, const struct pv
     s->deadline_us = now_us + deadline_span(r);
     s->state = SLOT_ACTIVE;
     r->inflight++;
+    /* The sender sends frames one after the other: every packet of an
+     * earlier frame left before this one's first. What of them is still
+     * missing a reordering grace from now is lost, so a frame that cannot
+     * complete is settled then, not a whole deadline later, and the
+     * keyframe request goes out a frame interval sooner. */
+    for (int i = 0; i < RING; i++) {
+        struct slot *o = &r->ring[i];
+        if (o->state == SLOT_ACTIVE && (int32_t)(o->frame - h->frame) < 0 &&
+            o->deadline_us > now_us + REORDER_GRACE_US)
+            o->deadline_us = now_us + REORDER_GRACE_US;
+    }
     return 0;
 }
 

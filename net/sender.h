@@ -18,7 +18,10 @@
 #include "net/packetizer.h"
 #include "net/srtp.h"
 
-#define PVS_SENDER_DEFAULT_PACE_BPS 2000000000LL /* 2 Gbit/s */
+/* 1 Gbit/s, the most common LAN link: pacing at the link's rate costs no
+ * latency the link would not impose anyway, and keeps a keyframe's burst
+ * from overflowing the switch port that feeds it. */
+#define PVS_SENDER_DEFAULT_PACE_BPS 1000000000LL
 #define PVS_SENDER_DEFAULT_BURST 16
 #define PVS_SENDER_DEFAULT_SNDBUF (4 * 1024 * 1024)
 
