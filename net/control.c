@@ -6,8 +6,9 @@
  * silent peer from one that left.
  *
  * Server and client share one file (a little over 1,000 lines) because
- * they share the sealed half of a session (sending, PING/PONG, the clock
- * estimate), which stays static here rather than in a private header. */
+ * they share an endpoint (the host, the sealed half of a session: sending,
+ * PING/PONG, the clock estimate; the service loop), which stays static
+ * here rather than in a private header. */
 #include "net/control.h"
 
 #include <stdio.h>
@@ -99,11 +100,28 @@ static void session_end(struct session *s)
     memset(&s->clock, 0, sizeof(s->clock));
 }
 
-static void add_crypto_stats(struct pvs_control_stats *out, const struct pvs_ctl_crypto *c)
+/* What a server and a client both are: an ENet host, the peer of the one
+ * connection that is or may become a session, that session, and the
+ * counters. */
+struct endpoint {
+    ENetHost *host;
+    ENetPeer *peer;
+    struct session s;
+    struct pvs_control_stats stats;
+};
+
+/* ep may be NULL: out is zeroed. */
+static void endpoint_stats(const struct endpoint *ep, struct pvs_control_stats *out)
 {
-    out->malformed += c->stats.malformed;
-    out->replayed += c->stats.replayed;
-    out->bad_tag += c->stats.bad_tag;
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (!ep)
+        return;
+    *out = ep->stats;
+    out->malformed += ep->s.crypto.stats.malformed;
+    out->replayed += ep->s.crypto.stats.replayed;
+    out->bad_tag += ep->s.crypto.stats.bad_tag;
 }
 
 static int send_bytes(ENetHost *host, ENetPeer *peer, uint8_t channel,
@@ -119,8 +137,11 @@ static int send_bytes(ENetHost *host, ENetPeer *peer, uint8_t channel,
         return PVS_EIO;
     }
     /* Control messages are few and every one matters for latency (a PING's
-     * clock, a keyframe request): out now, not at the next service. */
-    enet_host_flush(host);
+     * clock, a keyframe request, a key press): out now, not at the next
+     * service. Motion waits for the service, which flushes it with any
+     * motion after it in one datagram. */
+    if (channel != PVS_CTL_CHANNEL_MOTION)
+        enet_host_flush(host);
     return 0;
 }
 
@@ -133,80 +154,125 @@ static int send_clear(ENetHost *host, ENetPeer *peer, const struct pvs_ctl_msg *
     return send_bytes(host, peer, PVS_CTL_CHANNEL_CONTROL, buf, (size_t)n);
 }
 
-static int send_sealed(ENetHost *host, ENetPeer *peer, struct session *s,
-                       uint8_t channel, const struct pvs_ctl_msg *m)
+/* Seals an inner message (type byte and body) for the session's peer. */
+static int send_sealed_bytes(struct endpoint *ep, uint8_t channel, const uint8_t *plain,
+                             size_t len)
 {
-    uint8_t plain[PVS_CTL_MAX_MESSAGE], sealed[PVS_CTL_MAX_MESSAGE + PVS_CTL_SEAL_OVERHEAD];
+    uint8_t sealed[PVS_CTL_MAX_MESSAGE + PVS_CTL_SEAL_OVERHEAD];
+    int n = pvs_ctl_seal(&ep->s.crypto, channel, plain, len, sealed, sizeof(sealed));
+    if (n < 0)
+        return n;
+    return send_bytes(ep->host, ep->peer, channel, sealed, (size_t)n);
+}
+
+/* Seals m for the session's peer, on the control channel. */
+static int send_sealed(struct endpoint *ep, const struct pvs_ctl_msg *m)
+{
+    uint8_t plain[PVS_CTL_MAX_MESSAGE];
     int n = pvs_ctl_encode(m, plain, sizeof(plain));
     if (n < 0)
         return n;
-    n = pvs_ctl_seal(&s->crypto, channel, plain, (size_t)n, sealed, sizeof(sealed));
+    n = send_sealed_bytes(ep, PVS_CTL_CHANNEL_CONTROL, plain, (size_t)n);
     sodium_memzero(plain, sizeof(plain));
-    if (n < 0)
-        return n;
-    return send_bytes(host, peer, channel, sealed, (size_t)n);
+    return n;
 }
 
-static void send_ping(ENetHost *host, ENetPeer *peer, struct session *s,
-                      struct pvs_control_stats *stats)
+/* Sends a PING when one is due. Returns when the next one is (0: never). */
+static int64_t ping_timer(struct endpoint *ep, int interval_ms, int64_t now)
 {
-    struct pvs_ctl_msg m = {.type = PVS_CTL_PING};
-    m.u.ping.id = ++s->ping_id;
-    m.u.ping.clock_us = (uint64_t)pvs_time_us();
-    if (send_sealed(host, peer, s, PVS_CTL_CHANNEL_CONTROL, &m) == 0)
-        stats->pings_sent++;
+    if (interval_ms <= 0)
+        return 0;
+    if (now >= ep->s.next_ping_ns) {
+        struct pvs_ctl_msg m = {.type = PVS_CTL_PING};
+        m.u.ping.id = ++ep->s.ping_id;
+        m.u.ping.clock_us = (uint64_t)pvs_time_us();
+        if (send_sealed(ep, &m) == 0)
+            ep->stats.pings_sent++;
+        ep->s.next_ping_ns = now + interval_ms * NS_PER_MS;
+    }
+    return ep->s.next_ping_ns;
 }
 
-static void answer_ping(ENetHost *host, ENetPeer *peer, struct session *s,
-                        const struct pvs_ctl_ping *ping, int64_t arrived_us)
+/* Answers a PING; takes a PONG's clock sample: t0 our PING's clock
+ * (echoed), t1 the peer's clock, now_us t2. Returns false for any other
+ * message, left to the caller. */
+static bool ping_pong(struct endpoint *ep, const struct pvs_ctl_msg *m, int64_t now_us)
 {
-    struct pvs_ctl_msg m = {.type = PVS_CTL_PONG};
-    m.u.pong.id = ping->id;
-    m.u.pong.ping_clock_us = ping->clock_us;
-    m.u.pong.clock_us = (uint64_t)arrived_us;
-    send_sealed(host, peer, s, PVS_CTL_CHANNEL_CONTROL, &m);
-}
-
-/* t0 our PING's clock (echoed), t1 the peer's clock, t2 now. */
-static void take_pong(struct session *s, const struct pvs_ctl_pong *pong,
-                      int64_t now_us, struct pvs_control_stats *stats)
-{
+    if (m->type == PVS_CTL_PING) {
+        struct pvs_ctl_msg r = {.type = PVS_CTL_PONG};
+        r.u.pong.id = m->u.ping.id;
+        r.u.pong.ping_clock_us = m->u.ping.clock_us;
+        r.u.pong.clock_us = (uint64_t)now_us;
+        send_sealed(ep, &r);
+        return true;
+    }
+    if (m->type != PVS_CTL_PONG)
+        return false;
+    const struct pvs_ctl_pong *pong = &m->u.pong;
     int64_t t0 = (int64_t)pong->ping_clock_us, t1 = (int64_t)pong->clock_us;
     int64_t rtt = now_us - t0;
     /* Authenticated, so from the peer; still, only our own recent PINGs
      * make a sample. */
     if (pong->ping_clock_us > (uint64_t)INT64_MAX || pong->clock_us > (uint64_t)INT64_MAX ||
         rtt < 0 || rtt > 60 * 1000000ll) {
-        stats->malformed++;
-        return;
+        ep->stats.malformed++;
+        return true;
     }
-    stats->pongs_received++;
-    clock_add(&s->clock, rtt, t1 - (t0 + rtt / 2));
+    ep->stats.pongs_received++;
+    clock_add(&ep->s.clock, rtt, t1 - (t0 + rtt / 2));
+    return true;
+}
+
+/* Parses a clear message (the handshake's). Returns 0 with *m filled;
+ * PVS_EBADDATA when it does not parse, PVS_ENOTSUP when it came sealed
+ * (each counted). */
+static int open_clear(struct endpoint *ep, const ENetEvent *e, struct pvs_ctl_msg *m)
+{
+    const uint8_t *data = e->packet->data;
+    size_t len = e->packet->dataLength;
+    if (len >= 1 && data[0] == PVS_CTL_SEALED) {
+        ep->stats.unexpected++;
+        return PVS_ENOTSUP;
+    }
+    if (pvs_ctl_parse_clear(data, len, m) < 0) {
+        ep->stats.malformed++;
+        return PVS_EBADDATA;
+    }
+    return 0;
 }
 
 /* Opens and parses a sealed message. Returns true with *m filled when it is
- * one to act on; false when it was dropped (and counted). */
-static bool open_sealed(struct session *s, const ENetEvent *e,
-                        struct pvs_control_stats *stats, struct pvs_ctl_msg *m)
+ * one to act on; false when it was dropped (and counted). An input event
+ * (on an input channel, within PVS_CTL_INPUT_MAX) comes back unparsed in
+ * *input with m->type its inner type. */
+static bool open_sealed(struct endpoint *ep, const ENetEvent *e, struct pvs_ctl_msg *m,
+                        uint8_t input[PVS_CTL_INPUT_MAX], uint8_t *input_len)
 {
     const uint8_t *data = e->packet->data;
     size_t len = e->packet->dataLength;
     if (len < 1 || data[0] != PVS_CTL_SEALED) {
-        stats->clear_after_keys++;
+        ep->stats.clear_after_keys++;
         return false;
     }
     uint8_t plain[PVS_CTL_MAX_RECEIVE];
-    int n = pvs_ctl_open(&s->crypto, e->channelID, data, len, plain, sizeof(plain));
+    int n = pvs_ctl_open(&ep->s.crypto, e->channelID, data, len, plain, sizeof(plain));
     if (n < 0)
         return false; /* counted in the crypto stats */
+    if (input && plain[0] >= PVS_CTL_INPUT_FIRST && plain[0] <= PVS_CTL_INPUT_LAST &&
+        e->channelID != PVS_CTL_CHANNEL_CONTROL && n <= PVS_CTL_INPUT_MAX) {
+        memcpy(input, plain, (size_t)n);
+        *input_len = (uint8_t)n;
+        m->type = (enum pvs_ctl_type)plain[0];
+        return true;
+    }
     int rc = pvs_ctl_parse_inner(plain, (size_t)n, m);
     sodium_memzero(plain, (size_t)n);
     if (rc == PVS_ENOTSUP) {
-        stats->unknown_type++;
+        ep->stats.unknown_type++;
         return false;
     }
     if (rc < 0) {
-        stats->malformed++;
+        ep->stats.malformed++;
         return false;
     }
     return true;
@@ -222,6 +288,13 @@ static void addr_text(const ENetAddress *a, char *buf, size_t len, bool with_por
         snprintf(buf, len, "%s:%u", ip, (unsigned)a->port);
     else
         snprintf(buf, len, "%s", ip);
+}
+
+/* Why ENet reports a peer gone: both sides disconnect with
+ * PVS_ENET_BYE_DATA; anything else (0) is ENet's timeout. */
+static enum pvs_control_why why_gone(const ENetEvent *e)
+{
+    return e->data == PVS_ENET_BYE_DATA ? PVS_CONTROL_WHY_DISCONNECT : PVS_CONTROL_WHY_TIMEOUT;
 }
 
 static int64_t deadline_after(int timeout_ms)
@@ -253,22 +326,73 @@ static ENetHost *make_host(const ENetAddress *bind, size_t peers)
     return h;
 }
 
+/* Disconnects every peer still there at once (nobody is left to wait for
+ * their answers), then frees the host and the session. */
+static void endpoint_close(struct endpoint *ep)
+{
+    for (size_t i = 0; i < ep->host->peerCount; i++) {
+        ENetPeer *p = &ep->host->peers[i];
+        if (p->state != ENET_PEER_STATE_DISCONNECTED)
+            enet_peer_disconnect_now(p, PVS_ENET_BYE_DATA);
+    }
+    enet_host_flush(ep->host);
+    enet_host_destroy(ep->host);
+    session_end(&ep->s);
+}
+
+/* What makes a server or a client of the service loop below; self is the
+ * pvs_control_server or pvs_control_client. */
+struct side_ops {
+    const char *name; /* for messages */
+    /* Runs what is due (HELLO deadline, PING, reconnect). Returns the time
+     * of the next timer (0: none). */
+    int64_t (*timers)(void *self, int64_t now);
+    /* Takes one ENet event (a packet is destroyed after). Returns true with
+     * *ev filled when it is one for the caller. */
+    bool (*handle)(void *self, const ENetEvent *e, struct pvs_control_event *ev);
+};
+
+/* pvs_control_server_service and pvs_control_client_service. */
+static int service(struct endpoint *ep, const struct side_ops *ops, void *self,
+                   int timeout_ms, struct pvs_control_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    int64_t deadline = deadline_after(timeout_ms);
+    int drained = 0;
+    for (;;) {
+        int64_t now = pvs_time_ns();
+        int64_t next = ops->timers(self, now);
+        ENetEvent e;
+        int r = enet_host_service(ep->host, &e, wait_ms(now, deadline, next));
+        if (r < 0) {
+            PVS_LOG_E("control %s: ENet failed to service its socket", ops->name);
+            return PVS_EIO;
+        }
+        if (r > 0) {
+            bool got = ops->handle(self, &e, ev);
+            if (e.type == ENET_EVENT_TYPE_RECEIVE)
+                enet_packet_destroy(e.packet);
+            if (got)
+                return 1;
+        }
+        /* What is ready is handled even past the deadline (so timeout 0
+         * drains it), but only so much: a flood must not hold the caller. */
+        if ((r == 0 || ++drained >= MAX_DRAIN) && pvs_time_ns() >= deadline)
+            return 0;
+    }
+}
+
 /* ---- server --------------------------------------------------------------- */
 
 struct pvs_control_server {
     struct pvs_control_server_config cfg;
-    ENetHost *host;
+    /* ep.peer: the connection being served, waiting for its HELLO or
+     * keyed. Others are refused and left to disconnect. */
+    struct endpoint ep;
     uint16_t port;
-
-    /* The connection being served: waiting for its HELLO, or keyed. Others
-     * are refused and left to disconnect. */
-    ENetPeer *client;
     bool keyed;
     int64_t client_since_ns;
     char client_name[64];
-    struct session s;
-
-    struct pvs_control_stats stats;
 };
 
 void pvs_control_server_default_config(struct pvs_control_server_config *cfg)
@@ -319,8 +443,8 @@ int pvs_control_server_open(struct pvs_control_server **out,
         enet_deinitialize();
         return PVS_ENOENT;
     }
-    srv->host = make_host(&bind, 1 + (size_t)cfg->max_pending);
-    if (!srv->host) {
+    srv->ep.host = make_host(&bind, 1 + (size_t)cfg->max_pending);
+    if (!srv->ep.host) {
         PVS_LOG_E("control server: cannot listen on UDP %s:%u: the port is in use "
                   "or not allowed; stop the other server or pick another port",
                   where, (unsigned)cfg->port);
@@ -329,7 +453,7 @@ int pvs_control_server_open(struct pvs_control_server **out,
         return PVS_EIO;
     }
     ENetAddress bound;
-    srv->port = enet_socket_get_address(srv->host->socket, &bound) == 0 ? bound.port
+    srv->port = enet_socket_get_address(srv->ep.host->socket, &bound) == 0 ? bound.port
                                                                          : cfg->port;
     PVS_LOG_I("control server listening on UDP %s:%u", where, (unsigned)srv->port);
     *out = srv;
@@ -343,15 +467,15 @@ uint16_t pvs_control_server_port(const struct pvs_control_server *srv)
 
 bool pvs_control_server_has_client(const struct pvs_control_server *srv)
 {
-    return srv && srv->client && srv->keyed;
+    return srv && srv->ep.peer && srv->keyed;
 }
 
 /* Forgets the current connection (ENet may still be closing it). */
 static void server_drop_client(struct pvs_control_server *srv)
 {
-    srv->client = NULL;
+    srv->ep.peer = NULL;
     if (srv->keyed)
-        session_end(&srv->s);
+        session_end(&srv->ep.s);
     srv->keyed = false;
 }
 
@@ -365,14 +489,14 @@ static void server_refuse(struct pvs_control_server *srv, ENetPeer *peer,
         n = PVS_CTL_REFUSE_TEXT_MAX;
     memcpy(m.u.refuse.text, text, n);
     m.u.refuse.text_len = (uint8_t)n;
-    send_clear(srv->host, peer, &m);
+    send_clear(srv->ep.host, peer, &m);
     /* After the REFUSE is acknowledged, so it is not lost with the peer. */
     enet_peer_disconnect_later(peer, PVS_ENET_BYE_DATA);
-    srv->stats.refused++;
+    srv->ep.stats.refused++;
     char who[64];
     addr_text(&peer->address, who, sizeof(who), true);
     PVS_LOG_I("control: refused %s: %s", who, text);
-    if (peer == srv->client)
+    if (peer == srv->ep.peer)
         server_drop_client(srv);
 }
 
@@ -436,7 +560,7 @@ static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer,
     m.u.welcome.version = hi;
     memcpy(m.u.welcome.public_key, hs.public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
     pvs_handshake_wipe(&hs);
-    rc = send_clear(srv->host, peer, &m);
+    rc = send_clear(srv->ep.host, peer, &m);
     if (rc < 0) {
         pvs_session_keys_wipe(&keys);
         PVS_LOG_W("control: cannot send WELCOME: %s", pvs_strerror(rc));
@@ -445,9 +569,9 @@ static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer,
         return false;
     }
 
-    session_start(&srv->s, &keys, pvs_time_ns());
+    session_start(&srv->ep.s, &keys, pvs_time_ns());
     srv->keyed = true;
-    srv->stats.sessions++;
+    srv->ep.stats.sessions++;
 
     ev->type = PVS_CONTROL_EV_CLIENT_READY;
     ev->u.ready.hello = *h;
@@ -467,34 +591,35 @@ static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer,
 static bool server_receive(struct pvs_control_server *srv, const ENetEvent *e,
                            struct pvs_control_event *ev)
 {
-    const uint8_t *data = e->packet->data;
-    size_t len = e->packet->dataLength;
-    if (e->peer != srv->client) {
-        srv->stats.unexpected++; /* a refused peer, or one we let go */
+    if (e->peer != srv->ep.peer) {
+        srv->ep.stats.unexpected++; /* a refused peer, or one we let go */
         return false;
     }
+    struct pvs_ctl_msg m;
     if (!srv->keyed) {
-        struct pvs_ctl_msg m;
-        if (len >= 1 && data[0] == PVS_CTL_SEALED) {
-            srv->stats.unexpected++;
-            return false;
-        }
-        if (pvs_ctl_parse_clear(data, len, &m) < 0) {
-            srv->stats.malformed++;
+        int rc = open_clear(&srv->ep, e, &m);
+        if (rc == PVS_EBADDATA)
             server_refuse(srv, e->peer, PVS_CTL_REFUSE_MALFORMED, "malformed HELLO");
+        if (rc < 0)
             return false;
-        }
         if (m.type != PVS_CTL_HELLO) {
-            srv->stats.unexpected++;
+            srv->ep.stats.unexpected++;
             return false;
         }
         return server_hello(srv, e->peer, &m.u.hello, ev);
     }
 
-    struct pvs_ctl_msg m;
     int64_t now_us = pvs_time_us();
-    if (!open_sealed(&srv->s, e, &srv->stats, &m))
+    uint8_t input[PVS_CTL_INPUT_MAX], input_len = 0;
+    if (!open_sealed(&srv->ep, e, &m, input, &input_len) || ping_pong(&srv->ep, &m, now_us))
         return false;
+    if (input_len) {
+        ev->type = PVS_CONTROL_EV_INPUT;
+        ev->u.input.channel = e->channelID;
+        ev->u.input.len = input_len;
+        memcpy(ev->u.input.msg, input, input_len);
+        return true;
+    }
     switch (m.type) {
     case PVS_CTL_KEYFRAME_REQUEST:
         ev->type = PVS_CONTROL_EV_KEYFRAME_REQUEST;
@@ -504,12 +629,6 @@ static bool server_receive(struct pvs_control_server *srv, const ENetEvent *e,
         ev->type = PVS_CONTROL_EV_STATS;
         ev->u.stats = m.u.stats;
         return true;
-    case PVS_CTL_PING:
-        answer_ping(srv->host, e->peer, &srv->s, &m.u.ping, now_us);
-        return false;
-    case PVS_CTL_PONG:
-        take_pong(&srv->s, &m.u.pong, now_us, &srv->stats);
-        return false;
     case PVS_CTL_BYE:
         PVS_LOG_I("control: client %s said goodbye (reason %u)", srv->client_name,
                   (unsigned)m.u.bye.reason);
@@ -520,46 +639,41 @@ static bool server_receive(struct pvs_control_server *srv, const ENetEvent *e,
         ev->u.gone.bye_reason = m.u.bye.reason;
         return true;
     default:
-        srv->stats.unexpected++; /* STREAM is the server's to send */
+        srv->ep.stats.unexpected++; /* STREAM is the server's to send */
         return false;
     }
 }
 
-static bool server_handle(struct pvs_control_server *srv, ENetEvent *e,
-                          struct pvs_control_event *ev)
+static bool server_handle(void *self, const ENetEvent *e, struct pvs_control_event *ev)
 {
+    struct pvs_control_server *srv = self;
     switch (e->type) {
     case ENET_EVENT_TYPE_CONNECT:
         enet_peer_timeout(e->peer, 0, (enet_uint32)srv->cfg.peer_timeout_min_ms,
                           (enet_uint32)srv->cfg.peer_timeout_max_ms);
-        if (srv->client) {
+        if (srv->ep.peer) {
             char text[PVS_CTL_REFUSE_TEXT_MAX + 1];
             char ip[64];
-            addr_text(&srv->client->address, ip, sizeof(ip), false);
+            addr_text(&srv->ep.peer->address, ip, sizeof(ip), false);
             snprintf(text, sizeof(text), "another client (%s) is %s", ip,
                      srv->keyed ? "streaming" : "connecting");
             server_refuse(srv, e->peer, PVS_CTL_REFUSE_BUSY, text);
             return false;
         }
-        srv->client = e->peer;
+        srv->ep.peer = e->peer;
         srv->keyed = false;
         srv->client_since_ns = pvs_time_ns();
         addr_text(&e->peer->address, srv->client_name, sizeof(srv->client_name), true);
         PVS_LOG_D("control: %s connected, waiting for HELLO", srv->client_name);
         return false;
-    case ENET_EVENT_TYPE_RECEIVE: {
-        bool got = server_receive(srv, e, ev);
-        enet_packet_destroy(e->packet);
-        return got;
-    }
+    case ENET_EVENT_TYPE_RECEIVE:
+        return server_receive(srv, e, ev);
     case ENET_EVENT_TYPE_DISCONNECT:
-        if (e->peer != srv->client)
+        if (e->peer != srv->ep.peer)
             return false;
         {
             bool was_keyed = srv->keyed;
-            enum pvs_control_why why = e->data == PVS_ENET_BYE_DATA
-                                           ? PVS_CONTROL_WHY_DISCONNECT
-                                           : PVS_CONTROL_WHY_TIMEOUT;
+            enum pvs_control_why why = why_gone(e);
             server_drop_client(srv);
             PVS_LOG_I("control: client %s gone (%s)", srv->client_name,
                       pvs_control_why_name(why));
@@ -575,53 +689,32 @@ static bool server_handle(struct pvs_control_server *srv, ENetEvent *e,
 }
 
 /* HELLO deadline and PING. Returns the time of the next timer (0: none). */
-static int64_t server_timers(struct pvs_control_server *srv, int64_t now)
+static int64_t server_timers(void *self, int64_t now)
 {
-    if (srv->client && !srv->keyed) {
+    struct pvs_control_server *srv = self;
+    if (srv->ep.peer && !srv->keyed) {
         int64_t due = srv->client_since_ns + srv->cfg.hello_timeout_ms * NS_PER_MS;
         if (now < due)
             return due;
         PVS_LOG_I("control: %s sent no HELLO within %d ms: dropped", srv->client_name,
                   srv->cfg.hello_timeout_ms);
-        enet_peer_disconnect(srv->client, PVS_ENET_BYE_DATA);
-        srv->stats.hello_timeouts++;
+        enet_peer_disconnect(srv->ep.peer, PVS_ENET_BYE_DATA);
+        srv->ep.stats.hello_timeouts++;
         server_drop_client(srv);
         return 0;
     }
-    if (srv->client && srv->keyed && srv->cfg.ping_interval_ms > 0) {
-        if (now >= srv->s.next_ping_ns) {
-            send_ping(srv->host, srv->client, &srv->s, &srv->stats);
-            srv->s.next_ping_ns = now + srv->cfg.ping_interval_ms * NS_PER_MS;
-        }
-        return srv->s.next_ping_ns;
-    }
+    if (srv->ep.peer && srv->keyed)
+        return ping_timer(&srv->ep, srv->cfg.ping_interval_ms, now);
     return 0;
 }
 
 int pvs_control_server_service(struct pvs_control_server *srv, int timeout_ms,
                                struct pvs_control_event *ev)
 {
+    static const struct side_ops ops = {"server", server_timers, server_handle};
     if (!srv || !ev)
         return PVS_EINVAL;
-    memset(ev, 0, sizeof(*ev));
-    int64_t deadline = deadline_after(timeout_ms);
-    int drained = 0;
-    for (;;) {
-        int64_t now = pvs_time_ns();
-        int64_t next = server_timers(srv, now);
-        ENetEvent e;
-        int r = enet_host_service(srv->host, &e, wait_ms(now, deadline, next));
-        if (r < 0) {
-            PVS_LOG_E("control server: ENet failed to service its socket");
-            return PVS_EIO;
-        }
-        if (r > 0 && server_handle(srv, &e, ev))
-            return 1;
-        /* What is ready is handled even past the deadline (so timeout 0
-         * drains it), but only so much: a flood must not hold the caller. */
-        if ((r == 0 || ++drained >= MAX_DRAIN) && pvs_time_ns() >= deadline)
-            return 0;
-    }
+    return service(&srv->ep, &ops, srv, timeout_ms, ev);
 }
 
 int pvs_control_server_send_stream(struct pvs_control_server *srv,
@@ -633,21 +726,21 @@ int pvs_control_server_send_stream(struct pvs_control_server *srv,
         return PVS_ENOENT;
     struct pvs_ctl_msg m = {.type = PVS_CTL_STREAM};
     m.u.stream = *stream;
-    return send_sealed(srv->host, srv->client, &srv->s, PVS_CTL_CHANNEL_CONTROL, &m);
+    return send_sealed(&srv->ep, &m);
 }
 
 int pvs_control_server_disconnect(struct pvs_control_server *srv, uint8_t reason)
 {
     if (!srv)
         return PVS_EINVAL;
-    if (!srv->client)
+    if (!srv->ep.peer)
         return PVS_ENOENT;
     if (srv->keyed) {
         struct pvs_ctl_msg m = {.type = PVS_CTL_BYE};
         m.u.bye.reason = reason;
-        send_sealed(srv->host, srv->client, &srv->s, PVS_CTL_CHANNEL_CONTROL, &m);
+        send_sealed(&srv->ep, &m);
     }
-    enet_peer_disconnect_later(srv->client, PVS_ENET_BYE_DATA);
+    enet_peer_disconnect_later(srv->ep.peer, PVS_ENET_BYE_DATA);
     PVS_LOG_I("control: disconnecting client %s", srv->client_name);
     server_drop_client(srv);
     return 0;
@@ -660,19 +753,13 @@ int pvs_control_server_get_clock(const struct pvs_control_server *srv,
         return PVS_EINVAL;
     if (!pvs_control_server_has_client(srv))
         return PVS_EAGAIN;
-    return clock_get(&srv->s.clock, out);
+    return clock_get(&srv->ep.s.clock, out);
 }
 
 void pvs_control_server_get_stats(const struct pvs_control_server *srv,
                                   struct pvs_control_stats *out)
 {
-    if (!out)
-        return;
-    memset(out, 0, sizeof(*out));
-    if (!srv)
-        return;
-    *out = srv->stats;
-    add_crypto_stats(out, &srv->s.crypto);
+    endpoint_stats(srv ? &srv->ep : NULL, out);
 }
 
 void pvs_control_server_close(struct pvs_control_server **psrv)
@@ -680,20 +767,20 @@ void pvs_control_server_close(struct pvs_control_server **psrv)
     if (!psrv || !*psrv)
         return;
     struct pvs_control_server *srv = *psrv;
-    if (srv->client && srv->keyed) {
+    if (srv->ep.peer && srv->keyed) {
         /* BYE, then a disconnect once it is acknowledged. An immediate
          * disconnect could overtake it: ENet drops what a peer has not yet
          * handed over when the disconnect comes. Wait a little for that,
          * never long: a silent client must not hold the shutdown. */
         struct pvs_ctl_msg m = {.type = PVS_CTL_BYE};
         m.u.bye.reason = PVS_CTL_BYE_SHUTDOWN;
-        ENetPeer *p = srv->client;
-        send_sealed(srv->host, p, &srv->s, PVS_CTL_CHANNEL_CONTROL, &m);
+        ENetPeer *p = srv->ep.peer;
+        send_sealed(&srv->ep, &m);
         enet_peer_disconnect_later(p, PVS_ENET_BYE_DATA);
         int64_t until = pvs_time_ns() + CLOSE_LINGER_MS * NS_PER_MS;
         while (p->state != ENET_PEER_STATE_DISCONNECTED && pvs_time_ns() < until) {
             ENetEvent e;
-            int r = enet_host_service(srv->host, &e, 5);
+            int r = enet_host_service(srv->ep.host, &e, 5);
             if (r < 0)
                 break;
             if (r > 0 && e.type == ENET_EVENT_TYPE_RECEIVE)
@@ -701,16 +788,7 @@ void pvs_control_server_close(struct pvs_control_server **psrv)
         }
     }
     server_drop_client(srv);
-    /* Tell every peer left, then go: nobody is left to wait for their
-     * answers. */
-    for (size_t i = 0; i < srv->host->peerCount; i++) {
-        ENetPeer *p = &srv->host->peers[i];
-        if (p->state != ENET_PEER_STATE_DISCONNECTED)
-            enet_peer_disconnect_now(p, PVS_ENET_BYE_DATA);
-    }
-    enet_host_flush(srv->host);
-    enet_host_destroy(srv->host);
-    session_end(&srv->s);
+    endpoint_close(&srv->ep);
     free(srv);
     enet_deinitialize();
     *psrv = NULL;
@@ -729,18 +807,15 @@ enum client_state {
 
 struct pvs_control_client {
     struct pvs_control_client_config cfg;
-    ENetHost *host;
+    /* ep.peer: the current attempt (NULL between attempts). */
+    struct endpoint ep;
     ENetAddress server;
     char server_name[300];
 
-    ENetPeer *peer;
     enum client_state state;
     int64_t next_attempt_ns;
     int64_t hello_sent_ns;
     struct pvs_handshake hs;
-    struct session s;
-
-    struct pvs_control_stats stats;
 };
 
 void pvs_control_client_default_config(struct pvs_control_client_config *cfg)
@@ -802,8 +877,8 @@ int pvs_control_client_open(struct pvs_control_client **out,
     }
     cli->server.port = cfg->port;
     /* Two peers: a new attempt may start while the last one still closes. */
-    cli->host = make_host(NULL, 2);
-    if (!cli->host) {
+    cli->ep.host = make_host(NULL, 2);
+    if (!cli->ep.host) {
         PVS_LOG_E("control client: cannot open a UDP socket");
         rc = PVS_EIO;
         goto fail;
@@ -829,9 +904,9 @@ bool pvs_control_client_connected(const struct pvs_control_client *cli)
 static void client_lost(struct pvs_control_client *cli, int64_t now)
 {
     if (cli->state == C_KEYED)
-        session_end(&cli->s);
+        session_end(&cli->ep.s);
     pvs_handshake_wipe(&cli->hs);
-    cli->peer = NULL;
+    cli->ep.peer = NULL;
     if (cli->state == C_LEAVING || cli->state == C_STOPPED || cli->cfg.no_reconnect) {
         cli->state = C_STOPPED;
         return;
@@ -842,13 +917,13 @@ static void client_lost(struct pvs_control_client *cli, int64_t now)
 
 static void client_connect(struct pvs_control_client *cli, int64_t now)
 {
-    cli->peer = enet_host_connect(cli->host, &cli->server, PVS_CTL_CHANNELS, 0);
-    if (!cli->peer) {
+    cli->ep.peer = enet_host_connect(cli->ep.host, &cli->server, PVS_CTL_CHANNELS, 0);
+    if (!cli->ep.peer) {
         /* Both peers still closing: wait for one. */
         cli->next_attempt_ns = now + cli->cfg.reconnect_interval_ms * NS_PER_MS;
         return;
     }
-    enet_peer_timeout(cli->peer, 0, (enet_uint32)cli->cfg.peer_timeout_min_ms,
+    enet_peer_timeout(cli->ep.peer, 0, (enet_uint32)cli->cfg.peer_timeout_min_ms,
                       (enet_uint32)cli->cfg.peer_timeout_max_ms);
     cli->state = C_CONNECTING;
     PVS_LOG_D("control: connecting to %s", cli->server_name);
@@ -861,11 +936,11 @@ static void client_send_hello(struct pvs_control_client *cli, int64_t now)
     int rc = pvs_handshake_begin(&cli->hs, true);
     if (rc == 0) {
         memcpy(m.u.hello.public_key, cli->hs.public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
-        rc = send_clear(cli->host, cli->peer, &m);
+        rc = send_clear(cli->ep.host, cli->ep.peer, &m);
     }
     if (rc < 0) {
         PVS_LOG_W("control: cannot send HELLO to %s: %s", cli->server_name, pvs_strerror(rc));
-        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+        enet_peer_disconnect_now(cli->ep.peer, PVS_ENET_BYE_DATA);
         client_lost(cli, now);
         return;
     }
@@ -887,9 +962,9 @@ static bool client_welcome(struct pvs_control_client *cli, const struct pvs_ctl_
         PVS_LOG_E("control: %s sent an unusable public key", cli->server_name);
         goto broken;
     }
-    session_start(&cli->s, &keys, now);
+    session_start(&cli->ep.s, &keys, now);
     cli->state = C_KEYED;
-    cli->stats.sessions++;
+    cli->ep.stats.sessions++;
     ev->type = PVS_CONTROL_EV_CONNECTED;
     ev->u.connected.version = w->version;
     ev->u.connected.keys = keys;
@@ -898,8 +973,8 @@ static bool client_welcome(struct pvs_control_client *cli, const struct pvs_ctl_
     return true;
 
 broken:
-    cli->stats.malformed++;
-    enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+    cli->ep.stats.malformed++;
+    enet_peer_disconnect_now(cli->ep.peer, PVS_ENET_BYE_DATA);
     client_lost(cli, now);
     return false;
 }
@@ -907,22 +982,14 @@ broken:
 static bool client_receive(struct pvs_control_client *cli, const ENetEvent *e,
                            struct pvs_control_event *ev, int64_t now)
 {
-    const uint8_t *data = e->packet->data;
-    size_t len = e->packet->dataLength;
-    if (e->peer != cli->peer || (cli->state != C_HELLO_SENT && cli->state != C_KEYED)) {
-        cli->stats.unexpected++;
+    if (e->peer != cli->ep.peer || (cli->state != C_HELLO_SENT && cli->state != C_KEYED)) {
+        cli->ep.stats.unexpected++;
         return false;
     }
     struct pvs_ctl_msg m;
     if (cli->state == C_HELLO_SENT) {
-        if (len >= 1 && data[0] == PVS_CTL_SEALED) {
-            cli->stats.unexpected++;
+        if (open_clear(&cli->ep, e, &m) < 0)
             return false;
-        }
-        if (pvs_ctl_parse_clear(data, len, &m) < 0) {
-            cli->stats.malformed++;
-            return false;
-        }
         if (m.type == PVS_CTL_WELCOME)
             return client_welcome(cli, &m.u.welcome, ev, now);
         if (m.type == PVS_CTL_REFUSE) {
@@ -932,7 +999,7 @@ static bool client_receive(struct pvs_control_client *cli, const ENetEvent *e,
              * (a restart before the server timed the old one out). */
             bool passing = m.u.refuse.reason == PVS_CTL_REFUSE_BUSY ||
                            m.u.refuse.reason == PVS_CTL_REFUSE_SHUTDOWN;
-            enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+            enet_peer_disconnect_now(cli->ep.peer, PVS_ENET_BYE_DATA);
             if (!passing)
                 cli->state = C_STOPPED;
             client_lost(cli, now);
@@ -941,59 +1008,48 @@ static bool client_receive(struct pvs_control_client *cli, const ENetEvent *e,
             ev->u.refused.will_retry = cli->state == C_IDLE;
             return true;
         }
-        cli->stats.unexpected++;
+        cli->ep.stats.unexpected++;
         return false;
     }
 
-    int64_t now_us = now / 1000;
-    if (!open_sealed(&cli->s, e, &cli->stats, &m))
+    if (!open_sealed(&cli->ep, e, &m, NULL, NULL) || ping_pong(&cli->ep, &m, now / 1000))
         return false;
     switch (m.type) {
     case PVS_CTL_STREAM:
         ev->type = PVS_CONTROL_EV_STREAM;
         ev->u.stream = m.u.stream;
         return true;
-    case PVS_CTL_PING:
-        answer_ping(cli->host, cli->peer, &cli->s, &m.u.ping, now_us);
-        return false;
-    case PVS_CTL_PONG:
-        take_pong(&cli->s, &m.u.pong, now_us, &cli->stats);
-        return false;
     case PVS_CTL_BYE:
         PVS_LOG_I("control: %s said goodbye (reason %u)", cli->server_name,
                   (unsigned)m.u.bye.reason);
-        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+        enet_peer_disconnect_now(cli->ep.peer, PVS_ENET_BYE_DATA);
         client_lost(cli, now);
         ev->type = PVS_CONTROL_EV_DISCONNECTED;
         ev->u.gone.why = PVS_CONTROL_WHY_BYE;
         ev->u.gone.bye_reason = m.u.bye.reason;
         return true;
     default:
-        cli->stats.unexpected++; /* the client's own kinds of message */
+        cli->ep.stats.unexpected++; /* the client's own kinds of message */
         return false;
     }
 }
 
-static bool client_handle(struct pvs_control_client *cli, ENetEvent *e,
-                          struct pvs_control_event *ev)
+static bool client_handle(void *self, const ENetEvent *e, struct pvs_control_event *ev)
 {
+    struct pvs_control_client *cli = self;
     int64_t now = pvs_time_ns();
     switch (e->type) {
     case ENET_EVENT_TYPE_CONNECT:
-        if (e->peer == cli->peer && cli->state == C_CONNECTING)
+        if (e->peer == cli->ep.peer && cli->state == C_CONNECTING)
             client_send_hello(cli, now);
         return false;
-    case ENET_EVENT_TYPE_RECEIVE: {
-        bool got = client_receive(cli, e, ev, now);
-        enet_packet_destroy(e->packet);
-        return got;
-    }
+    case ENET_EVENT_TYPE_RECEIVE:
+        return client_receive(cli, e, ev, now);
     case ENET_EVENT_TYPE_DISCONNECT: {
-        if (e->peer != cli->peer)
+        if (e->peer != cli->ep.peer)
             return false;
         bool was_keyed = cli->state == C_KEYED;
-        enum pvs_control_why why = e->data == PVS_ENET_BYE_DATA ? PVS_CONTROL_WHY_DISCONNECT
-                                                                : PVS_CONTROL_WHY_TIMEOUT;
+        enum pvs_control_why why = why_gone(e);
         if (was_keyed)
             PVS_LOG_I("control: lost %s (%s)", cli->server_name, pvs_control_why_name(why));
         else if (cli->state != C_LEAVING)
@@ -1011,8 +1067,9 @@ static bool client_handle(struct pvs_control_client *cli, ENetEvent *e,
     }
 }
 
-static int64_t client_timers(struct pvs_control_client *cli, int64_t now)
+static int64_t client_timers(void *self, int64_t now)
 {
+    struct pvs_control_client *cli = self;
     switch (cli->state) {
     case C_IDLE:
         if (now < cli->next_attempt_ns)
@@ -1025,18 +1082,12 @@ static int64_t client_timers(struct pvs_control_client *cli, int64_t now)
             return due;
         PVS_LOG_W("control: %s did not answer HELLO within %d ms", cli->server_name,
                   cli->cfg.welcome_timeout_ms);
-        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+        enet_peer_disconnect_now(cli->ep.peer, PVS_ENET_BYE_DATA);
         client_lost(cli, now);
         return cli->state == C_IDLE ? cli->next_attempt_ns : 0;
     }
     case C_KEYED:
-        if (cli->cfg.ping_interval_ms <= 0)
-            return 0;
-        if (now >= cli->s.next_ping_ns) {
-            send_ping(cli->host, cli->peer, &cli->s, &cli->stats);
-            cli->s.next_ping_ns = now + cli->cfg.ping_interval_ms * NS_PER_MS;
-        }
-        return cli->s.next_ping_ns;
+        return ping_timer(&cli->ep, cli->cfg.ping_interval_ms, now);
     default:
         return 0;
     }
@@ -1045,27 +1096,10 @@ static int64_t client_timers(struct pvs_control_client *cli, int64_t now)
 int pvs_control_client_service(struct pvs_control_client *cli, int timeout_ms,
                                struct pvs_control_event *ev)
 {
+    static const struct side_ops ops = {"client", client_timers, client_handle};
     if (!cli || !ev)
         return PVS_EINVAL;
-    memset(ev, 0, sizeof(*ev));
-    int64_t deadline = deadline_after(timeout_ms);
-    int drained = 0;
-    for (;;) {
-        int64_t now = pvs_time_ns();
-        int64_t next = client_timers(cli, now);
-        ENetEvent e;
-        int r = enet_host_service(cli->host, &e, wait_ms(now, deadline, next));
-        if (r < 0) {
-            PVS_LOG_E("control client: ENet failed to service its socket");
-            return PVS_EIO;
-        }
-        if (r > 0 && client_handle(cli, &e, ev))
-            return 1;
-        /* What is ready is handled even past the deadline (so timeout 0
-         * drains it), but only so much: a flood must not hold the caller. */
-        if ((r == 0 || ++drained >= MAX_DRAIN) && pvs_time_ns() >= deadline)
-            return 0;
-    }
+    return service(&cli->ep, &ops, cli, timeout_ms, ev);
 }
 
 static int client_send(struct pvs_control_client *cli, const struct pvs_ctl_msg *m)
@@ -1074,7 +1108,7 @@ static int client_send(struct pvs_control_client *cli, const struct pvs_ctl_msg 
         return PVS_EINVAL;
     if (cli->state != C_KEYED)
         return PVS_ENOENT;
-    return send_sealed(cli->host, cli->peer, &cli->s, PVS_CTL_CHANNEL_CONTROL, m);
+    return send_sealed(&cli->ep, m);
 }
 
 int pvs_control_client_send_keyframe_request(struct pvs_control_client *cli,
@@ -1084,6 +1118,18 @@ int pvs_control_client_send_keyframe_request(struct pvs_control_client *cli,
     m.u.keyframe_request.last_frame = last_frame;
     m.u.keyframe_request.reason = reason;
     return client_send(cli, &m);
+}
+
+int pvs_control_client_send_input(struct pvs_control_client *cli, int channel,
+                                  const uint8_t *msg, size_t len)
+{
+    if (!cli || !msg || len < 1 || len > PVS_CTL_INPUT_MAX || msg[0] < PVS_CTL_INPUT_FIRST ||
+        msg[0] > PVS_CTL_INPUT_LAST ||
+        (channel != PVS_CTL_CHANNEL_INPUT && channel != PVS_CTL_CHANNEL_MOTION))
+        return PVS_EINVAL;
+    if (cli->state != C_KEYED)
+        return PVS_ENOENT;
+    return send_sealed_bytes(&cli->ep, (uint8_t)channel, msg, len);
 }
 
 int pvs_control_client_send_stats(struct pvs_control_client *cli,
@@ -1107,15 +1153,15 @@ int pvs_control_client_bye(struct pvs_control_client *cli, uint8_t reason)
         return rc; /* a bad reason: nothing done */
     if (rc == 0) {
         /* Once the BYE is acknowledged; keep servicing to see it go. */
-        enet_peer_disconnect_later(cli->peer, PVS_ENET_BYE_DATA);
-        session_end(&cli->s);
+        enet_peer_disconnect_later(cli->ep.peer, PVS_ENET_BYE_DATA);
+        session_end(&cli->ep.s);
         cli->state = C_LEAVING;
         return 0;
     }
     if (cli->state == C_KEYED)
-        session_end(&cli->s);
-    if (cli->peer)
-        enet_peer_disconnect_now(cli->peer, PVS_ENET_BYE_DATA);
+        session_end(&cli->ep.s);
+    if (cli->ep.peer)
+        enet_peer_disconnect_now(cli->ep.peer, PVS_ENET_BYE_DATA);
     cli->state = C_STOPPED;
     client_lost(cli, pvs_time_ns());
     return rc;
@@ -1128,19 +1174,13 @@ int pvs_control_client_get_clock(const struct pvs_control_client *cli,
         return PVS_EINVAL;
     if (cli->state != C_KEYED)
         return PVS_EAGAIN;
-    return clock_get(&cli->s.clock, out);
+    return clock_get(&cli->ep.s.clock, out);
 }
 
 void pvs_control_client_get_stats(const struct pvs_control_client *cli,
                                   struct pvs_control_stats *out)
 {
-    if (!out)
-        return;
-    memset(out, 0, sizeof(*out));
-    if (!cli)
-        return;
-    *out = cli->stats;
-    add_crypto_stats(out, &cli->s.crypto);
+    endpoint_stats(cli ? &cli->ep : NULL, out);
 }
 
 void pvs_control_client_close(struct pvs_control_client **pcli)
@@ -1148,14 +1188,8 @@ void pvs_control_client_close(struct pvs_control_client **pcli)
     if (!pcli || !*pcli)
         return;
     struct pvs_control_client *cli = *pcli;
-    for (size_t i = 0; i < cli->host->peerCount; i++) {
-        ENetPeer *p = &cli->host->peers[i];
-        if (p->state != ENET_PEER_STATE_DISCONNECTED)
-            enet_peer_disconnect_now(p, PVS_ENET_BYE_DATA);
-    }
-    enet_host_destroy(cli->host);
+    endpoint_close(&cli->ep);
     pvs_handshake_wipe(&cli->hs);
-    session_end(&cli->s);
     free(cli);
     enet_deinitialize();
     *pcli = NULL;

@@ -45,6 +45,7 @@ enum pvs_control_event_type {
     PVS_CONTROL_EV_KEYFRAME_REQUEST,   /* ev.keyframe_request */
     PVS_CONTROL_EV_STATS,              /* ev.stats */
     PVS_CONTROL_EV_CLIENT_GONE,        /* ev.gone; only after CLIENT_READY */
+    PVS_CONTROL_EV_INPUT,              /* ev.input */
     /* client */
     PVS_CONTROL_EV_CONNECTED,          /* ev.connected */
     PVS_CONTROL_EV_STREAM,             /* ev.stream */
@@ -75,6 +76,14 @@ struct pvs_control_event {
         } connected;
         struct pvs_ctl_keyframe_request keyframe_request;
         struct pvs_ctl_stats stats;
+        /* An input event as it came (inner type 0x20..0x2f first, then its
+         * body), for input/input.h's pvs_input_parse. Authenticated, but
+         * not parsed here: the control channel does not know input. */
+        struct {
+            uint8_t channel;
+            uint8_t len;
+            uint8_t msg[PVS_CTL_INPUT_MAX];
+        } input;
         struct pvs_ctl_stream stream;
         /* REFUSE arrived. Busy and shutting down may pass: the client
          * tries again (unless no_reconnect); any other reason stops it. */
@@ -97,7 +106,8 @@ struct pvs_control_stats {
     uint64_t clear_after_keys; /* a clear message once the session was keyed */
     uint64_t unexpected;       /* well formed, but not now (sealed before keys,
                                   a second HELLO, from a refused peer) */
-    uint64_t unknown_type;     /* input types 0x20..0x3f, not handled yet */
+    uint64_t unknown_type;     /* reserved types 0x30..0x3f; input events too
+                                  long, or on the control channel */
     uint64_t sessions;         /* sessions keyed */
     uint64_t refused;          /* server: connections refused (any reason) */
     uint64_t hello_timeouts;   /* server: connections dropped for no HELLO */
@@ -229,6 +239,13 @@ int pvs_control_client_send_keyframe_request(struct pvs_control_client *cli,
                                              uint32_t last_frame, uint8_t reason);
 int pvs_control_client_send_stats(struct pvs_control_client *cli,
                                   const struct pvs_ctl_stats *stats);
+/* An input event (msg: inner type 0x20..0x2f and body, as made by
+ * pvs_input_encode; at most PVS_CTL_INPUT_MAX bytes) on `channel`
+ * (PVS_CTL_CHANNEL_INPUT or PVS_CTL_CHANNEL_MOTION, as pvs_input_channel
+ * says). Motion is sent unreliable and not flushed: the next service
+ * flushes it, so a burst of mouse motion goes out in one datagram. */
+int pvs_control_client_send_input(struct pvs_control_client *cli, int channel,
+                                  const uint8_t *msg, size_t len);
 
 /* Sends BYE (enum pvs_ctl_bye_reason) and disconnects once it is
  * delivered; the client stops (no reconnection) and reports no

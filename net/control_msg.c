@@ -3,128 +3,204 @@
  * the body (the byte after the type). */
 #include "net/control_msg.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "net/wire.h"
 
-#define HELLO_BODY 56
-#define WELCOME_BODY 40
+/* ---- layouts: where each field of a body lies ---------------------------- */
+
+/* One fixed field. Every integer is as wide on the wire as its struct
+ * member, so the member's size says how to write it; `raw` ones (keys) are
+ * bytes copied as they are. The encoder and both parsers walk the same
+ * tables, so a field cannot be written in one place and read in another. */
+struct field {
+    uint8_t at;      /* offset in the body */
+    uint8_t size;    /* bytes */
+    bool raw;
+    uint16_t member; /* offsetof the member in the message's struct */
+};
+
+#define FIELD(T, name, at) {at, sizeof(((T *)0)->name), false, offsetof(T, name)}
+#define RAW(T, name, at) {at, sizeof(((T *)0)->name), true, offsetof(T, name)}
+
+static const struct field hello_fields[] = {
+    FIELD(struct pvs_ctl_hello, version_min, 4),
+    FIELD(struct pvs_ctl_hello, version_max, 6),
+    FIELD(struct pvs_ctl_hello, codecs, 8),
+    FIELD(struct pvs_ctl_hello, max_width, 12),
+    FIELD(struct pvs_ctl_hello, max_height, 14),
+    FIELD(struct pvs_ctl_hello, max_fps, 16),
+    FIELD(struct pvs_ctl_hello, max_datagram, 18),
+    FIELD(struct pvs_ctl_hello, media_port, 20),
+    RAW(struct pvs_ctl_hello, public_key, 24),
+};
+
+static const struct field welcome_fields[] = {
+    FIELD(struct pvs_ctl_welcome, version, 4),
+    RAW(struct pvs_ctl_welcome, public_key, 8),
+};
+
+/* The text follows at REFUSE_BODY, text_len bytes. */
+static const struct field refuse_fields[] = {
+    FIELD(struct pvs_ctl_refuse, reason, 0),
+    FIELD(struct pvs_ctl_refuse, text_len, 1),
+};
+
+static const struct field stream_fields[] = {
+    FIELD(struct pvs_ctl_stream, codec, 0),
+    FIELD(struct pvs_ctl_stream, width, 2),
+    FIELD(struct pvs_ctl_stream, height, 4),
+    FIELD(struct pvs_ctl_stream, fps, 6),
+    FIELD(struct pvs_ctl_stream, bitrate, 8),
+    FIELD(struct pvs_ctl_stream, datagram_size, 12),
+    FIELD(struct pvs_ctl_stream, fec_percent, 14),
+    FIELD(struct pvs_ctl_stream, fec_min_parity, 15),
+    FIELD(struct pvs_ctl_stream, media_port, 16),
+    FIELD(struct pvs_ctl_stream, ssrc, 20),
+    FIELD(struct pvs_ctl_stream, generation, 24),
+};
+
+static const struct field keyframe_fields[] = {
+    FIELD(struct pvs_ctl_keyframe_request, last_frame, 0),
+    FIELD(struct pvs_ctl_keyframe_request, reason, 4),
+};
+
+static const struct field stats_fields[] = {
+    FIELD(struct pvs_ctl_stats, packets_received, 0),
+    FIELD(struct pvs_ctl_stats, packets_recovered, 8),
+    FIELD(struct pvs_ctl_stats, packets_lost, 16),
+    FIELD(struct pvs_ctl_stats, frames_complete, 24),
+    FIELD(struct pvs_ctl_stats, frames_dropped, 28),
+    FIELD(struct pvs_ctl_stats, jitter_us, 32),
+    FIELD(struct pvs_ctl_stats, decode_us, 36),
+};
+
+static const struct field ping_fields[] = {
+    FIELD(struct pvs_ctl_ping, id, 0),
+    FIELD(struct pvs_ctl_ping, clock_us, 4),
+};
+
+static const struct field pong_fields[] = {
+    FIELD(struct pvs_ctl_pong, id, 0),
+    FIELD(struct pvs_ctl_pong, ping_clock_us, 4),
+    FIELD(struct pvs_ctl_pong, clock_us, 12),
+};
+
+static const struct field bye_fields[] = {
+    FIELD(struct pvs_ctl_bye, reason, 0),
+};
+
 #define REFUSE_BODY 2
-#define STREAM_BODY 28
-#define KEYFRAME_BODY 5
-#define STATS_BODY 40
-#define PING_BODY 12
-#define PONG_BODY 20
-#define BYE_BODY 1
 
-/* ---- big-endian fields -------------------------------------------------- */
+struct layout {
+    size_t body;  /* bytes of the fixed body (REFUSE's text comes after) */
+    bool magic;   /* the body starts with PVS_CTL_MAGIC */
+    const struct field *fields;
+    size_t count;
+};
 
-static void put16(uint8_t *p, uint16_t v)
+#define LAYOUT(body, magic, f) {body, magic, f, sizeof(f) / sizeof(f[0])}
+
+/* NULL for a type this version does not define. */
+static const struct layout *layout_of(int type)
 {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
+    static const struct layout hello = LAYOUT(56, true, hello_fields),
+        welcome = LAYOUT(40, true, welcome_fields),
+        refuse = LAYOUT(REFUSE_BODY, false, refuse_fields),
+        stream = LAYOUT(28, false, stream_fields),
+        keyframe = LAYOUT(5, false, keyframe_fields),
+        stats = LAYOUT(40, false, stats_fields),
+        ping = LAYOUT(12, false, ping_fields),
+        pong = LAYOUT(20, false, pong_fields),
+        bye = LAYOUT(1, false, bye_fields);
+    switch (type) {
+    case PVS_CTL_HELLO:            return &hello;
+    case PVS_CTL_WELCOME:          return &welcome;
+    case PVS_CTL_REFUSE:           return &refuse;
+    case PVS_CTL_STREAM:           return &stream;
+    case PVS_CTL_KEYFRAME_REQUEST: return &keyframe;
+    case PVS_CTL_STATS:            return &stats;
+    case PVS_CTL_PING:             return &ping;
+    case PVS_CTL_PONG:             return &pong;
+    case PVS_CTL_BYE:              return &bye;
+    default:                       return NULL;
+    }
 }
 
-static void put32(uint8_t *p, uint32_t v)
+/* body: the bytes after the type; msg: the message's member of the union. */
+static void put_fields(const struct layout *l, const void *msg, uint8_t *body)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    if (l->magic)
+        memcpy(body, PVS_CTL_MAGIC, 4);
+    for (size_t i = 0; i < l->count; i++) {
+        const struct field *f = &l->fields[i];
+        const uint8_t *src = (const uint8_t *)msg + f->member;
+        uint8_t *dst = body + f->at;
+        switch (f->raw ? 0 : f->size) {
+        case 1: dst[0] = *src; break;
+        case 2: pvs_put_be16(dst, *(const uint16_t *)(const void *)src); break;
+        case 4: pvs_put_be32(dst, *(const uint32_t *)(const void *)src); break;
+        case 8: pvs_put_be64(dst, *(const uint64_t *)(const void *)src); break;
+        default: memcpy(dst, src, f->size); break;
+        }
+    }
 }
 
-static void put64(uint8_t *p, uint64_t v)
+/* The caller has checked that the body holds l->body bytes. */
+static void get_fields(const struct layout *l, const uint8_t *body, void *msg)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
+    for (size_t i = 0; i < l->count; i++) {
+        const struct field *f = &l->fields[i];
+        const uint8_t *src = body + f->at;
+        uint8_t *dst = (uint8_t *)msg + f->member;
+        switch (f->raw ? 0 : f->size) {
+        case 1: dst[0] = *src; break;
+        case 2: *(uint16_t *)(void *)dst = pvs_get_be16(src); break;
+        case 4: *(uint32_t *)(void *)dst = pvs_get_be32(src); break;
+        case 8: *(uint64_t *)(void *)dst = pvs_get_be64(src); break;
+        default: memcpy(dst, src, f->size); break;
+        }
+    }
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-/* ---- validity, shared by the encoder and the parser ---------------------- */
+/* ---- validity, shared by the encoder and the parsers ---------------------- */
 
 static bool datagram_ok(uint16_t v)
 {
     return v >= PVS_CTL_DATAGRAM_MIN && v <= PVS_CTL_DATAGRAM_MAX;
 }
 
-static bool hello_ok(const struct pvs_ctl_hello *h)
+/* Whether m's fields, read as a message of this type, are in range. */
+static bool msg_ok(const struct pvs_ctl_msg *m, int type)
 {
-    return h->version_min >= 1 && h->version_min <= h->version_max &&
-           h->max_width && h->max_height && h->max_fps &&
-           datagram_ok(h->max_datagram) && h->media_port;
-}
-
-static bool stream_ok(const struct pvs_ctl_stream *s)
-{
-    return s->codec >= PVS_CTL_CODEC_H264 && s->codec <= PVS_CTL_CODEC_AV1 &&
-           s->width && s->height && s->fps && s->bitrate &&
-           datagram_ok(s->datagram_size) && s->media_port && s->generation;
-}
-
-static bool keyframe_ok(const struct pvs_ctl_keyframe_request *k)
-{
-    return k->reason >= PVS_CTL_KEYFRAME_LOST && k->reason <= PVS_CTL_KEYFRAME_START;
-}
-
-static bool bye_ok(const struct pvs_ctl_bye *b)
-{
-    return b->reason >= PVS_CTL_BYE_QUIT && b->reason <= PVS_CTL_BYE_ERROR;
-}
-
-bool pvs_ctl_type_is_clear(int type)
-{
-    return type == PVS_CTL_HELLO || type == PVS_CTL_WELCOME || type == PVS_CTL_REFUSE;
-}
-
-/* ---- encoder -------------------------------------------------------------- */
-
-static size_t body_size(const struct pvs_ctl_msg *m)
-{
-    switch (m->type) {
-    case PVS_CTL_HELLO:            return HELLO_BODY;
-    case PVS_CTL_WELCOME:          return WELCOME_BODY;
-    case PVS_CTL_REFUSE:           return REFUSE_BODY + m->u.refuse.text_len;
-    case PVS_CTL_STREAM:           return STREAM_BODY;
-    case PVS_CTL_KEYFRAME_REQUEST: return KEYFRAME_BODY;
-    case PVS_CTL_STATS:            return STATS_BODY;
-    case PVS_CTL_PING:             return PING_BODY;
-    case PVS_CTL_PONG:             return PONG_BODY;
-    case PVS_CTL_BYE:              return BYE_BODY;
-    default:                       return 0;
+    switch (type) {
+    case PVS_CTL_HELLO: {
+        const struct pvs_ctl_hello *h = &m->u.hello;
+        return h->version_min >= 1 && h->version_min <= h->version_max &&
+               h->max_width && h->max_height && h->max_fps &&
+               datagram_ok(h->max_datagram) && h->media_port;
     }
-}
-
-static bool msg_ok(const struct pvs_ctl_msg *m)
-{
-    switch (m->type) {
-    case PVS_CTL_HELLO:
-        return hello_ok(&m->u.hello);
     case PVS_CTL_WELCOME:
         return m->u.welcome.version >= 1;
     case PVS_CTL_REFUSE:
         return m->u.refuse.reason != 0 &&
                m->u.refuse.text_len <= PVS_CTL_REFUSE_TEXT_MAX;
-    case PVS_CTL_STREAM:
-        return stream_ok(&m->u.stream);
+    case PVS_CTL_STREAM: {
+        const struct pvs_ctl_stream *s = &m->u.stream;
+        return s->codec >= PVS_CTL_CODEC_H264 && s->codec <= PVS_CTL_CODEC_AV1 &&
+               s->width && s->height && s->fps && s->bitrate &&
+               datagram_ok(s->datagram_size) && s->media_port && s->generation;
+    }
     case PVS_CTL_KEYFRAME_REQUEST:
-        return keyframe_ok(&m->u.keyframe_request);
+        return m->u.keyframe_request.reason >= PVS_CTL_KEYFRAME_LOST &&
+               m->u.keyframe_request.reason <= PVS_CTL_KEYFRAME_START;
     case PVS_CTL_BYE:
-        return bye_ok(&m->u.bye);
+        return m->u.bye.reason >= PVS_CTL_BYE_QUIT && m->u.bye.reason <= PVS_CTL_BYE_ERROR;
     case PVS_CTL_STATS:
     case PVS_CTL_PING:
     case PVS_CTL_PONG:
@@ -134,147 +210,66 @@ static bool msg_ok(const struct pvs_ctl_msg *m)
     }
 }
 
+bool pvs_ctl_type_is_clear(int type)
+{
+    return type == PVS_CTL_HELLO || type == PVS_CTL_WELCOME || type == PVS_CTL_REFUSE;
+}
+
+/* ---- encoder -------------------------------------------------------------- */
+
 int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap)
 {
-    if (!m || !buf || !msg_ok(m))
+    if (!m || !buf || !msg_ok(m, m->type))
         return PVS_EINVAL;
-    size_t body = body_size(m);
+    const struct layout *l = layout_of(m->type); /* msg_ok knows only these */
+    bool refuse = m->type == PVS_CTL_REFUSE;
+    size_t body = l->body + (refuse ? m->u.refuse.text_len : 0);
     if (cap < 1 + body)
         return PVS_EINVAL;
     memset(buf, 0, 1 + body); /* reserved fields */
     buf[0] = (uint8_t)m->type;
-    uint8_t *p = buf + 1;
-
-    switch (m->type) {
-    case PVS_CTL_HELLO: {
-        const struct pvs_ctl_hello *h = &m->u.hello;
-        memcpy(p, PVS_CTL_MAGIC, 4);
-        put16(p + 4, h->version_min);
-        put16(p + 6, h->version_max);
-        put32(p + 8, h->codecs);
-        put16(p + 12, h->max_width);
-        put16(p + 14, h->max_height);
-        put16(p + 16, h->max_fps);
-        put16(p + 18, h->max_datagram);
-        put16(p + 20, h->media_port);
-        memcpy(p + 24, h->public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
-        break;
-    }
-    case PVS_CTL_WELCOME:
-        memcpy(p, PVS_CTL_MAGIC, 4);
-        put16(p + 4, m->u.welcome.version);
-        memcpy(p + 8, m->u.welcome.public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
-        break;
-    case PVS_CTL_REFUSE:
-        p[0] = m->u.refuse.reason;
-        p[1] = m->u.refuse.text_len;
-        memcpy(p + 2, m->u.refuse.text, m->u.refuse.text_len);
-        break;
-    case PVS_CTL_STREAM: {
-        const struct pvs_ctl_stream *s = &m->u.stream;
-        p[0] = s->codec;
-        put16(p + 2, s->width);
-        put16(p + 4, s->height);
-        put16(p + 6, s->fps);
-        put32(p + 8, s->bitrate);
-        put16(p + 12, s->datagram_size);
-        p[14] = s->fec_percent;
-        p[15] = s->fec_min_parity;
-        put16(p + 16, s->media_port);
-        put32(p + 20, s->ssrc);
-        put32(p + 24, s->generation);
-        break;
-    }
-    case PVS_CTL_KEYFRAME_REQUEST:
-        put32(p, m->u.keyframe_request.last_frame);
-        p[4] = m->u.keyframe_request.reason;
-        break;
-    case PVS_CTL_STATS: {
-        const struct pvs_ctl_stats *s = &m->u.stats;
-        put64(p, s->packets_received);
-        put64(p + 8, s->packets_recovered);
-        put64(p + 16, s->packets_lost);
-        put32(p + 24, s->frames_complete);
-        put32(p + 28, s->frames_dropped);
-        put32(p + 32, s->jitter_us);
-        put32(p + 36, s->decode_us);
-        break;
-    }
-    case PVS_CTL_PING:
-        put32(p, m->u.ping.id);
-        put64(p + 4, m->u.ping.clock_us);
-        break;
-    case PVS_CTL_PONG:
-        put32(p, m->u.pong.id);
-        put64(p + 4, m->u.pong.ping_clock_us);
-        put64(p + 12, m->u.pong.clock_us);
-        break;
-    case PVS_CTL_BYE:
-        p[0] = m->u.bye.reason;
-        break;
-    default:
-        return PVS_EINVAL; /* msg_ok let nothing else through */
-    }
+    put_fields(l, &m->u, buf + 1);
+    if (refuse)
+        memcpy(buf + 1 + REFUSE_BODY, m->u.refuse.text, m->u.refuse.text_len);
     return (int)(1 + body);
 }
 
 /* ---- parsers -------------------------------------------------------------- */
+
+/* Reads a message of a type the caller has found in layout_of into *out
+ * (zeroed) and checks it. */
+static int parse_body(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
+{
+    const struct layout *l = layout_of(buf[0]);
+    const uint8_t *p = buf + 1;
+    size_t n = len - 1;
+    if (n < l->body || (l->magic && memcmp(p, PVS_CTL_MAGIC, 4) != 0))
+        return PVS_EBADDATA;
+    get_fields(l, p, &out->u);
+    if (!msg_ok(out, buf[0]))
+        return PVS_EBADDATA;
+    if (buf[0] == PVS_CTL_REFUSE) {
+        struct pvs_ctl_refuse *r = &out->u.refuse;
+        if (n < REFUSE_BODY + (size_t)r->text_len)
+            return PVS_EBADDATA;
+        for (size_t i = 0; i < r->text_len; i++) {
+            uint8_t c = p[REFUSE_BODY + i];
+            r->text[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
+        }
+        r->text[r->text_len] = '\0';
+    }
+    out->type = (enum pvs_ctl_type)buf[0];
+    return 0;
+}
 
 int pvs_ctl_parse_clear(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
 {
     if (!buf || !out || len < 1)
         return PVS_EBADDATA;
     memset(out, 0, sizeof(*out));
-    const uint8_t *p = buf + 1;
-    size_t n = len - 1;
-
-    switch (buf[0]) {
-    case PVS_CTL_HELLO: {
-        struct pvs_ctl_hello *h = &out->u.hello;
-        if (n < HELLO_BODY || memcmp(p, PVS_CTL_MAGIC, 4) != 0)
-            return PVS_EBADDATA;
-        h->version_min = get16(p + 4);
-        h->version_max = get16(p + 6);
-        h->codecs = get32(p + 8);
-        h->max_width = get16(p + 12);
-        h->max_height = get16(p + 14);
-        h->max_fps = get16(p + 16);
-        h->max_datagram = get16(p + 18);
-        h->media_port = get16(p + 20);
-        memcpy(h->public_key, p + 24, PVS_HANDSHAKE_PUBLIC_BYTES);
-        if (!hello_ok(h))
-            return PVS_EBADDATA;
-        break;
-    }
-    case PVS_CTL_WELCOME:
-        if (n < WELCOME_BODY || memcmp(p, PVS_CTL_MAGIC, 4) != 0)
-            return PVS_EBADDATA;
-        out->u.welcome.version = get16(p + 4);
-        memcpy(out->u.welcome.public_key, p + 8, PVS_HANDSHAKE_PUBLIC_BYTES);
-        if (out->u.welcome.version < 1)
-            return PVS_EBADDATA;
-        break;
-    case PVS_CTL_REFUSE: {
-        struct pvs_ctl_refuse *r = &out->u.refuse;
-        if (n < REFUSE_BODY)
-            return PVS_EBADDATA;
-        r->reason = p[0];
-        r->text_len = p[1];
-        if (r->reason == 0 || r->text_len > PVS_CTL_REFUSE_TEXT_MAX ||
-            n < REFUSE_BODY + (size_t)r->text_len)
-            return PVS_EBADDATA;
-        for (size_t i = 0; i < r->text_len; i++) {
-            uint8_t c = p[2 + i];
-            r->text[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
-        }
-        r->text[r->text_len] = '\0';
-        break;
-    }
-    default:
+    if (!pvs_ctl_type_is_clear(buf[0]))
         return PVS_EBADDATA;
-    }
-    out->type = (enum pvs_ctl_type)buf[0];
-    return 0;
+    return parse_body(buf, len, out);
 }
 
 int pvs_ctl_parse_inner(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
@@ -282,79 +277,14 @@ int pvs_ctl_parse_inner(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
     if (!buf || !out || len < 1)
         return PVS_EBADDATA;
     memset(out, 0, sizeof(*out));
-    const uint8_t *p = buf + 1;
-    size_t n = len - 1;
-
-    switch (buf[0]) {
-    case PVS_CTL_STREAM: {
-        struct pvs_ctl_stream *s = &out->u.stream;
-        if (n < STREAM_BODY)
-            return PVS_EBADDATA;
-        s->codec = p[0];
-        s->width = get16(p + 2);
-        s->height = get16(p + 4);
-        s->fps = get16(p + 6);
-        s->bitrate = get32(p + 8);
-        s->datagram_size = get16(p + 12);
-        s->fec_percent = p[14];
-        s->fec_min_parity = p[15];
-        s->media_port = get16(p + 16);
-        s->ssrc = get32(p + 20);
-        s->generation = get32(p + 24);
-        if (!stream_ok(s))
-            return PVS_EBADDATA;
-        break;
-    }
-    case PVS_CTL_KEYFRAME_REQUEST:
-        if (n < KEYFRAME_BODY)
-            return PVS_EBADDATA;
-        out->u.keyframe_request.last_frame = get32(p);
-        out->u.keyframe_request.reason = p[4];
-        if (!keyframe_ok(&out->u.keyframe_request))
-            return PVS_EBADDATA;
-        break;
-    case PVS_CTL_STATS: {
-        struct pvs_ctl_stats *s = &out->u.stats;
-        if (n < STATS_BODY)
-            return PVS_EBADDATA;
-        s->packets_received = get64(p);
-        s->packets_recovered = get64(p + 8);
-        s->packets_lost = get64(p + 16);
-        s->frames_complete = get32(p + 24);
-        s->frames_dropped = get32(p + 28);
-        s->jitter_us = get32(p + 32);
-        s->decode_us = get32(p + 36);
-        break;
-    }
-    case PVS_CTL_PING:
-        if (n < PING_BODY)
-            return PVS_EBADDATA;
-        out->u.ping.id = get32(p);
-        out->u.ping.clock_us = get64(p + 4);
-        break;
-    case PVS_CTL_PONG:
-        if (n < PONG_BODY)
-            return PVS_EBADDATA;
-        out->u.pong.id = get32(p);
-        out->u.pong.ping_clock_us = get64(p + 4);
-        out->u.pong.clock_us = get64(p + 12);
-        break;
-    case PVS_CTL_BYE:
-        if (n < BYE_BODY)
-            return PVS_EBADDATA;
-        out->u.bye.reason = p[0];
-        if (!bye_ok(&out->u.bye))
-            return PVS_EBADDATA;
-        break;
-    default:
-        if (buf[0] >= PVS_CTL_INPUT_FIRST && buf[0] <= PVS_CTL_INPUT_LAST) {
+    if (pvs_ctl_type_is_clear(buf[0]) || !layout_of(buf[0])) {
+        if (buf[0] >= PVS_CTL_INPUT_FIRST && buf[0] <= PVS_CTL_RESERVED_LAST) {
             out->type = (enum pvs_ctl_type)buf[0];
             return PVS_ENOTSUP;
         }
         return PVS_EBADDATA;
     }
-    out->type = (enum pvs_ctl_type)buf[0];
-    return 0;
+    return parse_body(buf, len, out);
 }
 
 /* ---- sealing -------------------------------------------------------------- */
@@ -391,7 +321,7 @@ static void make_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES
                        uint64_t counter)
 {
     memset(nonce, 0, 4);
-    put64(nonce + 4, counter);
+    pvs_put_be64(nonce + 4, counter);
 }
 
 static void make_ad(uint8_t ad[PVS_CTL_SEAL_HEADER + 1], const uint8_t *header,
@@ -410,7 +340,7 @@ int pvs_ctl_seal(struct pvs_ctl_crypto *c, uint8_t channel, const uint8_t *in,
         return PVS_EINVAL;
     uint64_t counter = ++c->tx_counter[channel];
     out[0] = PVS_CTL_SEALED;
-    put64(out + 1, counter);
+    pvs_put_be64(out + 1, counter);
 
     uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
     uint8_t ad[PVS_CTL_SEAL_HEADER + 1];
@@ -436,7 +366,7 @@ int pvs_ctl_open(struct pvs_ctl_crypto *c, uint8_t channel, const uint8_t *in,
     }
     if (cap < len - PVS_CTL_SEAL_OVERHEAD)
         return PVS_EINVAL;
-    uint64_t counter = get64(in + 1);
+    uint64_t counter = pvs_get_be64(in + 1);
     if (counter <= c->rx_counter[channel]) {
         c->stats.replayed++;
         return PVS_EBADDATA;

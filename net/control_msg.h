@@ -28,6 +28,7 @@
 #define PVS_CTL_CHANNEL_CONTROL 0    /* reliable */
 #define PVS_CTL_CHANNEL_INPUT 1      /* reliable */
 #define PVS_CTL_CHANNEL_MOTION 2     /* unreliable, sequenced */
+#define PVS_CTL_INPUT_MAX 32         /* an input event's inner message, at most */
 
 #define PVS_CTL_MAX_MESSAGE 512      /* the largest message this version sends */
 #define PVS_CTL_MAX_RECEIVE 4096     /* the largest one accepted (room to grow) */
@@ -51,8 +52,9 @@ enum pvs_ctl_type {
     PVS_CTL_PING = 0x13,
     PVS_CTL_PONG = 0x14,
     PVS_CTL_BYE = 0x15,
-    PVS_CTL_INPUT_FIRST = 0x20,  /* 0x20..0x3f: input events, not defined yet */
-    PVS_CTL_INPUT_LAST = 0x3f,
+    PVS_CTL_INPUT_FIRST = 0x20,  /* 0x20..0x2f: input events (input/input.h) */
+    PVS_CTL_INPUT_LAST = 0x2f,
+    PVS_CTL_RESERVED_LAST = 0x3f, /* 0x30..0x3f: reserved for later versions */
     PVS_CTL_SEALED = 0x80,       /* the first byte of every sealed message */
 };
 
@@ -204,8 +206,8 @@ int pvs_ctl_parse_clear(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
 
 /* Parses a sealed message's plaintext (STREAM ... BYE), as pvs_ctl_open
  * gives it. Returns 0 with *out filled; PVS_ENOTSUP for an input type
- * (0x20..0x3f: valid, but not handled in this version; out->type is set to
- * it); PVS_EBADDATA for anything else not understood, too short or out of
+ * (0x20..0x2f: net/control.c hands those on unparsed) or a reserved one
+ * (0x30..0x3f); out->type is set to it; PVS_EBADDATA for anything else not understood, too short or out of
  * range. */
 int pvs_ctl_parse_inner(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out);
 

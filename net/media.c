@@ -6,56 +6,32 @@
 #include "common/error.h"
 #include "net/fec.h"
 #include "net/media.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "net/wire.h"
 
 void pvs_rtp_write(uint8_t *out, const struct pvs_rtp_header *h)
 {
     out[0] = 0x80; /* V=2, P=0, X=0, CC=0 */
     out[1] = (uint8_t)((h->marker ? 0x80 : 0) | (h->payload_type & 0x7f));
-    put16(out + 2, h->seq);
-    put32(out + 4, h->timestamp);
-    put32(out + 8, h->ssrc);
+    pvs_put_be16(out + 2, h->seq);
+    pvs_put_be32(out + 4, h->timestamp);
+    pvs_put_be32(out + 8, h->ssrc);
 }
 
 void pvs_media_write(uint8_t *out, const struct pvs_media_header *h)
 {
     out[0] = h->version;
     out[1] = h->flags;
-    put16(out + 2, h->shard_size);
-    put32(out + 4, h->frame);
-    put32(out + 8, h->frame_len);
-    put16(out + 12, h->block);
-    put16(out + 14, h->blocks);
+    pvs_put_be16(out + 2, h->shard_size);
+    pvs_put_be32(out + 4, h->frame);
+    pvs_put_be32(out + 8, h->frame_len);
+    pvs_put_be16(out + 12, h->block);
+    pvs_put_be16(out + 14, h->blocks);
     out[16] = h->shard;
     out[17] = h->k;
     out[18] = h->m;
     out[19] = 0;
-    put32(out + 20, h->host_us);
-    put32(out + 24, (uint32_t)(h->capture_us >> 32));
-    put32(out + 28, (uint32_t)h->capture_us);
+    pvs_put_be32(out + 20, h->host_us);
+    pvs_put_be64(out + 24, h->capture_us);
 }
 
 int pvs_media_parse(const uint8_t *pkt, size_t len, struct pvs_rtp_header *rtp,
@@ -69,23 +45,23 @@ int pvs_media_parse(const uint8_t *pkt, size_t len, struct pvs_rtp_header *rtp,
         return PVS_EBADDATA;
     rtp->marker = pkt[1] & 0x80;
     rtp->payload_type = pkt[1] & 0x7f;
-    rtp->seq = get16(pkt + 2);
-    rtp->timestamp = get32(pkt + 4);
-    rtp->ssrc = get32(pkt + 8);
+    rtp->seq = pvs_get_be16(pkt + 2);
+    rtp->timestamp = pvs_get_be32(pkt + 4);
+    rtp->ssrc = pvs_get_be32(pkt + 8);
 
     const uint8_t *m = pkt + PVS_RTP_HEADER_BYTES;
     h->version = m[0];
     h->flags = m[1];
-    h->shard_size = get16(m + 2);
-    h->frame = get32(m + 4);
-    h->frame_len = get32(m + 8);
-    h->block = get16(m + 12);
-    h->blocks = get16(m + 14);
+    h->shard_size = pvs_get_be16(m + 2);
+    h->frame = pvs_get_be32(m + 4);
+    h->frame_len = pvs_get_be32(m + 8);
+    h->block = pvs_get_be16(m + 12);
+    h->blocks = pvs_get_be16(m + 14);
     h->shard = m[16];
     h->k = m[17];
     h->m = m[18];
-    h->host_us = get32(m + 20);
-    h->capture_us = (uint64_t)get32(m + 24) << 32 | get32(m + 28);
+    h->host_us = pvs_get_be32(m + 20);
+    h->capture_us = pvs_get_be64(m + 24);
 
     size_t shard = len - PVS_RTP_HEADER_BYTES - PVS_MEDIA_HEADER_BYTES;
     unsigned total = (unsigned)h->k + h->m;

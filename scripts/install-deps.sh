@@ -9,6 +9,8 @@ PACKAGES="
   libavcodec-dev libavutil-dev libswscale-dev
   libyuv-dev libinih-dev libisal-dev
   libsrtp2-dev libenet-dev libsodium-dev
+  libsdl2-dev libxcb1-dev libxcb-shm0-dev libxcb-xfixes0-dev libxcb-damage0-dev
+  libxcb-randr0-dev libxcb-xtest0-dev xvfb x11-xserver-utils xauth
   gcc-mingw-w64-x86-64
 "
 

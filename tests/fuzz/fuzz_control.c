@@ -62,7 +62,7 @@ static void parse_inner(const uint8_t *p, size_t n)
     if (rc == 0)
         round_trip(&m, false);
     else if (rc == PVS_ENOTSUP) {
-        if (n < 1 || p[0] < PVS_CTL_INPUT_FIRST || p[0] > PVS_CTL_INPUT_LAST)
+        if (n < 1 || p[0] < PVS_CTL_INPUT_FIRST || p[0] > PVS_CTL_RESERVED_LAST)
             abort();
     } else if (rc != PVS_EBADDATA) {
         abort();

@@ -136,6 +136,20 @@ static bool connect_client(struct side **all, struct side *srv, struct side *cli
     return a && b;
 }
 
+/* A server on a free port and a version-1 client, keyed. Returns false
+ * when that fails; both sides are to be closed either way. */
+static bool open_keyed_pair(struct side *srv, struct side *cli,
+                            struct pvs_control_event *ready, struct pvs_control_event *conn)
+{
+    memset(cli, 0, sizeof(*cli));
+    CHECK_INT(open_server(srv, 0), ==, 0);
+    if (!srv->srv)
+        return false;
+    CHECK_INT(open_client(cli, pvs_control_server_port(srv->srv), 1, 1), ==, 0);
+    struct side *all[] = {srv, cli, NULL};
+    return connect_client(all, srv, cli, ready, conn);
+}
+
 static void test_session(void)
 {
     struct side srv, a, b, c;
@@ -196,6 +210,25 @@ static void test_session(void)
     CHECK(wait_for(all, &srv, PVS_CONTROL_EV_STATS, 3000, &ev));
     CHECK(memcmp(&ev.u.stats, &stats, sizeof(stats)) == 0);
 
+    /* Input events pass through as they came, on their channel; bad ones
+     * are refused before anything is sent. */
+    const uint8_t key[] = {0x20, 0x00, 0x04, 0x01};            /* KEY A down */
+    const uint8_t rel[] = {0x22, 0xff, 0xfe, 0x00, 0x03};      /* POINTER_REL -2, 3 */
+    CHECK_INT(pvs_control_client_send_input(a.cli, PVS_CTL_CHANNEL_INPUT, key, sizeof(key)), ==, 0);
+    CHECK_INT(pvs_control_client_send_input(a.cli, PVS_CTL_CHANNEL_MOTION, rel, sizeof(rel)), ==, 0);
+    CHECK(wait_for(all, &srv, PVS_CONTROL_EV_INPUT, 3000, &ev));
+    CHECK_INT(ev.u.input.channel, ==, PVS_CTL_CHANNEL_INPUT);
+    CHECK_INT(ev.u.input.len, ==, sizeof(key));
+    CHECK(memcmp(ev.u.input.msg, key, sizeof(key)) == 0);
+    CHECK(wait_for(all, &srv, PVS_CONTROL_EV_INPUT, 3000, &ev));
+    CHECK_INT(ev.u.input.channel, ==, PVS_CTL_CHANNEL_MOTION);
+    CHECK(ev.u.input.len == sizeof(rel) && memcmp(ev.u.input.msg, rel, sizeof(rel)) == 0);
+    const uint8_t reserved[] = {0x30, 0x00};
+    uint8_t too_long[PVS_CTL_INPUT_MAX + 1] = {0x20};
+    CHECK_INT(pvs_control_client_send_input(a.cli, PVS_CTL_CHANNEL_CONTROL, key, sizeof(key)), ==, PVS_EINVAL);
+    CHECK_INT(pvs_control_client_send_input(a.cli, PVS_CTL_CHANNEL_INPUT, reserved, 2), ==, PVS_EINVAL);
+    CHECK_INT(pvs_control_client_send_input(a.cli, PVS_CTL_CHANNEL_INPUT, too_long, sizeof(too_long)), ==, PVS_EINVAL);
+
     /* PING/PONG: each side has a round trip (the first PING goes at once). */
     struct pvs_control_clock cc = {0}, sc = {0};
     int64_t until = pvs_time_ns() + 3000000000ll;
@@ -253,15 +286,10 @@ out:
 static void test_silent_peer(void)
 {
     struct side srv, a, d;
-    CHECK_INT(open_server(&srv, 0), ==, 0);
-    if (!srv.srv)
-        return;
-    uint16_t port = pvs_control_server_port(srv.srv);
-    CHECK_INT(open_client(&a, port, 1, 1), ==, 0);
-    struct side *all[] = {&srv, &a, NULL};
     struct pvs_control_event ev, ev2;
-    if (!connect_client(all, &srv, &a, &ev, &ev2))
+    if (!open_keyed_pair(&srv, &a, &ev, &ev2))
         goto out;
+    uint16_t port = pvs_control_server_port(srv.srv);
 
     /* From now on nobody services a: its ENet stops acknowledging. */
     struct side *only_srv[] = {&srv, NULL};
@@ -293,15 +321,11 @@ static int close_server_thread(void *arg)
 static void test_reconnect(void)
 {
     struct side srv, a;
-    CHECK_INT(open_server(&srv, 0), ==, 0);
-    if (!srv.srv)
-        return;
-    uint16_t port = pvs_control_server_port(srv.srv);
-    CHECK_INT(open_client(&a, port, 1, 1), ==, 0);
-    struct side *all[] = {&srv, &a, NULL};
     struct pvs_control_event ev, first;
-    if (!connect_client(all, &srv, &a, &ev, &first))
+    if (!open_keyed_pair(&srv, &a, &ev, &first))
         goto out;
+    uint16_t port = pvs_control_server_port(srv.srv);
+    struct side *all[] = {&srv, &a, NULL};
 
     /* The server goes: the client hears BYE "shutting down". The close
      * runs on its own thread, as it would in its own process, while the
@@ -424,7 +448,10 @@ static void raw_keyed_session(struct raw *r, struct side *srv)
     raw_send(r, 0, box, (size_t)bn);                 /* forged */
     uint8_t input[3] = {0x21, 1, 2};
     bn = pvs_ctl_seal(&c, 1, input, sizeof(input), box, sizeof(box));
-    raw_send(r, 1, box, (size_t)bn);                 /* an input event */
+    raw_send(r, 1, box, (size_t)bn);                 /* an input event: passed on */
+    uint8_t reserved[3] = {0x31, 1, 2};
+    bn = pvs_ctl_seal(&c, 1, reserved, sizeof(reserved), box, sizeof(box));
+    raw_send(r, 1, box, (size_t)bn);                 /* a reserved type: counted */
     uint8_t stream[PVS_CTL_MAX_MESSAGE];
     struct pvs_ctl_msg st = {.type = PVS_CTL_BYE};
     st.u.bye.reason = 9;                              /* out of range */
@@ -443,6 +470,8 @@ static void raw_keyed_session(struct raw *r, struct side *srv)
     CHECK_INT(ev.u.keyframe_request.last_frame, ==, 99);
     CHECK(wait_for(only_srv, srv, PVS_CONTROL_EV_KEYFRAME_REQUEST, 2000, &ev));
     CHECK_INT(ev.u.keyframe_request.last_frame, ==, 100);
+    CHECK(take(srv, PVS_CONTROL_EV_INPUT, &ev));
+    CHECK(ev.u.input.len == 3 && memcmp(ev.u.input.msg, input, 3) == 0);
     struct pvs_control_stats ss;
     pvs_control_server_get_stats(srv->srv, &ss);
     CHECK_INT(ss.clear_after_keys, ==, 1);
