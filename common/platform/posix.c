@@ -380,6 +380,16 @@ int pvs_udp_open(pvs_socket *out, const struct pvs_addr *local)
         }
     }
 
+    /* Never fragment: a datagram over the path MTU is refused (EMSGSIZE)
+     * rather than split, since losing one fragment loses the datagram and
+     * FEC counts datagrams. Best effort: a system without it still works. */
+    int pmtu = IP_PMTUDISC_DO;
+    setsockopt(s, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+    if (family == AF_INET6) {
+        int v6pmtu = IPV6_PMTUDISC_DO;
+        setsockopt(s, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6pmtu, sizeof(v6pmtu));
+    }
+
     if (bind(s, addr_sa(local), local->len) != 0) {
         int err = errno;
         if (err == EADDRINUSE)
