@@ -16,6 +16,9 @@ int pvs_bench_encoders(int argc, char **argv);
 int pvs_bench_capture(int argc, char **argv);
 int pvs_bench_fec(int argc, char **argv);
 int pvs_bench_net(int argc, char **argv);
+int pvs_bench_stampread(int argc, char **argv);
+int pvs_bench_e2e(int argc, char **argv);
+int pvs_bench_paint(int argc, char **argv);
 
 /* Parses a subcommand's options (after argv[0]) into `settings`, printing
  * usage for --help and a clear error for a bad option. Returns -1 to go on,

@@ -6,10 +6,17 @@
 #include "common/log.h"
 
 extern const struct pvs_capture_ops pvs_capture_testsrc;
+#if PVS_HAVE_X11
+extern const struct pvs_capture_ops pvs_capture_x11;
+#endif
 
-/* Real desktops first once they exist (x11, dxgi); the synthetic source last,
- * so that "auto" on a machine without a desktop still streams something. */
+/* Real desktops first (x11 now, dxgi later): "auto" takes x11 when a display
+ * opens. The synthetic source last, so that "auto" on a machine without a
+ * desktop still streams something. */
 const struct pvs_capture_ops *const pvs_capture_backends[] = {
+#if PVS_HAVE_X11
+    &pvs_capture_x11,
+#endif
     &pvs_capture_testsrc,
     NULL,
 };

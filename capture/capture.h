@@ -26,8 +26,10 @@ enum pvs_content {
 #define PVS_TESTSRC_MAX_HEIGHT 4320
 
 struct pvs_capture_opts {
-    int width, height;          /* testsrc: frame size; 0 = 1920x1080 */
-    int fps;                    /* frames per second; 0 = 60 */
+    int width, height;          /* testsrc: frame size, 0 = 1920x1080; x11: 0 =
+                                   the whole screen, less = its top-left corner */
+    int fps;                    /* frames per second; 0 = 60 (x11: the display's
+                                   refresh rate when RandR says, else 60) */
     enum pvs_content content;   /* testsrc only */
     const char *display;        /* x11: display name; NULL = $DISPLAY */
 };

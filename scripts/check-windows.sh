@@ -25,6 +25,9 @@ FILES=(
     common/stats.c
     common/stamp.c
     common/platform/addr.c
+    input/input.c
+    input/injector.c
+    input/uinput.c
 )
 
 # Windows-only backends are found by name, so a new one is checked without

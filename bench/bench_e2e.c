@@ -1,0 +1,339 @@
+/* pvstream-bench e2e: the whole system on one machine. Starts an X server
+ * (Xvfb, unless --display names one), the painter (`pvstream-bench paint`,
+ * which puts desktop-like content and the frame stamp on screen every
+ * frame), pvstream-server capturing that display, and a headless
+ * pvstream-client on loopback; when the client is done, reports what it
+ * measured: painted -> decoded latency (the stamp read from each decoded
+ * frame against this machine's clock), split into host (capture to sent),
+ * network (sent to frame complete) and decode.
+ *
+ * The programs are the real ones, found next to this one in the build tree
+ * (build/server/pvstream-server, build/client/pvstream-client), or named by
+ * PVS_SERVER and PVS_CLIENT. Their logs go to out/e2e-*.log. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "common/error.h"
+#include "common/platform/platform.h"
+
+extern char **environ;
+
+struct settings {
+    int size[2];
+    int fps;
+    int seconds;
+    char encoder[PVS_OPT_STRING_MAX];
+    int64_t bitrate;
+    char display[PVS_OPT_STRING_MAX];
+    char json[PVS_OPT_STRING_MAX];
+    char svg[PVS_OPT_STRING_MAX];
+};
+
+#define OPT(k, t, field, lo, hi, mv, h) \
+    { "bench", k, k, t, offsetof(struct settings, field), lo, hi, NULL, mv, h }
+static const struct pvs_option options[] = {
+    OPT("size", PVS_OPT_SIZE, size, 128, 7680, "WxH", "screen size of the Xvfb started (even)"),
+    OPT("fps", PVS_OPT_INT, fps, 1, 240, "N", "frames per second painted, captured and encoded"),
+    OPT("seconds", PVS_OPT_INT, seconds, 1, 3600, "S", "how long the client measures"),
+    OPT("encoder", PVS_OPT_STRING, encoder, 0, 0, "auto|NAME", "the server's encoder"),
+    OPT("bitrate", PVS_OPT_INT64, bitrate, 0, 2000000000, "BITS", "the server's bitrate; 0 = its default"),
+    OPT("display", PVS_OPT_STRING, display, 0, 0, ":N",
+        "use this X display instead of starting Xvfb (its size wins over --size)"),
+    OPT("json", PVS_OPT_STRING, json, 0, 0, "FILE",
+        "also write the client's statistics plus size, fps and encoder as JSON"),
+    OPT("svg", PVS_OPT_STRING, svg, 0, 0, "FILE", "(reserved: the client keeps no per-frame series yet)"),
+    { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
+};
+
+/* The directory this program is in, for finding its siblings. */
+static void self_dir(char *buf, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+    if (n <= 0) {
+        snprintf(buf, len, ".");
+        return;
+    }
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+}
+
+static void find_program(char *out, size_t len, const char *env, const char *rel)
+{
+    const char *e = getenv(env);
+    if (e && *e) {
+        snprintf(out, len, "%s", e);
+        return;
+    }
+    char dir[512];
+    self_dir(dir, sizeof(dir));
+    snprintf(out, len, "%.512s/../%.256s", dir, rel);
+}
+
+/* Starts argv with stdout and stderr to `log` (NULL: inherited). Returns
+ * the pid, or -1 (said). */
+static pid_t start(char *const argv[], const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (log) {
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    pid_t pid = -1;
+    int err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err) {
+        fprintf(stderr, "pvstream-bench e2e: cannot start %s: %s\n", argv[0], strerror(err));
+        return -1;
+    }
+    return pid;
+}
+
+/* Waits up to timeout_ms for pid. Returns its exit status, or -1 if it
+ * is still running. */
+static int wait_for(pid_t pid, int timeout_ms)
+{
+    int64_t end = pvs_time_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (r < 0 || pvs_time_ns() >= end)
+            return -1;
+        pvs_sleep_ns(20000000);
+    }
+}
+
+static void stop(pid_t *pid)
+{
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    if (wait_for(*pid, 5000) < 0) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+    }
+    *pid = -1;
+}
+
+/* A display number with no X server on it. */
+static int free_display(void)
+{
+    for (int n = 40; n < 100; n++) {
+        char p[64], q[64];
+        snprintf(p, sizeof(p), "/tmp/.X11-unix/X%d", n);
+        snprintf(q, sizeof(q), "/tmp/.X%d-lock", n);
+        if (access(p, F_OK) != 0 && access(q, F_OK) != 0)
+            return n;
+    }
+    return -1;
+}
+
+static bool wait_socket(int n, int timeout_ms)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/tmp/.X11-unix/X%d", n);
+    int64_t end = pvs_time_ns() + (int64_t)timeout_ms * 1000000;
+    while (access(p, F_OK) != 0) {
+        if (pvs_time_ns() >= end)
+            return false;
+        pvs_sleep_ns(20000000);
+    }
+    return true;
+}
+
+/* A control port whose next port is free too. */
+static int free_port(void)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        int port = 40000 + (int)(pvs_time_ns() / 1000 % 20000) + tries * 7;
+        struct pvs_addr a, b;
+        pvs_socket s1 = PVS_INVALID_SOCKET, s2 = PVS_INVALID_SOCKET;
+        bool ok = pvs_addr_resolve(&a, "0.0.0.0", (uint16_t)port) == 0 &&
+                  pvs_addr_resolve(&b, "0.0.0.0", (uint16_t)(port + 1)) == 0 &&
+                  pvs_udp_open(&s1, &a) == 0 && pvs_udp_open(&s2, &b) == 0;
+        pvs_socket_close(&s1);
+        pvs_socket_close(&s2);
+        if (ok)
+            return port;
+    }
+    return -1;
+}
+
+/* The number after "key": inside the object that follows "section":. */
+static double json_number(const char *text, const char *section, const char *key)
+{
+    const char *p = text;
+    if (section) {
+        char s[64];
+        snprintf(s, sizeof(s), "\"%s\"", section);
+        p = strstr(text, s);
+        if (!p)
+            return -1;
+    }
+    char k[64];
+    snprintf(k, sizeof(k), "\"%s\"", key);
+    p = strstr(p, k);
+    if (!p)
+        return -1;
+    p = strchr(p + strlen(k), ':');
+    return p ? strtod(p + 1, NULL) : -1;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 16);
+    size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+int pvs_bench_e2e(int argc, char **argv)
+{
+    struct settings s = { .size = { 1920, 1080 }, .fps = 60, .seconds = 10, .encoder = "auto" };
+    int rc = pvs_bench_parse("e2e", "Xvfb + painter + pvstream-server + headless pvstream-client on "
+                             "loopback: painted -> decoded latency by stage.", options, &s, argc, argv);
+    if (rc < 0)
+        rc = pvs_bench_check_size("e2e", s.size, 4320);
+    if (rc >= 0)
+        return rc;
+
+    char self[1024], server[1024], client[1024];
+    char dir[512];
+    self_dir(dir, sizeof(dir));
+    snprintf(self, sizeof(self), "%.512s/pvstream-bench", dir);
+    find_program(server, sizeof(server), "PVS_SERVER", "server/pvstream-server");
+    find_program(client, sizeof(client), "PVS_CLIENT", "client/pvstream-client");
+    if (access(server, X_OK) != 0 || access(client, X_OK) != 0) {
+        fprintf(stderr, "pvstream-bench e2e: cannot find %s or %s (build them, or set PVS_SERVER "
+                "and PVS_CLIENT)\n", server, client);
+        return 1;
+    }
+    if (pvs_net_init() != 0)
+        return 1;
+    mkdir("out", 0755);
+
+    pid_t xvfb = -1, painter = -1, srv = -1, cli = -1;
+    char display[PVS_OPT_STRING_MAX], fps[16], seconds[16], port_s[16], target[64], stats[] = "out/e2e-client.json";
+    char bitrate[32], screen[32];
+    rc = 1;
+    if (s.display[0]) {
+        snprintf(display, sizeof(display), "%s", s.display);
+    } else {
+        int n = free_display();
+        if (n < 0) {
+            fprintf(stderr, "pvstream-bench e2e: no free X display number in :40..:99\n");
+            goto out;
+        }
+        snprintf(display, sizeof(display), ":%d", n);
+        snprintf(screen, sizeof(screen), "%dx%dx24", s.size[0], s.size[1]);
+        char *xargv[] = { "/usr/bin/Xvfb", display, "-screen", "0", screen, "-nolisten", "tcp",
+                          "-noreset", NULL };
+        if (access(xargv[0], X_OK) != 0) {
+            fprintf(stderr, "pvstream-bench e2e: Xvfb is not installed (apt-get install xvfb), "
+                    "or give --display\n");
+            goto out;
+        }
+        xvfb = start(xargv, "out/e2e-xvfb.log");
+        if (xvfb < 0 || !wait_socket(n, 5000)) {
+            fprintf(stderr, "pvstream-bench e2e: Xvfb did not start (out/e2e-xvfb.log)\n");
+            goto out;
+        }
+    }
+    int port = free_port();
+    if (port < 0) {
+        fprintf(stderr, "pvstream-bench e2e: no free UDP port pair\n");
+        goto out;
+    }
+    snprintf(fps, sizeof(fps), "%d", s.fps);
+    snprintf(seconds, sizeof(seconds), "%d", s.seconds);
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+    snprintf(bitrate, sizeof(bitrate), "%lld", (long long)s.bitrate);
+
+    char *pargv[] = { self, "paint", "--display", display, "--fps", fps, NULL };
+    painter = start(pargv, "out/e2e-paint.log");
+    char *sargv[] = { server, "--capture", "x11", "--display", display, "--fps", fps, "--port", port_s,
+                      "--encoder", s.encoder, "--bitrate", bitrate, "--no-input", NULL };
+    srv = start(sargv, "out/e2e-server.log");
+    if (painter < 0 || srv < 0)
+        goto out;
+    pvs_sleep_ns(500000000); /* the painter's first frames, the server's sockets */
+    fprintf(stderr, "e2e: %s %dx%d at %d fps painted, captured by pvstream-server (%s), "
+            "client on %s for %d s\n", display, s.size[0], s.size[1], s.fps, s.encoder, target,
+            s.seconds);
+    char *cargv[] = { client, target, "--headless", "--seconds", seconds, "--stats-json", stats, NULL };
+    remove(stats);
+    cli = start(cargv, NULL);
+    if (cli < 0)
+        goto out;
+    int status = wait_for(cli, (s.seconds + 30) * 1000);
+    if (status < 0) {
+        fprintf(stderr, "pvstream-bench e2e: the client did not finish; stopping it\n");
+        stop(&cli);
+        goto out;
+    }
+    cli = -1;
+    if (status != 0) {
+        fprintf(stderr, "pvstream-bench e2e: the client exited with %d (out/e2e-server.log has "
+                "the server's side)\n", status);
+        goto out;
+    }
+    char *text = read_all(stats);
+    if (!text) {
+        fprintf(stderr, "pvstream-bench e2e: the client wrote no %s\n", stats);
+        goto out;
+    }
+    printf("pvstream-bench e2e: %dx%d at %d fps, encoder %s, %d s\n", s.size[0], s.size[1], s.fps,
+           s.encoder, s.seconds);
+    printf("frames decoded %.0f, lost %.0f, keyframe requests %.0f\n",
+           json_number(text, NULL, "frames_decoded"), json_number(text, NULL, "frames_lost"),
+           json_number(text, NULL, "keyframe_requests"));
+    printf("%-16s %9s %9s %9s %9s\n", "stage", "p50 ms", "p95 ms", "p99 ms", "max ms");
+    static const char *const stages[] = { "host", "network", "decode", "glass_to_glass" };
+    for (int i = 0; i < 4; i++)
+        printf("%-16s %9.2f %9.2f %9.2f %9.2f\n", stages[i], json_number(text, stages[i], "p50_ms"),
+               json_number(text, stages[i], "p95_ms"), json_number(text, stages[i], "p99_ms"),
+               json_number(text, stages[i], "max_ms"));
+    if (s.json[0]) {
+        FILE *f = fopen(s.json, "w");
+        char *end = strrchr(text, '}');
+        if (!f || !end) {
+            fprintf(stderr, "pvstream-bench e2e: cannot write %s\n", s.json);
+        } else {
+            *end = '\0';
+            fprintf(f, "%s,\"size\":\"%dx%d\",\"fps\":%d,\"encoder\":\"%s\"}\n", text, s.size[0],
+                    s.size[1], s.fps, s.encoder);
+            rc = fclose(f) == 0 ? 0 : 1;
+            f = NULL;
+        }
+        if (f)
+            fclose(f);
+    } else {
+        rc = 0;
+    }
+    free(text);
+out:
+    stop(&cli);
+    stop(&srv);
+    stop(&painter);
+    stop(&xvfb);
+    pvs_net_deinit();
+    return rc;
+}

@@ -1,0 +1,139 @@
+/* `pvstream-server doctor`: what works here for streaming, and what to fix.
+ * Each check opens the real thing (a capture source and one frame from it,
+ * each encoder with a probe frame, the two ports, the input injector) and
+ * reports the reason it gives when it fails. */
+#include <stdio.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/platform/platform.h"
+#include "encode/encoder.h"
+#include "input/injector.h"
+#include "server/server.h"
+
+static void line(const char *what, bool ok, const char *detail)
+{
+    printf("  %-22s %-4s %s\n", what, ok ? "ok" : "--", detail);
+    fflush(stdout); /* in order with the log lines on stderr */
+}
+
+/* Opens each capture backend and takes one frame. Returns how many work;
+ * *w and *h get the size of the first that does. */
+static int check_capture(const struct pvs_server_settings *s, int *w, int *h)
+{
+    printf("capture\n");
+    fflush(stdout);
+    int works = 0;
+    for (int i = 0; pvs_capture_backends[i]; i++) {
+        const struct pvs_capture_ops *ops = pvs_capture_backends[i];
+        bool x11 = !strcmp(ops->name, "x11"); /* captured whole; --size is testsrc's */
+        struct pvs_capture_opts co = { .width = x11 ? 0 : s->size[0], .height = x11 ? 0 : s->size[1],
+                                       .fps = 30,
+                                       .content = (enum pvs_content)s->content,
+                                       .display = s->display[0] ? s->display : NULL };
+        struct pvs_capture *cap = NULL;
+        char detail[160];
+        int err = pvs_capture_open(&cap, ops->name, &co);
+        struct pvs_frame f;
+        if (!err)
+            err = pvs_capture_next(cap, &f, 2000);
+        if (!err) {
+            snprintf(detail, sizeof(detail), "%s, %dx%d", ops->description, f.img.width, f.img.height);
+            if (!works) {
+                *w = f.img.width;
+                *h = f.img.height;
+            }
+            works++;
+            pvs_capture_release(cap, &f);
+        } else if (x11 && err == PVS_ENODEV) {
+            snprintf(detail, sizeof(detail), "%s: start an X server or pass --display :N",
+                     pvs_strerror(err));
+        } else {
+            snprintf(detail, sizeof(detail), "%s", pvs_strerror(err));
+        }
+        pvs_capture_close(&cap);
+        line(ops->name, !err, detail);
+    }
+    return works;
+}
+
+static int check_encoders(const struct pvs_server_settings *s, int w, int h)
+{
+    printf("encoders (probed at %dx%d)\n", w, h);
+    fflush(stdout);
+    int works = 0;
+    for (const struct pvs_encoder_info *i = pvs_encoder_infos; i->name; i++) {
+        if (s->codec != PVS_CODEC_COUNT && (int)i->codec != s->codec)
+            continue;
+        struct pvs_encoder_opts o = { .codec = i->codec, .width = w, .height = h, .fps = 60 };
+        char why[160] = "";
+        int err = pvs_encoder_probe(i->name, &o, why, sizeof(why));
+        line(i->name, !err, err ? why : i->hardware ? "hardware" : "software");
+        works += !err;
+    }
+    return works;
+}
+
+static bool check_port(const struct pvs_server_settings *s, int port, const char *what)
+{
+    struct pvs_addr a;
+    pvs_socket sock = PVS_INVALID_SOCKET;
+    char name[32], detail[160];
+    snprintf(name, sizeof(name), "UDP %d (%s)", port, what);
+    int err = pvs_addr_resolve(&a, s->bind[0] ? s->bind : "0.0.0.0", (uint16_t)port);
+    if (!err) {
+        /* Quiet: the line below says what happened. */
+        enum pvs_log_level level = pvs_log_get_level();
+        pvs_log_set_level(PVS_LOG_QUIET);
+        err = pvs_udp_open(&sock, &a);
+        pvs_log_set_level(level);
+    }
+    pvs_socket_close(&sock);
+    if (!err)
+        snprintf(detail, sizeof(detail), "free");
+    else
+        snprintf(detail, sizeof(detail), "%s: another program (a running pvstream-server?) has "
+                 "it; stop it or use --port", pvs_strerror(err));
+    line(name, !err, detail);
+    return !err;
+}
+
+static void check_input(const struct pvs_server_settings *s)
+{
+    printf("input\n");
+    fflush(stdout);
+    if (!s->input) {
+        line("injection", false, "off (--no-input)");
+        return;
+    }
+    struct pvs_injector *inj = NULL;
+    int err = pvs_injector_open(&inj, s->display[0] ? s->display : NULL);
+    line("keyboard and mouse", !err, err ? "cannot inject (the log line above says why)" : "works");
+    if (!err)
+        line("gamepads", pvs_injector_has_gamepads(inj),
+             pvs_injector_has_gamepads(inj) ? "works" : "off (the log line above says why)");
+    pvs_injector_close(&inj);
+}
+
+int pvs_server_doctor(const struct pvs_server_settings *s)
+{
+    if (pvs_net_init() != 0)
+        return 1;
+    int w = s->size[0], h = s->size[1];
+    int captures = check_capture(s, &w, &h);
+    int encoders = check_encoders(s, w, h);
+    printf("network\n");
+    bool ports = check_port(s, s->port, "control");
+    ports &= check_port(s, s->port + 1, "media");
+    check_input(s);
+    pvs_net_deinit();
+
+    bool ready = captures > 0 && encoders > 0 && ports;
+    printf("\n%s\n", ready ? "ready to stream" : "not ready: fix the lines marked -- above");
+    if (!encoders)
+        printf("no encoder works: install libavcodec with libx264 (apt-get install libavcodec59) "
+               "or a GPU driver\n");
+    return ready ? 0 : 1;
+}

@@ -1,0 +1,214 @@
+/* pvstream-server: the command line, the configuration file, signals, and
+ * the `doctor` subcommand. The work is in server.c. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "common/codec.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/platform/platform.h"
+#include "encode/encoder.h"
+#include "input/injector.h"
+#include "net/fec.h"
+#include "net/media.h"
+#include "net/sender.h"
+#include "pvs_config.h"
+#include "server/server.h"
+
+static const char *const capture_choices[] = { "auto", "x11", "testsrc", NULL };
+/* The codec names of enum pvs_codec, then "auto". */
+static const char *const codec_choices[] = {
+    [PVS_CODEC_H264] = "h264", [PVS_CODEC_HEVC] = "hevc", [PVS_CODEC_AV1] = "av1",
+    [PVS_CODEC_COUNT] = "auto", [PVS_CODEC_COUNT + 1] = NULL,
+};
+
+struct cli {
+    struct pvs_server_settings s;
+    char config[PVS_OPT_STRING_MAX];
+};
+
+#define OPT(sec, k, t, field, lo, hi, ch, mv, h) \
+    { sec, k, k, t, offsetof(struct pvs_server_settings, field), lo, hi, ch, mv, h }
+const struct pvs_option pvs_server_options[] = {
+    OPT("capture", "capture", PVS_OPT_STRING, capture, 0, 0, NULL, "auto|x11|testsrc",
+        "where frames come from: auto takes the X display when one opens, else the built-in test desktop"),
+    OPT("capture", "display", PVS_OPT_STRING, display, 0, 0, NULL, ":N",
+        "X display to capture and to inject input into (empty: $DISPLAY)"),
+    OPT("capture", "size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "test desktop size (testsrc only)"),
+    OPT("capture", "content", PVS_OPT_CHOICE, content, 0, 0, pvs_content_names, "KIND",
+        "test desktop content (testsrc only)"),
+    OPT("encode", "encoder", PVS_OPT_STRING, encoder, 0, 0, NULL, "auto|NAME",
+        "encoder: auto probes hardware first, then software; NAME as `pvstream-bench encoders` lists"),
+    OPT("encode", "codec", PVS_OPT_CHOICE, codec, 0, 0, codec_choices, "CODEC",
+        "auto: the first of h264, hevc, av1 that the client decodes"),
+    OPT("encode", "bitrate", PVS_OPT_INT64, bitrate, 0, 2000000000, NULL, "BITS",
+        "bits per second (k/M/G suffixes); 0 = 0.15 bit per pixel"),
+    OPT("encode", "fps", PVS_OPT_INT, fps, 0, 240, NULL, "N", "frames per second; 0 = 60"),
+    OPT("network", "bind", PVS_OPT_STRING, bind, 0, 0, NULL, "ADDRESS",
+        "address to listen on (empty: every IPv4 address)"),
+    OPT("network", "port", PVS_OPT_INT, port, 1, 65534, NULL, "N",
+        "control port (UDP, ENet); media goes from the next one up"),
+    OPT("network", "datagram", PVS_OPT_INT, datagram, PVS_MEDIA_MIN_DATAGRAM, PVS_MEDIA_MAX_DATAGRAM,
+        NULL, "BYTES", "largest UDP payload sent (the client may ask for less)"),
+    OPT("network", "fec-percent", PVS_OPT_INT, fec_percent, 0, 100, NULL, "PCT",
+        "parity shards as a share of data shards"),
+    OPT("network", "fec-min", PVS_OPT_INT, fec_min, 0, 16, NULL, "N", "at least this many parity shards per block"),
+    OPT("network", "pace", PVS_OPT_INT64, pace, 0, 100000000000LL, NULL, "BITS",
+        "pacing rate of a frame's packets, bits per second; 0 = off"),
+    OPT("network", "dscp", PVS_OPT_INT, dscp, -1, 63, NULL, "N",
+        "DSCP mark on media packets (46: expedited forwarding); -1 = none"),
+    OPT("server", "input", PVS_OPT_BOOL, input, 0, 0, NULL, NULL,
+        "inject the client's keyboard, mouse and gamepads (--no-input to refuse them)"),
+    OPT("server", "stats-interval", PVS_OPT_INT, stats_interval, 0, 3600, NULL, "S",
+        "seconds between statistics lines while streaming; 0 = none"),
+    OPT("server", "exit-after", PVS_OPT_INT, exit_after, 0, 86400, NULL, "S",
+        "stop after this many seconds; 0 = run until stopped"),
+    { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
+};
+
+void pvs_server_defaults(struct pvs_server_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->capture, sizeof(s->capture), "auto");
+    snprintf(s->encoder, sizeof(s->encoder), "auto");
+    s->size[0] = 1920;
+    s->size[1] = 1080;
+    s->content = PVS_CONTENT_DESKTOP;
+    s->codec = PVS_CODEC_COUNT;
+    s->port = PVS_SERVER_DEFAULT_PORT;
+    s->datagram = PVS_MEDIA_DEFAULT_DATAGRAM;
+    s->fec_percent = PVS_FEC_DEFAULT_PERCENT;
+    s->fec_min = PVS_FEC_DEFAULT_MIN_PARITY;
+    s->pace = PVS_SENDER_DEFAULT_PACE_BPS;
+    s->dscp = -1;
+    s->input = true;
+    s->stats_interval = 5;
+}
+
+static void usage(FILE *out, const struct pvs_server_settings *s)
+{
+    fprintf(out,
+            "usage: pvstream-server [--config FILE] [options]\n"
+            "       pvstream-server doctor [options]\n\n"
+            "Streams the desktop (or a built-in test desktop) to one pvstream-client at a\n"
+            "time. A second client is told the server is busy. `doctor` checks capture,\n"
+            "encoders, ports and input, and says what to fix.\n\n"
+            "options (each also a key in the INI file given with --config; the file's\n"
+            "section is the word before the key in pvstream-server.ini):\n"
+            "  --config FILE        read settings from FILE first; options given here win\n");
+    pvs_config_print_help(pvs_server_options, s, out);
+    fprintf(out, "\nStop with Ctrl+C (SIGINT) or SIGTERM. PVS_LOG=debug shows more.\n");
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* The value of --config FILE / --config=FILE, taken out of argv. */
+static const char *take_config(int *argc, char **argv)
+{
+    const char *path = NULL;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < *argc) {
+            path = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            path = argv[i] + 9;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    return path;
+}
+
+int main(int argc, char **argv)
+{
+    struct pvs_server_settings s;
+    pvs_server_defaults(&s);
+    bool doctor = argc > 1 && !strcmp(argv[1], "doctor");
+    if (doctor) {
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("pvstream-server %s\n", PVS_VERSION);
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--config") && argc == 2) {
+        fprintf(stderr, "pvstream-server: --config needs a FILE (see --help)\n");
+        return 2;
+    }
+    const char *config = take_config(&argc, argv);
+    char err[512];
+    if (config) {
+        int rc = pvs_config_load_file(pvs_server_options, &s, config, err, sizeof(err));
+        if (rc == PVS_ENOENT) {
+            fprintf(stderr, "pvstream-server: cannot read the configuration file '%s'\n", config);
+            return 2;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "pvstream-server: %s\n", err);
+            return 2;
+        }
+    }
+    int npos = 0;
+    int rc = pvs_config_parse_args(pvs_server_options, &s, argc, argv, 1, &npos, err, sizeof(err));
+    if (rc == PVS_EAGAIN) {
+        usage(stdout, &s);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "pvstream-server: %s (see --help)\n", err);
+        return 2;
+    }
+    if (npos > 0) {
+        fprintf(stderr, "pvstream-server: unexpected argument '%s' (see --help)\n", argv[1]);
+        return 2;
+    }
+    bool known = false;
+    for (int i = 0; capture_choices[i]; i++)
+        known |= !strcmp(s.capture, capture_choices[i]);
+    if (!known) {
+        fprintf(stderr, "pvstream-server: --capture '%s': one of auto, x11, testsrc\n", s.capture);
+        return 2;
+    }
+    if ((s.size[0] | s.size[1]) & 1) {
+        fprintf(stderr, "pvstream-server: --size %dx%d: width and height must be even\n",
+                s.size[0], s.size[1]);
+        return 2;
+    }
+    if (strcmp(s.encoder, "auto")) {
+        const struct pvs_encoder_info *info = pvs_encoder_info_find(s.encoder);
+        if (!info) {
+            fprintf(stderr, "pvstream-server: --encoder '%s': unknown encoder "
+                    "(`pvstream-bench encoders` lists them)\n", s.encoder);
+            return 2;
+        }
+        if (s.codec != PVS_CODEC_COUNT && s.codec != (int)info->codec) {
+            fprintf(stderr, "pvstream-server: --encoder %s encodes %s, not --codec %s\n", s.encoder,
+                    pvs_codec_name(info->codec), codec_choices[s.codec]);
+            return 2;
+        }
+        s.codec = (int)info->codec;
+    }
+    if (doctor)
+        return pvs_server_doctor(&s);
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    rc = pvs_server_run(&s, &stop_flag);
+    if (rc < 0) {
+        fprintf(stderr, "pvstream-server: %s\n", pvs_strerror(rc));
+        return 1;
+    }
+    fprintf(stderr, "pvstream-server: stopped\n");
+    return 0;
+}

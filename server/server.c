@@ -1,0 +1,470 @@
+#include "server/server.h"
+
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/platform/platform.h"
+#include "common/stats.h"
+#include "encode/convert.h"
+#include "encode/encoder.h"
+#include "input/injector.h"
+#include "input/input.h"
+#include "net/control.h"
+#include "net/fec.h"
+#include "net/media.h"
+#include "net/sender.h"
+
+/* Nothing changed on screen: still send a frame this often, so a client
+ * that joined (or lost one) sees the picture without waiting for a change. */
+#define UNCHANGED_REFRESH_NS 1000000000LL
+/* How long the video thread waits for the control thread to have sent
+ * STREAM before it sends media of a new size. */
+#define STREAM_WAIT_NS 1000000000LL
+
+/* ---- the video thread --------------------------------------------------- */
+
+struct video {
+    const struct pvs_server_settings *cfg;
+    pvs_socket sock;                 /* the server's media socket (borrowed) */
+    struct pvs_addr to;
+    uint8_t key[PVS_SRTP_KEY_BYTES];
+    uint32_t ssrc;
+    int datagram;
+    uint32_t client_codecs;          /* PVS_CTL_CODEC_BIT_* */
+    struct pvs_thread *thread;
+
+    atomic_bool stop;
+    atomic_bool want_idr;
+
+    /* The stream description, made by the video thread and sent by the
+     * control thread; `sent` catches up with `made`. */
+    pvs_mutex mu;
+    pvs_cond cv;
+    struct pvs_ctl_stream desc;
+    uint32_t made, sent;
+
+    /* Figures, read by the control thread (under mu). */
+    uint64_t frames, unchanged, keyframes, bytes;
+    struct pvs_stats encode;         /* capture -> packet out */
+    int err;
+};
+
+static uint8_t ctl_codec(enum pvs_codec c)
+{
+    return c == PVS_CODEC_HEVC ? PVS_CTL_CODEC_HEVC
+         : c == PVS_CODEC_AV1  ? PVS_CTL_CODEC_AV1 : PVS_CTL_CODEC_H264;
+}
+
+static uint32_t codec_bit(enum pvs_codec c)
+{
+    return c == PVS_CODEC_HEVC ? PVS_CTL_CODEC_BIT_HEVC
+         : c == PVS_CODEC_AV1  ? PVS_CTL_CODEC_BIT_AV1 : PVS_CTL_CODEC_BIT_H264;
+}
+
+/* The encoder for this session: the configured one, or the first codec the
+ * client decodes (H.264, HEVC, AV1 in that order) with "auto". */
+static int open_encoder(struct video *v, int width, int height, struct pvs_encoder **out)
+{
+    const struct pvs_server_settings *cfg = v->cfg;
+    struct pvs_encoder_opts eo = { .width = width, .height = height,
+                                   .fps = cfg->fps ? cfg->fps : 60, .bitrate = cfg->bitrate };
+    if (cfg->codec != PVS_CODEC_COUNT) {
+        eo.codec = (enum pvs_codec)cfg->codec;
+        return pvs_encoder_open(out, cfg->encoder, &eo);
+    }
+    int err = PVS_ENOTSUP;
+    for (int c = 0; c < PVS_CODEC_COUNT && err; c++) {
+        if (!(v->client_codecs & codec_bit((enum pvs_codec)c)))
+            continue;
+        eo.codec = (enum pvs_codec)c;
+        err = pvs_encoder_open(out, cfg->encoder, &eo);
+    }
+    return err;
+}
+
+/* Publishes the stream's description and waits until the control thread
+ * has sent it, so the client knows the size before the first packet. */
+static void publish(struct video *v, const struct pvs_encoder *enc, int width, int height)
+{
+    const struct pvs_server_settings *cfg = v->cfg;
+    int64_t bitrate = cfg->bitrate ? cfg->bitrate
+                                   : (int64_t)((double)width * height * (cfg->fps ? cfg->fps : 60) * 0.15);
+    pvs_mutex_lock(&v->mu);
+    v->desc = (struct pvs_ctl_stream){
+        .codec = ctl_codec(pvs_encoder_get_info(enc)->codec),
+        .width = (uint16_t)width, .height = (uint16_t)height,
+        .fps = (uint16_t)(cfg->fps ? cfg->fps : 60),
+        .bitrate = (uint32_t)(bitrate > UINT32_MAX ? UINT32_MAX : bitrate),
+        .datagram_size = (uint16_t)v->datagram,
+        .fec_percent = (uint8_t)cfg->fec_percent, .fec_min_parity = (uint8_t)cfg->fec_min,
+        .media_port = (uint16_t)(cfg->port + 1), .ssrc = v->ssrc,
+        .generation = v->made + 1,
+    };
+    v->made++;
+    int64_t until = pvs_time_ns() + STREAM_WAIT_NS;
+    while (v->sent != v->made && !atomic_load(&v->stop))
+        if (pvs_cond_wait_until(&v->cv, &v->mu, until) == PVS_ETIMEDOUT)
+            break;
+    pvs_mutex_unlock(&v->mu);
+}
+
+/* Opens the configured source. --size is the test desktop's: the X display
+ * is captured whole. "auto" is the X display when one opens, else the test
+ * desktop (said once). */
+static int open_capture(const struct pvs_server_settings *cfg, struct pvs_capture **cap)
+{
+    struct pvs_capture_opts co = { .fps = cfg->fps, .content = (enum pvs_content)cfg->content,
+                                   .display = cfg->display[0] ? cfg->display : NULL };
+    bool any = !strcmp(cfg->capture, "auto");
+    if (any || !strcmp(cfg->capture, "x11")) {
+        int err = pvs_capture_open(cap, "x11", &co);
+        if (!err || !any || (err != PVS_ENODEV && err != PVS_ENOTSUP))
+            return err;
+        PVS_LOG_I("server: no X display to capture: streaming the built-in test desktop");
+    }
+    co.width = cfg->size[0];
+    co.height = cfg->size[1];
+    return pvs_capture_open(cap, "testsrc", &co);
+}
+
+static int video_thread(void *arg)
+{
+    struct video *v = arg;
+    const struct pvs_server_settings *cfg = v->cfg;
+    struct pvs_capture *cap = NULL;
+    struct pvs_encoder *enc = NULL;
+    struct pvs_sender *tx = NULL;
+    struct pvs_sender_config sc = {
+        .packetizer = { .datagram_size = v->datagram, .fec_percent = cfg->fec_percent,
+                        .fec_min_parity = cfg->fec_min, .ssrc = v->ssrc },
+        .pace_bps = cfg->pace, .dscp = cfg->dscp,
+    };
+    int err = pvs_sender_open(&tx, v->sock, &v->to, v->key, &sc);
+    sodium_memzero(v->key, sizeof(v->key));
+    uint32_t frame_no = 0;            /* +1 per frame sent: what the client counts */
+    int width = 0, height = 0;
+    int64_t last_sent = 0;
+
+    while (!err && !atomic_load(&v->stop)) {
+        if (!cap) {
+            err = open_capture(cfg, &cap);
+            if (err)
+                break;
+        }
+        struct pvs_frame f;
+        err = pvs_capture_next(cap, &f, 100);
+        if (err == PVS_ETIMEDOUT) {
+            err = 0;
+            continue;
+        }
+        if (err == PVS_EREINIT) {
+            PVS_LOG_I("server: the screen changed size; capturing again");
+            pvs_capture_close(&cap);
+            err = 0;
+            continue;
+        }
+        if (err)
+            break;
+
+        if (!enc || f.img.width != width || f.img.height != height) {
+            pvs_encoder_close(&enc);
+            width = f.img.width;
+            height = f.img.height;
+            err = open_encoder(v, width, height, &enc);
+            if (err) {
+                pvs_capture_release(cap, &f);
+                break;
+            }
+            PVS_LOG_I("server: encoding %dx%d with %s", width, height, pvs_encoder_name(enc));
+            publish(v, enc, width, height);
+            atomic_store(&v->want_idr, true);
+        }
+
+        bool idr = atomic_exchange(&v->want_idr, false);
+        int64_t now = pvs_time_ns();
+        if (!f.changed && !idr && now - last_sent < UNCHANGED_REFRESH_NS) {
+            pvs_capture_release(cap, &f);
+            pvs_mutex_lock(&v->mu);
+            v->unchanged++;
+            pvs_mutex_unlock(&v->mu);
+            continue;
+        }
+        struct pvs_image *in = pvs_encoder_input(enc);
+        err = in ? pvs_convert(&f.img, in) : PVS_EINVAL;
+        struct pvs_packet pkt;
+        int64_t captured = f.capture_ns;
+        if (!err)
+            err = pvs_encoder_encode(enc, frame_no, captured, idr, &pkt);
+        pvs_capture_release(cap, &f);
+        if (err == PVS_EAGAIN) {
+            err = 0;
+            continue;
+        }
+        if (err)
+            break;
+        pkt.frame = frame_no++;
+        int64_t host_ns = pvs_time_ns() - captured;
+        err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), NULL);
+        last_sent = pvs_time_ns();
+        pvs_mutex_lock(&v->mu);
+        v->frames++;
+        v->keyframes += pkt.keyframe;
+        v->bytes += pkt.size;
+        pvs_stats_add(&v->encode, host_ns);
+        pvs_mutex_unlock(&v->mu);
+    }
+    if (err)
+        PVS_LOG_E("server: the video stream stopped: %s", pvs_strerror(err));
+    pvs_sender_close(&tx);
+    pvs_encoder_close(&enc);
+    pvs_capture_close(&cap);
+    v->err = err;
+    return err;
+}
+
+static void video_stop(struct video **pv)
+{
+    struct video *v = *pv;
+    if (!v)
+        return;
+    atomic_store(&v->stop, true);
+    pvs_mutex_lock(&v->mu);
+    pvs_cond_broadcast(&v->cv);
+    pvs_mutex_unlock(&v->mu);
+    pvs_thread_join(&v->thread, NULL);
+    pvs_cond_destroy(&v->cv);
+    pvs_mutex_destroy(&v->mu);
+    sodium_memzero(v->key, sizeof(v->key));
+    free(v);
+    *pv = NULL;
+}
+
+static int video_start(struct video **out, const struct pvs_server_settings *cfg, pvs_socket sock,
+                       const struct pvs_control_event *ready)
+{
+    struct video *v = calloc(1, sizeof(*v));
+    if (!v)
+        return PVS_ENOMEM;
+    v->cfg = cfg;
+    v->sock = sock;
+    v->to = ready->u.ready.media_addr;
+    memcpy(v->key, ready->u.ready.keys.srtp_tx, sizeof(v->key));
+    randombytes_buf(&v->ssrc, sizeof(v->ssrc));
+    v->datagram = cfg->datagram < ready->u.ready.hello.max_datagram
+                      ? cfg->datagram : ready->u.ready.hello.max_datagram;
+    v->client_codecs = ready->u.ready.codecs;
+    pvs_stats_reset(&v->encode);
+    int err = pvs_mutex_init(&v->mu);
+    if (!err && (err = pvs_cond_init(&v->cv)) != 0)
+        pvs_mutex_destroy(&v->mu);
+    if (err) {
+        free(v);
+        return err;
+    }
+    err = pvs_thread_create(&v->thread, video_thread, v, "pvs-video");
+    if (err) {
+        pvs_cond_destroy(&v->cv);
+        pvs_mutex_destroy(&v->mu);
+        free(v);
+        return err;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- the control thread ------------------------------------------------- */
+
+struct server {
+    const struct pvs_server_settings *cfg;
+    struct pvs_control_server *ctl;
+    pvs_socket media;
+    struct video *video;
+    struct pvs_injector *inj;
+    bool inj_tried;
+    char client[64];
+    struct pvs_ctl_stats client_stats;
+    bool have_client_stats;
+    int64_t next_report_ns;
+    uint64_t reported_frames, reported_bytes;
+    int64_t reported_ns;
+};
+
+static void end_session(struct server *s, const char *why)
+{
+    if (s->video) {
+        video_stop(&s->video);
+        PVS_LOG_I("server: client %s %s; waiting for the next", s->client, why);
+    }
+    if (s->inj)
+        pvs_injector_release_all(s->inj);
+    s->have_client_stats = false;
+}
+
+static void handle_input(struct server *s, const struct pvs_control_event *ev)
+{
+    if (!s->cfg->input)
+        return;
+    if (!s->inj && !s->inj_tried) {
+        s->inj_tried = true;
+        const char *display = s->cfg->display[0] ? s->cfg->display : NULL;
+        if (pvs_injector_open(&s->inj, display) != 0)
+            PVS_LOG_W("server: the client's input is ignored: no way to inject it here "
+                      "(the line above says why)");
+    }
+    struct pvs_input_event ie;
+    if (s->inj && pvs_input_parse(ev->u.input.msg, ev->u.input.len, &ie) == 0)
+        pvs_injector_inject(s->inj, &ie);
+}
+
+static void report(struct server *s, int64_t now)
+{
+    if (!s->video || !s->cfg->stats_interval || now < s->next_report_ns)
+        return;
+    struct video *v = s->video;
+    pvs_mutex_lock(&v->mu);
+    uint64_t frames = v->frames, bytes = v->bytes, unchanged = v->unchanged;
+    struct pvs_stats_summary enc;
+    pvs_stats_summarize(&v->encode, &enc);
+    pvs_mutex_unlock(&v->mu);
+    double secs = (double)(now - s->reported_ns) / 1e9;
+    if (s->reported_ns && secs > 0) {
+        char client[160] = "";
+        if (s->have_client_stats)
+            snprintf(client, sizeof(client), "; client: %u frames, %u dropped, %llu packets lost, "
+                     "%llu rebuilt", s->client_stats.frames_complete,
+                     s->client_stats.frames_dropped,
+                     (unsigned long long)s->client_stats.packets_lost,
+                     (unsigned long long)s->client_stats.packets_recovered);
+        fprintf(stderr, "streaming to %s: %.1f fps, %.1f Mbit/s, capture->sent p50 %.2f ms p99 "
+                "%.2f ms, %llu unchanged frames skipped%s\n", s->client,
+                (double)(frames - s->reported_frames) / secs,
+                (double)(bytes - s->reported_bytes) * 8 / secs / 1e6, enc.p50_ms, enc.p99_ms,
+                (unsigned long long)unchanged, client);
+    }
+    s->reported_frames = frames;
+    s->reported_bytes = bytes;
+    s->reported_ns = now;
+    s->next_report_ns = now + (int64_t)s->cfg->stats_interval * 1000000000LL;
+}
+
+static void handle(struct server *s, struct pvs_control_event *ev)
+{
+    switch (ev->type) {
+    case PVS_CONTROL_EV_CLIENT_READY: {
+        end_session(s, "replaced");
+        pvs_addr_format(&ev->u.ready.control_addr, s->client, sizeof(s->client));
+        const struct pvs_ctl_hello *h = &ev->u.ready.hello;
+        if (s->cfg->datagram > h->max_datagram)
+            PVS_LOG_I("server: %s takes datagrams of at most %u bytes", s->client, h->max_datagram);
+        int err = video_start(&s->video, s->cfg, s->media, ev);
+        pvs_session_keys_wipe(&ev->u.ready.keys);
+        if (err) {
+            PVS_LOG_E("server: cannot start streaming: %s", pvs_strerror(err));
+            pvs_control_server_disconnect(s->ctl, PVS_CTL_BYE_ERROR);
+            return;
+        }
+        s->reported_ns = 0;
+        s->reported_frames = s->reported_bytes = 0;
+        s->next_report_ns = 0;
+        PVS_LOG_I("server: streaming to %s", s->client);
+        return;
+    }
+    case PVS_CONTROL_EV_KEYFRAME_REQUEST:
+        if (s->video)
+            atomic_store(&s->video->want_idr, true);
+        return;
+    case PVS_CONTROL_EV_STATS:
+        s->client_stats = ev->u.stats;
+        s->have_client_stats = true;
+        return;
+    case PVS_CONTROL_EV_INPUT:
+        handle_input(s, ev);
+        return;
+    case PVS_CONTROL_EV_CLIENT_GONE:
+        end_session(s, ev->u.gone.why == PVS_CONTROL_WHY_BYE ? "said goodbye"
+                                                              : pvs_control_why_name(ev->u.gone.why));
+        return;
+    default:
+        return;
+    }
+}
+
+/* The video thread's side of the description hand-over, and its failure. */
+static void check_video(struct server *s)
+{
+    struct video *v = s->video;
+    if (!v)
+        return;
+    pvs_mutex_lock(&v->mu);
+    if (v->sent != v->made) {
+        int err = pvs_control_server_send_stream(s->ctl, &v->desc);
+        if (err)
+            PVS_LOG_W("server: cannot describe the stream to the client: %s", pvs_strerror(err));
+        v->sent = v->made;
+        pvs_cond_broadcast(&v->cv);
+    }
+    pvs_mutex_unlock(&v->mu);
+    if (v->err) {
+        PVS_LOG_E("server: ending the session with %s", s->client);
+        pvs_control_server_disconnect(s->ctl, PVS_CTL_BYE_ERROR);
+        end_session(s, "dropped after an error");
+    }
+}
+
+int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_atomic_t *stop)
+{
+    struct server s = { .cfg = cfg, .media = PVS_INVALID_SOCKET };
+    int err = pvs_net_init();
+    if (err)
+        return err;
+    if (sodium_init() < 0) {
+        pvs_net_deinit();
+        return PVS_EEXTERNAL;
+    }
+
+    struct pvs_control_server_config cc;
+    pvs_control_server_default_config(&cc);
+    cc.bind_host = cfg->bind[0] ? cfg->bind : NULL;
+    cc.port = (uint16_t)cfg->port;
+    cc.codecs = cfg->codec == PVS_CODEC_COUNT
+                    ? PVS_CTL_CODEC_BIT_H264 | PVS_CTL_CODEC_BIT_HEVC | PVS_CTL_CODEC_BIT_AV1
+                    : codec_bit((enum pvs_codec)cfg->codec);
+    struct pvs_addr media_addr;
+    err = pvs_control_server_open(&s.ctl, &cc);
+    if (!err)
+        err = pvs_addr_resolve(&media_addr, cfg->bind[0] ? cfg->bind : "0.0.0.0",
+                               (uint16_t)(cfg->port + 1));
+    if (!err)
+        err = pvs_udp_open(&s.media, &media_addr);
+    if (err)
+        goto out;
+    fprintf(stderr, "pvstream-server: waiting for a client on port %d (control) and %d (media), "
+            "capture %s, encoder %s\n", cfg->port, cfg->port + 1, cfg->capture, cfg->encoder);
+
+    int64_t end = cfg->exit_after ? pvs_time_ns() + (int64_t)cfg->exit_after * 1000000000LL : 0;
+    while (!*stop && (!end || pvs_time_ns() < end)) {
+        struct pvs_control_event ev;
+        int r = pvs_control_server_service(s.ctl, 5, &ev);
+        if (r < 0) {
+            err = r;
+            break;
+        }
+        if (r == 1)
+            handle(&s, &ev);
+        check_video(&s);
+        report(&s, pvs_time_ns());
+    }
+    end_session(&s, "disconnected: the server is stopping");
+out:
+    pvs_control_server_close(&s.ctl);
+    pvs_injector_close(&s.inj);
+    pvs_socket_close(&s.media);
+    pvs_net_deinit();
+    return err;
+}

@@ -1,0 +1,52 @@
+/* pvstream-server: streams one capture source to one client at a time.
+ *
+ * Threads: the caller's thread runs the control channel (ENet service,
+ * session events, input injection); each session gets a video thread
+ * (capture -> convert -> encode -> packetize -> SRTP -> send, with no
+ * hand-off and no queue). When the client goes, the video thread ends and
+ * the server waits for the next. */
+#ifndef PVS_SERVER_H
+#define PVS_SERVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+#define PVS_SERVER_DEFAULT_PORT 47100
+
+struct pvs_server_settings {
+    char capture[PVS_OPT_STRING_MAX];   /* auto, x11, testsrc */
+    char display[PVS_OPT_STRING_MAX];   /* X display; "" = $DISPLAY */
+    int size[2];                        /* testsrc only */
+    int content;                        /* testsrc only: enum pvs_content */
+    char encoder[PVS_OPT_STRING_MAX];   /* auto or a libavcodec name */
+    int codec;                          /* enum pvs_codec, or PVS_CODEC_COUNT: auto */
+    int64_t bitrate;                    /* 0: 0.15 bit per pixel */
+    int fps;                            /* 0: 60 */
+    char bind[PVS_OPT_STRING_MAX];      /* "" = every address */
+    int port;                           /* control; media is port + 1 */
+    int datagram;
+    int fec_percent;
+    int fec_min;
+    int64_t pace;                       /* bits per second; 0: off */
+    int dscp;                           /* -1: leave */
+    bool input;                         /* inject the client's input */
+    int stats_interval;                 /* seconds between statistics lines; 0: none */
+    int exit_after;                     /* seconds; 0: run until stopped (tests) */
+};
+
+extern const struct pvs_option pvs_server_options[];
+void pvs_server_defaults(struct pvs_server_settings *s);
+
+/* Runs until *stop becomes nonzero (a signal handler sets it) or, with
+ * exit_after, that many seconds. Returns 0, or a negative code when it
+ * could not start (the log says why). */
+int pvs_server_run(const struct pvs_server_settings *s, const volatile sig_atomic_t *stop);
+
+/* `pvstream-server doctor`: checks capture, encoders, ports and input, and
+ * prints what works and what to fix. Returns 0 when streaming can work. */
+int pvs_server_doctor(const struct pvs_server_settings *s);
+
+#endif
