@@ -10,21 +10,15 @@
  * The programs are the real ones, found next to this one in the build tree
  * (build/server/pvstream-server, build/client/pvstream-client), or named by
  * PVS_SERVER and PVS_CLIENT. Their logs go to out/e2e-*.log. */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
 #include "common/error.h"
+#include "common/process.h"
 #include "common/platform/platform.h"
-
-extern char **environ;
 
 struct settings {
     int size[2];
@@ -77,54 +71,6 @@ static void find_program(char *out, size_t len, const char *env, const char *rel
     char dir[512];
     self_dir(dir, sizeof(dir));
     snprintf(out, len, "%.512s/../%.256s", dir, rel);
-}
-
-/* Starts argv with stdout and stderr to `log` (NULL: inherited). Returns
- * the pid, or -1 (said). */
-static pid_t start(char *const argv[], const char *log)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (log) {
-        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    }
-    pid_t pid = -1;
-    int err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err) {
-        fprintf(stderr, "pvstream-bench e2e: cannot start %s: %s\n", argv[0], strerror(err));
-        return -1;
-    }
-    return pid;
-}
-
-/* Waits up to timeout_ms for pid. Returns its exit status, or -1 if it
- * is still running. */
-static int wait_for(pid_t pid, int timeout_ms)
-{
-    int64_t end = pvs_time_ns() + (int64_t)timeout_ms * 1000000;
-    for (;;) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        if (r < 0 || pvs_time_ns() >= end)
-            return -1;
-        pvs_sleep_ns(20000000);
-    }
-}
-
-static void stop(pid_t *pid)
-{
-    if (*pid <= 0)
-        return;
-    kill(*pid, SIGTERM);
-    if (wait_for(*pid, 5000) < 0) {
-        kill(*pid, SIGKILL);
-        waitpid(*pid, NULL, 0);
-    }
-    *pid = -1;
 }
 
 /* A display number with no X server on it. */
@@ -250,7 +196,7 @@ int pvs_bench_e2e(int argc, char **argv)
                     "or give --display\n");
             goto out;
         }
-        xvfb = start(xargv, "out/e2e-xvfb.log");
+        xvfb = pvs_process_start(xargv, "out/e2e-xvfb.log");
         if (xvfb < 0 || !wait_socket(n, 5000)) {
             fprintf(stderr, "pvstream-bench e2e: Xvfb did not start (out/e2e-xvfb.log)\n");
             goto out;
@@ -268,10 +214,10 @@ int pvs_bench_e2e(int argc, char **argv)
     snprintf(bitrate, sizeof(bitrate), "%lld", (long long)s.bitrate);
 
     char *pargv[] = { self, "paint", "--display", display, "--fps", fps, NULL };
-    painter = start(pargv, "out/e2e-paint.log");
+    painter = pvs_process_start(pargv, "out/e2e-paint.log");
     char *sargv[] = { server, "--capture", "x11", "--display", display, "--fps", fps, "--port", port_s,
                       "--encoder", s.encoder, "--bitrate", bitrate, "--no-input", NULL };
-    srv = start(sargv, "out/e2e-server.log");
+    srv = pvs_process_start(sargv, "out/e2e-server.log");
     if (painter < 0 || srv < 0)
         goto out;
     pvs_sleep_ns(500000000); /* the painter's first frames, the server's sockets */
@@ -280,13 +226,13 @@ int pvs_bench_e2e(int argc, char **argv)
             s.seconds);
     char *cargv[] = { client, target, "--headless", "--seconds", seconds, "--stats-json", stats, NULL };
     remove(stats);
-    cli = start(cargv, NULL);
+    cli = pvs_process_start(cargv, NULL);
     if (cli < 0)
         goto out;
-    int status = wait_for(cli, (s.seconds + 30) * 1000);
+    int status = pvs_process_wait(cli, (s.seconds + 30) * 1000);
     if (status < 0) {
         fprintf(stderr, "pvstream-bench e2e: the client did not finish; stopping it\n");
-        stop(&cli);
+        pvs_process_stop(&cli);
         goto out;
     }
     cli = -1;
@@ -330,10 +276,10 @@ int pvs_bench_e2e(int argc, char **argv)
     }
     free(text);
 out:
-    stop(&cli);
-    stop(&srv);
-    stop(&painter);
-    stop(&xvfb);
+    pvs_process_stop(&cli);
+    pvs_process_stop(&srv);
+    pvs_process_stop(&painter);
+    pvs_process_stop(&xvfb);
     pvs_net_deinit();
     return rc;
 }

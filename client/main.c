@@ -1,0 +1,341 @@
+/* pvstream-client: parses the options and wires the session (network and
+ * decoding, client/session.h) to a window (client/present.h,
+ * client/sdl_input.h) or, with --headless, to the log. */
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <SDL.h>
+
+#include "client/options.h"
+#include "client/present.h"
+#include "client/sdl_input.h"
+#include "client/session.h"
+#include "client/stats.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/platform/platform.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+struct app {
+    struct pvs_client_opts opt;
+    struct pvs_session *session;
+    struct pvs_present *present;
+    struct pvs_sdl_input input;
+    bool overlay;
+    char overlay_text[6][128];
+    const char *overlay_lines[6];
+    int overlay_n;
+    int64_t start_us;
+    int64_t deadline_us;       /* --seconds: when to stop; 0: not started */
+    bool stop;
+    int exit_code;
+};
+
+static int send_input(void *ctx, const struct pvs_input_event *ev)
+{
+    struct app *a = ctx;
+    return pvs_session_send_input(a->session, ev);
+}
+
+static void fmt_ms(char *buf, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "n/a");
+    else
+        snprintf(buf, len, "%.1f", v);
+}
+
+static void build_overlay(struct app *a, const struct pvs_client_second *sec,
+                          const struct pvs_session_status *st)
+{
+    char h[16], n[16], d[16], g[16];
+    fmt_ms(h, sizeof(h), sec->host_ms);
+    fmt_ms(n, sizeof(n), sec->network_ms);
+    fmt_ms(d, sizeof(d), sec->decode_ms);
+    fmt_ms(g, sizeof(g), sec->g2g_ms);
+    int i = 0;
+    snprintf(a->overlay_text[i++], 128, "%s %dx%d  %s", st->codec[0] ? st->codec : "-", st->width,
+             st->height, st->decoder);
+    snprintf(a->overlay_text[i++], 128, "fps %.1f decoded, %.1f shown  %.2f Mbit/s", sec->fps,
+             sec->presented_fps, sec->mbps);
+    snprintf(a->overlay_text[i++], 128, "host %s  network %s  decode %s ms", h, n, d);
+    snprintf(a->overlay_text[i++], 128, "glass to glass %s ms (p50)", g);
+    snprintf(a->overlay_text[i++], 128, "lost %llu (%.1f %%)  fec %llu  replaced %llu",
+             (unsigned long long)sec->lost, sec->loss_pct, (unsigned long long)sec->recovered,
+             (unsigned long long)sec->replaced);
+    if (a->input.grabbed)
+        snprintf(a->overlay_text[i++], 128, "input grabbed (ctrl+alt+g releases)");
+    a->overlay_n = i;
+    for (int k = 0; k < i; k++)
+        a->overlay_lines[k] = a->overlay_text[k];
+}
+
+/* What to show instead of a picture; NULL when all is well. */
+static const char *status_text(const struct app *a, const struct pvs_session_status *st,
+                               char *buf, size_t len)
+{
+    if (st->message[0])
+        return st->message;
+    switch (st->state) {
+    case PVS_SESSION_CONNECTING:
+        snprintf(buf, len, "connecting to %.200s:%u...", a->opt.host, (unsigned)a->opt.port);
+        return buf;
+    case PVS_SESSION_WAITING:
+        return "connected; waiting for the stream...";
+    case PVS_SESSION_RECONNECTING:
+        return "reconnecting...";
+    default:
+        return NULL;
+    }
+}
+
+/* --seconds and failures: decides whether to stop, and the exit code. */
+static void check_end(struct app *a, const struct pvs_session_status *st, int64_t now)
+{
+    if (st->state == PVS_SESSION_FAILED) {
+        a->stop = true;
+        a->exit_code = 1;
+        return;
+    }
+    if (a->opt.seconds <= 0)
+        return;
+    /* Never connected: give up after the connect timeout, whatever the
+     * reason (no answer, busy), with the reason already logged. */
+    if (!st->ever_connected &&
+        (st->unreachable || now - a->start_us >= (int64_t)a->opt.connect_timeout * 1000000)) {
+        if (!st->unreachable)
+            PVS_LOG_E("no session with %s:%u within %d s%s%s", a->opt.host, (unsigned)a->opt.port,
+                      a->opt.connect_timeout, st->message[0] ? ": " : "", st->message);
+        a->stop = true;
+        a->exit_code = 1;
+        return;
+    }
+    if (st->ever_connected && a->deadline_us == 0)
+        a->deadline_us = now + (int64_t)a->opt.seconds * 1000000;
+    if (a->deadline_us && now >= a->deadline_us) {
+        a->stop = true;
+        struct pvs_client_stats *s = pvs_session_stats_lock(a->session);
+        a->exit_code = s->frames_decoded > 0 ? 0 : 1;
+        pvs_session_stats_unlock(a->session);
+        if (a->exit_code)
+            PVS_LOG_E("no frame was decoded in %d s", a->opt.seconds);
+    }
+}
+
+static void roll(struct app *a, int64_t now, const struct pvs_session_status *st)
+{
+    struct pvs_client_second sec;
+    struct pvs_client_stats *s = pvs_session_stats_lock(a->session);
+    pvs_client_stats_roll(s, now, &sec);
+    pvs_session_stats_unlock(a->session);
+    if (a->opt.headless) {
+        if (st->state == PVS_SESSION_STREAMING) {
+            char line[256];
+            pvs_client_stats_format_second(&sec, line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
+        }
+    } else {
+        build_overlay(a, &sec, st);
+    }
+}
+
+static int run_headless(struct app *a)
+{
+    int64_t next_roll = pvs_time_us() + 1000000;
+    while (!stop_signal && !a->stop) {
+        if (pvs_session_service(a->session, 10) < 0)
+            return 1;
+        int64_t now = pvs_time_us();
+        struct pvs_session_status st;
+        pvs_session_get_status(a->session, &st);
+        if (now >= next_roll) {
+            roll(a, now, &st);
+            next_roll += 1000000;
+            if (next_roll < now)
+                next_roll = now + 1000000;
+        }
+        check_end(a, &st, now);
+    }
+    return a->exit_code;
+}
+
+static void hotkey(struct app *a, enum pvs_hotkey h)
+{
+    switch (h) {
+    case PVS_HOTKEY_FULLSCREEN:
+        pvs_present_toggle_fullscreen(a->present);
+        break;
+    case PVS_HOTKEY_GRAB:
+        pvs_sdl_input_set_grab(&a->input, a->present, !a->input.grabbed);
+        PVS_LOG_I("input %s", a->input.grabbed ? "grabbed (Ctrl+Alt+G releases it)" : "released");
+        break;
+    case PVS_HOTKEY_OVERLAY:
+        a->overlay = !a->overlay;
+        break;
+    case PVS_HOTKEY_QUIT:
+        a->stop = true;
+        break;
+    default:
+        break;
+    }
+}
+
+static int run_window(struct app *a)
+{
+    int64_t next_roll = pvs_time_us() + 1000000, last_draw = 0;
+    uint32_t shown_generation = 0, seen_sessions = 0;
+    char last_status[512] = "";
+    bool had_picture = false;
+    while (!stop_signal && !a->stop) {
+        /* 1 ms: the longest a decoded picture waits before it is shown. */
+        if (pvs_session_service(a->session, 1) < 0)
+            return 1;
+        bool redraw = false;
+        SDL_Event e;
+        while (SDL_PollEvent(&e)) {
+            if (e.type == SDL_QUIT) {
+                a->stop = true;
+                break;
+            }
+            if (e.type == SDL_WINDOWEVENT && (e.window.event == SDL_WINDOWEVENT_EXPOSED ||
+                                              e.window.event == SDL_WINDOWEVENT_SIZE_CHANGED))
+                redraw = true;
+            hotkey(a, pvs_sdl_input_handle(&a->input, &e, a->present));
+            if (e.type == SDL_KEYDOWN)
+                redraw |= a->overlay || !a->overlay_n;
+        }
+        int64_t now = pvs_time_us();
+        struct pvs_session_status st;
+        pvs_session_get_status(a->session, &st);
+        if (st.sessions != seen_sessions) {
+            seen_sessions = st.sessions;
+            pvs_sdl_input_new_session(&a->input);
+        }
+        if (st.generation != shown_generation && st.width > 0) {
+            shown_generation = st.generation;
+            pvs_present_follow_size(a->present, st.width, st.height);
+        }
+        const struct pvs_picture *pic;
+        if (pvs_session_take_picture(a->session, &pic) && pic) {
+            if (pvs_present_upload(a->present, &pic->img) == 0) {
+                redraw = true;
+                had_picture = true;
+                struct pvs_client_stats *s = pvs_session_stats_lock(a->session);
+                s->presented++;
+                pvs_session_stats_unlock(a->session);
+            }
+        }
+        if (now >= next_roll) {
+            roll(a, now, &st);
+            next_roll = now + 1000000;
+            redraw |= a->overlay;
+        }
+        char buf[256];
+        const char *text = status_text(a, &st, buf, sizeof(buf));
+        if (st.state == PVS_SESSION_STREAMING && had_picture && !st.message[0])
+            text = NULL;
+        if (strcmp(text ? text : "", last_status) != 0) {
+            snprintf(last_status, sizeof(last_status), "%s", text ? text : "");
+            redraw = true;
+        }
+        /* Without pictures, refresh now and then (the window may have been
+         * uncovered without an expose event on some systems). */
+        if (redraw || now - last_draw > 500000) {
+            pvs_present_draw(a->present, text, a->overlay_lines, a->overlay ? a->overlay_n : 0);
+            last_draw = now;
+        }
+        check_end(a, &st, now);
+    }
+    return a->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    static struct app app; /* zeroed; large */
+    struct app *a = &app;
+    char err[512];
+    pvs_client_opts_default(&a->opt);
+    int rc = pvs_client_opts_parse(&a->opt, argc, argv, stdout, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "pvstream-client: %s (see --help)\n", err);
+        return 2;
+    }
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    if (!a->opt.headless) {
+        /* Our own SIGINT handling: a clean stop with the summary. */
+        SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+        if (SDL_Init(SDL_INIT_VIDEO | SDL_INIT_GAMECONTROLLER) != 0) {
+            fprintf(stderr, "pvstream-client: cannot open a window: %s (no display? use "
+                            "--headless)\n", SDL_GetError());
+            return 1;
+        }
+    }
+
+    struct pvs_session_config sc = {
+        .host = a->opt.host,
+        .port = a->opt.port,
+        .media_port = (uint16_t)a->opt.media_port,
+        .decoder = a->opt.decoder,
+        .losssim = a->opt.losssim,
+        .record = a->opt.record,
+        .want_pictures = !a->opt.headless,
+        .connect_timeout_ms = a->opt.connect_timeout * 1000,
+    };
+    a->start_us = pvs_time_us();
+    rc = pvs_session_open(&a->session, &sc);
+    if (rc < 0) {
+        if (!a->opt.headless)
+            SDL_Quit();
+        return rc == PVS_ECONFIG ? 2 : 1;
+    }
+
+    if (a->opt.headless) {
+        rc = run_headless(a);
+    } else {
+        char title[300];
+        snprintf(title, sizeof(title), "pvstream - %.200s:%u", a->opt.host, (unsigned)a->opt.port);
+        struct pvs_present_config pc = {
+            .title = title, .fullscreen = a->opt.fullscreen, .vsync = a->opt.vsync,
+            .width = 1280, .height = 720,
+        };
+        rc = pvs_present_open(&a->present, &pc);
+        if (rc == 0) {
+            PVS_LOG_I("window: %s renderer%s", pvs_present_renderer_name(a->present),
+                      a->opt.vsync ? ", vsync" : "");
+            pvs_sdl_input_init(&a->input, send_input, a);
+            a->overlay = a->opt.overlay;
+            rc = run_window(a);
+            pvs_sdl_input_close(&a->input);
+        } else {
+            rc = 1;
+        }
+    }
+    if (stop_signal)
+        PVS_LOG_I("stopping (signal %d)", (int)stop_signal);
+
+    pvs_session_bye(a->session);
+    struct pvs_client_stats *s = pvs_session_stats_lock(a->session);
+    pvs_client_stats_print_summary(s, stderr);
+    if (a->opt.stats_json[0] && pvs_client_stats_save_json(s, a->opt.stats_json) < 0 && rc == 0)
+        rc = 1;
+    pvs_session_stats_unlock(a->session);
+    pvs_session_close(&a->session);
+    pvs_present_close(&a->present);
+    if (!a->opt.headless)
+        SDL_Quit();
+    return rc;
+}

@@ -1,0 +1,180 @@
+/* The client's statistics (see stats.h). */
+#include "client/stats.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+static const char *const stage_names[PVS_CSTAGE_COUNT] = {"host", "network", "decode",
+                                                         "glass_to_glass"};
+
+struct pvs_client_stats *pvs_client_stats_new(int64_t now_us)
+{
+    struct pvs_client_stats *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    for (int i = 0; i < PVS_CSTAGE_COUNT; i++) {
+        pvs_stats_reset(&s->total[i]);
+        pvs_stats_reset(&s->window[i]);
+    }
+    s->win_start_us = now_us;
+    return s;
+}
+
+void pvs_client_stats_free(struct pvs_client_stats **s)
+{
+    if (!s)
+        return;
+    free(*s);
+    *s = NULL;
+}
+
+static void add(struct pvs_client_stats *s, enum pvs_cstage st, int64_t us)
+{
+    pvs_stats_add(&s->total[st], us * 1000);
+    pvs_stats_add(&s->window[st], us * 1000);
+}
+
+void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_frame *f)
+{
+    s->frames_decoded++;
+    s->win_frames++;
+    s->bytes += f->bytes;
+    s->win_bytes += f->bytes;
+    add(s, PVS_CSTAGE_HOST, f->host_us);
+    add(s, PVS_CSTAGE_DECODE, f->decode_us);
+    /* A capture time past INT64_MAX cannot be a monotonic clock's: skip. */
+    if (!f->have_offset || f->capture_us > (uint64_t)INT64_MAX / 2)
+        return;
+    int64_t capture_here = (int64_t)f->capture_us - f->offset_us;
+    add(s, PVS_CSTAGE_NETWORK, f->complete_us - (capture_here + (int64_t)f->host_us));
+    add(s, PVS_CSTAGE_G2G, f->decoded_us - capture_here);
+}
+
+static double median_ms(const struct pvs_stats *st)
+{
+    return st->count ? (double)pvs_stats_quantile(st, 0.5) / 1e6 : NAN;
+}
+
+void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
+                           struct pvs_client_second *out)
+{
+    memset(out, 0, sizeof(*out));
+    double secs = (double)(now_us - s->win_start_us) / 1e6;
+    out->seconds = secs;
+    if (secs > 0) {
+        out->fps = (double)s->win_frames / secs;
+        out->presented_fps = (double)(s->presented - s->win_presented_base) / secs;
+        out->mbps = (double)s->win_bytes * 8 / secs / 1e6;
+    }
+    out->host_ms = median_ms(&s->window[PVS_CSTAGE_HOST]);
+    out->network_ms = median_ms(&s->window[PVS_CSTAGE_NETWORK]);
+    out->decode_ms = median_ms(&s->window[PVS_CSTAGE_DECODE]);
+    out->g2g_ms = median_ms(&s->window[PVS_CSTAGE_G2G]);
+    out->lost = s->frames_lost >= s->win_lost_base ? s->frames_lost - s->win_lost_base : 0;
+    out->replaced = s->replaced - s->win_replaced_base;
+    out->recovered = s->packets_recovered >= s->win_recovered_base
+                         ? s->packets_recovered - s->win_recovered_base : 0;
+    uint64_t all = s->win_frames + out->lost;
+    out->loss_pct = all ? 100.0 * (double)out->lost / (double)all : 0;
+
+    for (int i = 0; i < PVS_CSTAGE_COUNT; i++)
+        pvs_stats_reset(&s->window[i]);
+    s->win_start_us = now_us;
+    s->win_frames = s->win_bytes = 0;
+    s->win_lost_base = s->frames_lost;
+    s->win_replaced_base = s->replaced;
+    s->win_presented_base = s->presented;
+    s->win_recovered_base = s->packets_recovered;
+}
+
+static const char *ms(double v, char *buf, size_t len)
+{
+    if (isnan(v))
+        snprintf(buf, len, "n/a");
+    else
+        snprintf(buf, len, "%.1f", v);
+    return buf;
+}
+
+int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len)
+{
+    char h[16], n[16], d[16], g[16];
+    return snprintf(buf, len,
+                    "fps %.1f | %.2f Mbit/s | host %s net %s decode %s g2g %s ms | "
+                    "lost %llu (%.1f %%) | fec %llu | replaced %llu",
+                    sec->fps, sec->mbps, ms(sec->host_ms, h, sizeof(h)),
+                    ms(sec->network_ms, n, sizeof(n)), ms(sec->decode_ms, d, sizeof(d)),
+                    ms(sec->g2g_ms, g, sizeof(g)), (unsigned long long)sec->lost, sec->loss_pct,
+                    (unsigned long long)sec->recovered, (unsigned long long)sec->replaced);
+}
+
+void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
+{
+    fprintf(out, "frames decoded %llu, lost %llu, decode errors %llu, keyframe requests %llu, "
+                 "replaced before shown %llu, %.1f MB received\n",
+            (unsigned long long)s->frames_decoded, (unsigned long long)s->frames_lost,
+            (unsigned long long)s->decode_errors, (unsigned long long)s->keyframe_requests,
+            (unsigned long long)s->replaced, (double)s->bytes / 1e6);
+    fprintf(out, "%-15s %8s %8s %8s %8s %8s\n", "stage", "frames", "p50 ms", "p95 ms", "p99 ms",
+            "max ms");
+    for (int i = 0; i < PVS_CSTAGE_COUNT; i++) {
+        struct pvs_stats_summary sum;
+        pvs_stats_summarize(&s->total[i], &sum);
+        if (!sum.count) {
+            fprintf(out, "%-15s %8s  unavailable%s\n", stage_names[i], "0",
+                    s->frames_decoded && (i == PVS_CSTAGE_NETWORK || i == PVS_CSTAGE_G2G)
+                        ? " (no clock offset from the server yet)" : "");
+            continue;
+        }
+        fprintf(out, "%-15s %8llu %8.2f %8.2f %8.2f %8.2f\n", stage_names[i],
+                (unsigned long long)sum.count, sum.p50_ms, sum.p95_ms, sum.p99_ms, sum.max_ms);
+    }
+}
+
+static void json_summary(FILE *f, const char *key, const struct pvs_stats *st)
+{
+    struct pvs_stats_summary s;
+    pvs_stats_summarize(st, &s);
+    fprintf(f, "\"%s\":{", key);
+    if (!s.count)
+        fprintf(f, "\"p50_ms\":null,\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null}");
+    else
+        fprintf(f, "\"p50_ms\":%.4f,\"p95_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f}", s.p50_ms,
+                s.p95_ms, s.p99_ms, s.max_ms);
+}
+
+int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f)
+{
+    fprintf(f, "{\"frames_decoded\":%llu,\"frames_lost\":%llu,\"keyframe_requests\":%llu,",
+            (unsigned long long)s->frames_decoded, (unsigned long long)s->frames_lost,
+            (unsigned long long)s->keyframe_requests);
+    json_summary(f, "glass_to_glass", &s->total[PVS_CSTAGE_G2G]);
+    fprintf(f, ",\"stages\":{");
+    json_summary(f, "host", &s->total[PVS_CSTAGE_HOST]);
+    fputc(',', f);
+    json_summary(f, "network", &s->total[PVS_CSTAGE_NETWORK]);
+    fputc(',', f);
+    json_summary(f, "decode", &s->total[PVS_CSTAGE_DECODE]);
+    fprintf(f, "}}\n");
+    return ferror(f) ? PVS_EIO : 0;
+}
+
+int pvs_client_stats_save_json(const struct pvs_client_stats *s, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        PVS_LOG_E("cannot write the statistics to %s: %s", path, strerror(errno));
+        return PVS_EIO;
+    }
+    int rc = pvs_client_stats_write_json(s, f);
+    if (fclose(f) != 0)
+        rc = PVS_EIO;
+    if (rc < 0)
+        PVS_LOG_E("writing the statistics to %s failed", path);
+    return rc;
+}

@@ -1,0 +1,105 @@
+/* The client's statistics: per-frame latency by stage, frame counts, the
+ * once-a-second figures for the overlay and the headless log line, the
+ * summary at exit and the --stats-json file.
+ *
+ * Stages of one frame, all placed on the client's monotonic clock (the
+ * server's capture time is moved there with the clock offset measured by
+ * the control channel's PING/PONG: server time t is our time t - offset):
+ *   host            capture to packetization, the media header's host time
+ *   network         frame complete here - (capture + host)
+ *   decode          the decoder's time for the frame
+ *   glass to glass  decoded here - capture
+ * network and glass to glass need a clock offset: frames that arrive
+ * before the first PONG do not count in them, and a stage with no sample
+ * is reported as unavailable (null in JSON), never as a number.
+ *
+ * Not thread-safe: the owner holds a lock around every call. */
+#ifndef PVS_CLIENT_STATS_H
+#define PVS_CLIENT_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/stats.h"
+
+enum pvs_cstage {
+    PVS_CSTAGE_HOST,
+    PVS_CSTAGE_NETWORK,
+    PVS_CSTAGE_DECODE,
+    PVS_CSTAGE_G2G,
+    PVS_CSTAGE_COUNT,
+};
+
+/* One decoded frame's times. */
+struct pvs_client_frame {
+    uint64_t capture_us;     /* server's clock, from the media header */
+    uint32_t host_us;        /* from the media header */
+    int64_t complete_us;     /* our clock: the frame was complete */
+    int64_t decoded_us;      /* our clock: the decoder gave the picture */
+    int64_t decode_us;       /* time in the decoder */
+    bool have_offset;        /* offset_us is measured */
+    int64_t offset_us;       /* server's clock - ours */
+    size_t bytes;            /* encoded size */
+};
+
+struct pvs_client_stats {
+    struct pvs_stats total[PVS_CSTAGE_COUNT];
+    struct pvs_stats window[PVS_CSTAGE_COUNT];  /* since the last roll */
+    uint64_t frames_decoded;
+    uint64_t frames_lost;          /* dropped or skipped by the reassembly */
+    uint64_t keyframe_requests;    /* sent */
+    uint64_t decode_errors;
+    uint64_t replaced;             /* decoded, then replaced by a newer one before shown */
+    uint64_t presented;
+    uint64_t bytes;
+    /* the window */
+    int64_t win_start_us;
+    uint64_t win_frames, win_bytes, win_lost_base, win_replaced_base, win_presented_base;
+    uint64_t win_packets_base, win_recovered_base;
+    uint64_t packets, packets_recovered;   /* datagrams in, shards rebuilt by FEC */
+};
+
+/* The figures of one window (about a second). A latency is the window's
+ * median in milliseconds, NAN when unavailable. */
+struct pvs_client_second {
+    double seconds;          /* the window's length */
+    double fps;              /* decoded per second */
+    double presented_fps;    /* shown per second (0 when headless) */
+    double mbps;             /* encoded megabits per second */
+    double host_ms, network_ms, decode_ms, g2g_ms;
+    uint64_t lost;           /* frames lost in the window */
+    uint64_t replaced;
+    uint64_t recovered;      /* shards rebuilt by FEC in the window */
+    double loss_pct;         /* lost / (decoded + lost) in the window */
+};
+
+/* Allocates (the histograms take about 130 KiB) and resets with the window
+ * starting at now_us. Returns NULL when out of memory. */
+struct pvs_client_stats *pvs_client_stats_new(int64_t now_us);
+void pvs_client_stats_free(struct pvs_client_stats **s);
+
+/* Counts one decoded frame. */
+void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_frame *f);
+
+/* Ends the window at now_us: fills *out and starts the next window. */
+void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
+                           struct pvs_client_second *out);
+
+/* "fps 59.9 | 12.3 Mbit/s | host 3.1 net 0.4 decode 2.2 g2g 6.0 ms | lost 0 (0.0 %)"
+ * with "n/a" for an unavailable figure. Returns what snprintf returns. */
+int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len);
+
+/* The summary at exit: counts and p50/p95/p99/max per stage. */
+void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out);
+
+/* Writes {"frames_decoded", "frames_lost", "keyframe_requests",
+ * "glass_to_glass": {"p50_ms", "p95_ms", "p99_ms", "max_ms"},
+ * "stages": {"host": {...}, "network": {...}, "decode": {...}}} and a
+ * newline; a stage with no sample has null figures. Returns 0 or PVS_EIO. */
+int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f);
+/* The same into a file (replaced). Returns 0 or PVS_EIO (and logs why). */
+int pvs_client_stats_save_json(const struct pvs_client_stats *s, const char *path);
+
+#endif

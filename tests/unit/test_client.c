@@ -1,0 +1,280 @@
+/* The client's pure parts: letterbox and pointer mapping, the statistics
+ * (stages, unavailable figures, the JSON's shape), option parsing and its
+ * errors, the overlay font. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/font.h"
+#include "client/options.h"
+#include "client/stats.h"
+#include "client/view.h"
+#include "common/error.h"
+#include "test.h"
+
+static void test_letterbox(void)
+{
+    struct pvs_view_rect r;
+    /* same aspect: the whole area */
+    pvs_view_letterbox(1280, 720, 1920, 1080, &r);
+    CHECK(r.x == 0 && r.y == 0 && r.w == 1280 && r.h == 720);
+    /* wider window: bars left and right */
+    pvs_view_letterbox(1000, 500, 1920, 1080, &r);
+    CHECK_INT(r.h, ==, 500);
+    CHECK_INT(r.w, ==, 889);
+    CHECK_INT(r.x, ==, 55);
+    CHECK_INT(r.y, ==, 0);
+    /* taller window: bars above and below */
+    pvs_view_letterbox(800, 800, 1600, 900, &r);
+    CHECK_INT(r.w, ==, 800);
+    CHECK_INT(r.h, ==, 450);
+    CHECK_INT(r.y, ==, 175);
+    CHECK_INT(r.x, ==, 0);
+    /* degenerate sizes */
+    pvs_view_letterbox(640, 480, 0, 0, &r);
+    CHECK(r.x == 0 && r.y == 0 && r.w == 640 && r.h == 480);
+    pvs_view_letterbox(0, -5, 1920, 1080, &r);
+    CHECK(r.w == 0 && r.h == 0);
+    /* an extreme aspect still gives at least one pixel */
+    pvs_view_letterbox(100, 100, 60000, 1, &r);
+    CHECK(r.w == 100 && r.h >= 1);
+}
+
+static void test_to_frame(void)
+{
+    struct pvs_view_rect r;
+    int fx, fy;
+    pvs_view_letterbox(1000, 500, 1920, 1080, &r); /* x 55..943 */
+    CHECK(pvs_view_to_frame(&r, 1920, 1080, 55.0, 0.0, &fx, &fy));
+    CHECK(fx == 0 && fy == 0);
+    CHECK(pvs_view_to_frame(&r, 1920, 1080, 55 + 888.99, 499.99, &fx, &fy));
+    CHECK(fx == 1919 && fy == 1079);
+    CHECK(pvs_view_to_frame(&r, 1920, 1080, 55 + 444.5, 250, &fx, &fy));
+    CHECK_NEAR(fx, 960, 2);
+    CHECK_NEAR(fy, 540, 2);
+    /* on the bars: clamped, and said so */
+    CHECK(!pvs_view_to_frame(&r, 1920, 1080, 10, 250, &fx, &fy));
+    CHECK(fx == 0);
+    CHECK(!pvs_view_to_frame(&r, 1920, 1080, 990, -3, &fx, &fy));
+    CHECK(fx == 1919 && fy == 0);
+    /* 1:1 */
+    pvs_view_letterbox(640, 480, 640, 480, &r);
+    CHECK(pvs_view_to_frame(&r, 640, 480, 10.5, 20.5, &fx, &fy));
+    CHECK(fx == 10 && fy == 20);
+    /* nothing to map */
+    struct pvs_view_rect empty = {0, 0, 0, 0};
+    CHECK(!pvs_view_to_frame(&empty, 640, 480, 1, 1, &fx, &fy));
+    CHECK(!pvs_view_to_frame(&r, 640, 480, NAN, 1, &fx, &fy));
+    CHECK(fx == 0 && fy == 0);
+}
+
+/* Reads a whole FILE* written by the JSON writer. */
+static char *json_of(const struct pvs_client_stats *s)
+{
+    FILE *f = tmpfile();
+    if (!f)
+        return NULL;
+    CHECK_INT(pvs_client_stats_write_json(s, f), ==, 0);
+    long n = ftell(f);
+    char *buf = calloc(1, (size_t)n + 1);
+    rewind(f);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_stats(void)
+{
+    struct pvs_client_stats *s = pvs_client_stats_new(0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+
+    /* Nothing yet: every figure unavailable, keys all there. */
+    char *j = json_of(s);
+    CHECK(j && strcmp(j, "{\"frames_decoded\":0,\"frames_lost\":0,\"keyframe_requests\":0,"
+                         "\"glass_to_glass\":{\"p50_ms\":null,\"p95_ms\":null,\"p99_ms\":null,"
+                         "\"max_ms\":null},\"stages\":{\"host\":{\"p50_ms\":null,\"p95_ms\":null,"
+                         "\"p99_ms\":null,\"max_ms\":null},\"network\":{\"p50_ms\":null,"
+                         "\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null},\"decode\":{\"p50_ms\":"
+                         "null,\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null}}}\n") == 0);
+    free(j);
+
+    /* A frame before any clock offset: host and decode only. */
+    struct pvs_client_frame f = {
+        .capture_us = 1000000, .host_us = 3000, .complete_us = 1003500, .decoded_us = 1005500,
+        .decode_us = 2000, .have_offset = false, .bytes = 1000,
+    };
+    pvs_client_stats_frame(s, &f);
+    CHECK_INT(s->total[PVS_CSTAGE_HOST].count, ==, 1);
+    CHECK_INT(s->total[PVS_CSTAGE_DECODE].count, ==, 1);
+    CHECK_INT(s->total[PVS_CSTAGE_NETWORK].count, ==, 0);
+    CHECK_INT(s->total[PVS_CSTAGE_G2G].count, ==, 0);
+
+    /* With the offset: the server's clock runs 10 s ahead of ours, so its
+     * capture at 11,000,000 is our 1,000,000. */
+    f.capture_us = 11000000;
+    f.have_offset = true;
+    f.offset_us = 10000000;
+    pvs_client_stats_frame(s, &f);
+    CHECK_INT(s->total[PVS_CSTAGE_NETWORK].count, ==, 1);
+    CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_NETWORK], 0.5), 500000, 10000);
+    CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_G2G], 0.5), 5500000, 100000);
+    /* A capture time that cannot be a clock's is left out. */
+    f.capture_us = UINT64_MAX;
+    pvs_client_stats_frame(s, &f);
+    CHECK_INT(s->total[PVS_CSTAGE_G2G].count, ==, 1);
+    CHECK_INT(s->frames_decoded, ==, 3);
+
+    s->frames_lost = 1;
+    s->keyframe_requests = 2;
+    struct pvs_client_second sec;
+    pvs_client_stats_roll(s, 2000000, &sec);
+    CHECK_NEAR(sec.fps, 1.5, 1e-9);
+    CHECK_NEAR(sec.mbps, 3000.0 * 8 / 2 / 1e6, 1e-9);
+    CHECK_NEAR(sec.decode_ms, 2.0, 0.05);
+    CHECK_NEAR(sec.g2g_ms, 5.5, 0.1);
+    CHECK_INT(sec.lost, ==, 1);
+    CHECK_NEAR(sec.loss_pct, 25.0, 1e-9);
+    char line[256];
+    pvs_client_stats_format_second(&sec, line, sizeof(line));
+    CHECK(strstr(line, "g2g 5.5 ms") != NULL);
+
+    /* The next window is empty: medians unavailable, shown as n/a. */
+    pvs_client_stats_roll(s, 3000000, &sec);
+    CHECK(isnan(sec.g2g_ms) && isnan(sec.host_ms));
+    CHECK_INT(sec.lost, ==, 0);
+    pvs_client_stats_format_second(&sec, line, sizeof(line));
+    CHECK(strstr(line, "host n/a") != NULL);
+
+    j = json_of(s);
+    CHECK(j && strncmp(j, "{\"frames_decoded\":3,\"frames_lost\":1,\"keyframe_requests\":2,"
+                          "\"glass_to_glass\":{\"p50_ms\":5.", 85) == 0);
+    CHECK(j && strstr(j, "\"stages\":{\"host\":{\"p50_ms\":3.") != NULL);
+    CHECK(j && strstr(j, "\"decode\":{\"p50_ms\":2.") != NULL);
+    free(j);
+
+    /* Saving to a file that cannot be made fails with PVS_EIO. */
+    CHECK_INT(pvs_client_stats_save_json(s, "/nonexistent-dir/x/stats.json"), ==, PVS_EIO);
+    pvs_client_stats_free(&s);
+    CHECK(s == NULL);
+    pvs_client_stats_free(&s);
+}
+
+static int parse(struct pvs_client_opts *o, char *err, size_t len, int argc, ...)
+{
+    char *argv[16];
+    va_list ap;
+    va_start(ap, argc);
+    argv[0] = "pvstream-client";
+    for (int i = 1; i < argc; i++)
+        argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    pvs_client_opts_default(o);
+    FILE *out = tmpfile();
+    int rc = pvs_client_opts_parse(o, argc, argv, out, err, len);
+    if (out)
+        fclose(out);
+    return rc;
+}
+
+static void test_options(void)
+{
+    struct pvs_client_opts o;
+    char err[256];
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "example.net"), ==, 0);
+    CHECK(!strcmp(o.host, "example.net") && o.port == 47100);
+    CHECK(!strcmp(o.decoder, "auto") && o.connect_timeout == 5 && !o.headless);
+
+    CHECK_INT(parse(&o, err, sizeof(err), 6, "10.0.0.2:5000", "--headless", "--seconds", "7",
+                    "--decoder=software"), ==, 0);
+    CHECK(!strcmp(o.host, "10.0.0.2") && o.port == 5000 && o.headless && o.seconds == 7);
+    CHECK(!strcmp(o.decoder, "software"));
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "[::1]:6000"), ==, 0);
+    CHECK(!strcmp(o.host, "::1") && o.port == 6000);
+
+    /* help and version end the program with 0 */
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "--help"), ==, 1);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "--version"), ==, 1);
+
+    /* errors name what is wrong */
+    CHECK_INT(parse(&o, err, sizeof(err), 1), ==, PVS_ECONFIG);
+    CHECK(strstr(err, "no server") != NULL);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "host:0"), ==, PVS_ECONFIG);
+    CHECK(strstr(err, "bad port '0'") != NULL);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "host:65536"), ==, PVS_ECONFIG);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "host:12ab"), ==, PVS_ECONFIG);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "host:"), ==, PVS_ECONFIG);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, ":47100"), ==, PVS_ECONFIG);
+    CHECK(strstr(err, "no host name") != NULL);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "fe80::1"), ==, PVS_ECONFIG);
+    CHECK(strstr(err, "brackets") != NULL);
+    CHECK_INT(parse(&o, err, sizeof(err), 2, "[::1"), ==, PVS_ECONFIG);
+    CHECK_INT(parse(&o, err, sizeof(err), 3, "a", "b"), ==, PVS_ECONFIG);
+    CHECK(strstr(err, "unexpected argument 'b'") != NULL);
+    CHECK_INT(parse(&o, err, sizeof(err), 4, "h", "--seconds", "-1"), ==, PVS_ECONFIG);
+    CHECK(strstr(err, "--seconds") != NULL);
+    CHECK_INT(parse(&o, err, sizeof(err), 4, "h", "--media-port", "70000"), ==, PVS_ECONFIG);
+    CHECK_INT(parse(&o, err, sizeof(err), 3, "h", "--bogus"), ==, PVS_ECONFIG);
+    CHECK(strstr(err, "--bogus") != NULL);
+    CHECK_INT(parse(&o, err, sizeof(err), 4, "h", "--headless", "--fullscreen"), ==, PVS_ECONFIG);
+    CHECK_INT(parse(&o, err, sizeof(err), 6, "h", "--record", "x", "--stats-json", "x"), ==,
+              PVS_ECONFIG);
+
+    /* --help lists every option of the table */
+    FILE *f = tmpfile();
+    if (f) {
+        pvs_client_opts_default(&o);
+        char *argv[] = {"pvstream-client", "--help"};
+        char text[8192] = "";
+        CHECK_INT(pvs_client_opts_parse(&o, 2, argv, f, err, sizeof(err)), ==, 1);
+        rewind(f);
+        size_t n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        for (const struct pvs_option *op = pvs_client_options; op->key; op++) {
+            char flag[64];
+            snprintf(flag, sizeof(flag), "--%s", op->flag);
+            CHECK(strstr(text, flag) != NULL);
+        }
+        CHECK(strstr(text, "Ctrl+Alt+G") != NULL);
+    }
+}
+
+static void test_font(void)
+{
+    const uint8_t *zero = pvs_font_glyph('0'), *a = pvs_font_glyph('a'), *A = pvs_font_glyph('A');
+    CHECK(zero && a == A);
+    CHECK(pvs_font_glyph('~') == pvs_font_glyph('?'));
+    CHECK(pvs_font_glyph((char)0xC3) == pvs_font_glyph('?'));
+    const uint8_t *sp = pvs_font_glyph(' ');
+    int lit = 0;
+    for (int r = 0; r < PVS_FONT_H; r++)
+        lit += sp[r] != 0;
+    CHECK_INT(lit, ==, 0);
+    /* Every printable character the overlay uses has 5-pixel-wide rows. */
+    const char *used = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ .:/%-()=,_";
+    for (const char *c = used; *c; c++) {
+        const uint8_t *g = pvs_font_glyph(*c);
+        int any = 0;
+        for (int r = 0; r < PVS_FONT_H; r++) {
+            CHECK(g[r] < 0x20);
+            any |= g[r];
+        }
+        CHECK(any || *c == ' ');
+        CHECK(*c == '?' || *c == ' ' || g != pvs_font_glyph('?'));
+    }
+}
+
+int main(void)
+{
+    RUN(test_letterbox);
+    RUN(test_to_frame);
+    RUN(test_stats);
+    RUN(test_options);
+    RUN(test_font);
+    TEST_EXIT();
+}
