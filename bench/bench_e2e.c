@@ -226,7 +226,7 @@ int pvs_bench_e2e(int argc, char **argv)
             s.seconds);
     char *cargv[] = { client, target, "--headless", "--seconds", seconds, "--stats-json", stats, NULL };
     remove(stats);
-    cli = pvs_process_start(cargv, NULL);
+    cli = pvs_process_start(cargv, "out/e2e-client.log");
     if (cli < 0)
         goto out;
     int status = pvs_process_wait(cli, (s.seconds + 30) * 1000);
@@ -248,12 +248,14 @@ int pvs_bench_e2e(int argc, char **argv)
     }
     printf("pvstream-bench e2e: %dx%d at %d fps, encoder %s, %d s\n", s.size[0], s.size[1], s.fps,
            s.encoder, s.seconds);
-    printf("frames decoded %.0f, lost %.0f, keyframe requests %.0f\n",
-           json_number(text, NULL, "frames_decoded"), json_number(text, NULL, "frames_lost"),
-           json_number(text, NULL, "keyframe_requests"));
+    printf("frames decoded %.0f (%.0f measured from their stamp), lost %.0f, keyframe requests %.0f\n",
+           json_number(text, NULL, "frames_decoded"), json_number(text, NULL, "frames_stamped"),
+           json_number(text, NULL, "frames_lost"), json_number(text, NULL, "keyframe_requests"));
+    printf("stages: capture = painted -> captured, host = captured -> sent (convert, encode, "
+           "FEC, SRTP), network = sent -> frame complete, glass_to_glass = painted -> decoded\n");
     printf("%-16s %9s %9s %9s %9s\n", "stage", "p50 ms", "p95 ms", "p99 ms", "max ms");
-    static const char *const stages[] = { "host", "network", "decode", "glass_to_glass" };
-    for (int i = 0; i < 4; i++)
+    static const char *const stages[] = { "capture", "host", "network", "decode", "glass_to_glass" };
+    for (int i = 0; i < 5; i++)
         printf("%-16s %9.2f %9.2f %9.2f %9.2f\n", stages[i], json_number(text, stages[i], "p50_ms"),
                json_number(text, stages[i], "p95_ms"), json_number(text, stages[i], "p99_ms"),
                json_number(text, stages[i], "max_ms"));

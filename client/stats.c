@@ -9,8 +9,11 @@
 #include "common/error.h"
 #include "common/log.h"
 
-static const char *const stage_names[PVS_CSTAGE_COUNT] = {"host", "network", "decode",
-                                                         "glass_to_glass"};
+static const char *const stage_names[PVS_CSTAGE_COUNT] = {"capture", "host", "network",
+                                                         "decode", "glass_to_glass"};
+/* A stamp more than this older than the capture is not this frame's (a
+ * picture of an old stamp on the desktop, say). */
+#define STAMP_MAX_AGE_US 10000000
 
 struct pvs_client_stats *pvs_client_stats_new(int64_t now_us)
 {
@@ -52,7 +55,14 @@ void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_
         return;
     int64_t capture_here = (int64_t)f->capture_us - f->offset_us;
     add(s, PVS_CSTAGE_NETWORK, f->complete_us - (capture_here + (int64_t)f->host_us));
-    add(s, PVS_CSTAGE_G2G, f->decoded_us - capture_here);
+    int64_t origin = capture_here;
+    if (f->have_stamp && f->stamp_us <= f->capture_us &&
+        f->capture_us - f->stamp_us < STAMP_MAX_AGE_US) {
+        add(s, PVS_CSTAGE_CAPTURE, (int64_t)(f->capture_us - f->stamp_us));
+        origin = (int64_t)f->stamp_us - f->offset_us;
+        s->frames_stamped++;
+    }
+    add(s, PVS_CSTAGE_G2G, f->decoded_us - origin);
 }
 
 static double median_ms(const struct pvs_stats *st)
@@ -150,11 +160,14 @@ static void json_summary(FILE *f, const char *key, const struct pvs_stats *st)
 
 int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f)
 {
-    fprintf(f, "{\"frames_decoded\":%llu,\"frames_lost\":%llu,\"keyframe_requests\":%llu,",
+    fprintf(f, "{\"frames_decoded\":%llu,\"frames_lost\":%llu,\"keyframe_requests\":%llu,"
+            "\"frames_stamped\":%llu,",
             (unsigned long long)s->frames_decoded, (unsigned long long)s->frames_lost,
-            (unsigned long long)s->keyframe_requests);
+            (unsigned long long)s->keyframe_requests, (unsigned long long)s->frames_stamped);
     json_summary(f, "glass_to_glass", &s->total[PVS_CSTAGE_G2G]);
     fprintf(f, ",\"stages\":{");
+    json_summary(f, "capture", &s->total[PVS_CSTAGE_CAPTURE]);
+    fputc(',', f);
     json_summary(f, "host", &s->total[PVS_CSTAGE_HOST]);
     fputc(',', f);
     json_summary(f, "network", &s->total[PVS_CSTAGE_NETWORK]);

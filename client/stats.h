@@ -25,6 +25,7 @@
 #include "common/stats.h"
 
 enum pvs_cstage {
+    PVS_CSTAGE_CAPTURE,      /* painted -> captured: only frames with a stamp */
     PVS_CSTAGE_HOST,
     PVS_CSTAGE_NETWORK,
     PVS_CSTAGE_DECODE,
@@ -39,6 +40,8 @@ struct pvs_client_frame {
     int64_t complete_us;     /* our clock: the frame was complete */
     int64_t decoded_us;      /* our clock: the decoder gave the picture */
     int64_t decode_us;       /* time in the decoder */
+    bool have_stamp;         /* the picture carried a frame stamp (docs/stamp.md) */
+    uint64_t stamp_us;       /* its time: when it was painted, server's clock */
     bool have_offset;        /* offset_us is measured */
     int64_t offset_us;       /* server's clock - ours */
     size_t bytes;            /* encoded size */
@@ -48,6 +51,7 @@ struct pvs_client_stats {
     struct pvs_stats total[PVS_CSTAGE_COUNT];
     struct pvs_stats window[PVS_CSTAGE_COUNT];  /* since the last roll */
     uint64_t frames_decoded;
+    uint64_t frames_stamped;       /* measured from their stamp, not their capture */
     uint64_t frames_lost;          /* dropped or skipped by the reassembly */
     uint64_t keyframe_requests;    /* sent */
     uint64_t decode_errors;
@@ -95,9 +99,12 @@ int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *bu
 void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out);
 
 /* Writes {"frames_decoded", "frames_lost", "keyframe_requests",
- * "glass_to_glass": {"p50_ms", "p95_ms", "p99_ms", "max_ms"},
- * "stages": {"host": {...}, "network": {...}, "decode": {...}}} and a
- * newline; a stage with no sample has null figures. Returns 0 or PVS_EIO. */
+ * "frames_stamped", "glass_to_glass": {"p50_ms", "p95_ms", "p99_ms",
+ * "max_ms"}, "stages": {"capture": {...}, "host": {...}, "network": {...},
+ * "decode": {...}}} and a newline; a stage with no sample has null figures.
+ * Glass to glass runs from the frame's stamp (when it was painted) where
+ * frames carry one, else from its capture; "capture" (painted -> captured)
+ * has figures only for stamped frames. Returns 0 or PVS_EIO. */
 int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f);
 /* The same into a file (replaced). Returns 0 or PVS_EIO (and logs why). */
 int pvs_client_stats_save_json(const struct pvs_client_stats *s, const char *path);

@@ -96,8 +96,10 @@ static void test_stats(void)
     /* Nothing yet: every figure unavailable, keys all there. */
     char *j = json_of(s);
     CHECK(j && strcmp(j, "{\"frames_decoded\":0,\"frames_lost\":0,\"keyframe_requests\":0,"
+                         "\"frames_stamped\":0,"
                          "\"glass_to_glass\":{\"p50_ms\":null,\"p95_ms\":null,\"p99_ms\":null,"
-                         "\"max_ms\":null},\"stages\":{\"host\":{\"p50_ms\":null,\"p95_ms\":null,"
+                         "\"max_ms\":null},\"stages\":{\"capture\":{\"p50_ms\":null,\"p95_ms\":"
+                         "null,\"p99_ms\":null,\"max_ms\":null},\"host\":{\"p50_ms\":null,\"p95_ms\":null,"
                          "\"p99_ms\":null,\"max_ms\":null},\"network\":{\"p50_ms\":null,"
                          "\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null},\"decode\":{\"p50_ms\":"
                          "null,\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null}}}\n") == 0);
@@ -128,6 +130,7 @@ static void test_stats(void)
     pvs_client_stats_frame(s, &f);
     CHECK_INT(s->total[PVS_CSTAGE_G2G].count, ==, 1);
     CHECK_INT(s->frames_decoded, ==, 3);
+    CHECK_INT(s->total[PVS_CSTAGE_CAPTURE].count, ==, 0);
 
     s->frames_lost = 1;
     s->keyframe_requests = 2;
@@ -152,10 +155,25 @@ static void test_stats(void)
 
     j = json_of(s);
     CHECK(j && strncmp(j, "{\"frames_decoded\":3,\"frames_lost\":1,\"keyframe_requests\":2,"
-                          "\"glass_to_glass\":{\"p50_ms\":5.", 85) == 0);
-    CHECK(j && strstr(j, "\"stages\":{\"host\":{\"p50_ms\":3.") != NULL);
+                          "\"frames_stamped\":0,\"glass_to_glass\":{\"p50_ms\":5.", 104) == 0);
+    CHECK(j && strstr(j, "\"host\":{\"p50_ms\":3.") != NULL);
     CHECK(j && strstr(j, "\"decode\":{\"p50_ms\":2.") != NULL);
     free(j);
+
+    /* A stamped frame is measured from when it was painted: 4 ms before
+     * its capture (server's clock), so 4 ms more glass to glass, and the
+     * capture stage has it. A stamp from long before is not this frame's. */
+    f.capture_us = 11000000;
+    f.have_stamp = true;
+    f.stamp_us = 10996000;
+    pvs_client_stats_frame(s, &f);
+    CHECK_INT(s->frames_stamped, ==, 1);
+    CHECK_INT(s->total[PVS_CSTAGE_CAPTURE].count, ==, 1);
+    CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_CAPTURE], 0.5), 4000000, 100000);
+    CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_G2G], 1.0), 9500000, 200000);
+    f.stamp_us = 100;
+    pvs_client_stats_frame(s, &f);
+    CHECK_INT(s->frames_stamped, ==, 1);
 
     /* Saving to a file that cannot be made fails with PVS_EIO. */
     CHECK_INT(pvs_client_stats_save_json(s, "/nonexistent-dir/x/stats.json"), ==, PVS_EIO);
