@@ -241,13 +241,22 @@ int pvs_bench_e2e(int argc, char **argv)
                 "the server's side)\n", status);
         goto out;
     }
+    /* The encoder the server chose, from its log ("encoding WxH with NAME"). */
+    char encoder[64];
+    snprintf(encoder, sizeof(encoder), "%.63s", s.encoder);
+    char *slog = read_all("out/e2e-server.log");
+    const char *with = slog ? strstr(slog, "encoding ") : NULL;
+    with = with ? strstr(with, " with ") : NULL;
+    if (with && sscanf(with + 6, "%63[^ \n]", encoder) != 1)
+        snprintf(encoder, sizeof(encoder), "%.63s", s.encoder);
+    free(slog);
     char *text = read_all(stats);
     if (!text) {
         fprintf(stderr, "pvstream-bench e2e: the client wrote no %s\n", stats);
         goto out;
     }
     printf("pvstream-bench e2e: %dx%d at %d fps, encoder %s, %d s\n", s.size[0], s.size[1], s.fps,
-           s.encoder, s.seconds);
+           encoder, s.seconds);
     printf("frames decoded %.0f (%.0f measured from their stamp), lost %.0f, keyframe requests %.0f\n",
            json_number(text, NULL, "frames_decoded"), json_number(text, NULL, "frames_stamped"),
            json_number(text, NULL, "frames_lost"), json_number(text, NULL, "keyframe_requests"));
@@ -267,7 +276,7 @@ int pvs_bench_e2e(int argc, char **argv)
         } else {
             *end = '\0';
             fprintf(f, "%s,\"size\":\"%dx%d\",\"fps\":%d,\"encoder\":\"%s\"}\n", text, s.size[0],
-                    s.size[1], s.fps, s.encoder);
+                    s.size[1], s.fps, encoder);
             rc = fclose(f) == 0 ? 0 : 1;
             f = NULL;
         }

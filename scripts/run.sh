@@ -1,12 +1,13 @@
 #!/bin/sh
-# The main job: installs what is missing, builds, and measures the pipeline on
-# the built-in test desktop: which encoders work here; 1080p60 desktop
-# content through the best one, captured -> converted -> encoded -> decoded,
-# with per-stage latency; then the same size and rate of encoded frames
-# through the media transport (packets, FEC, SRTP, UDP loopback,
-# reassembly) with 5 % of the packets lost on the way. Results also go to
-# out/encode.json, out/encode.svg and out/net.json.
-# Extra arguments go to `pvstream-bench encode` (see --help).
+# The main job: installs what is missing, builds, says which encoders work
+# here, then streams a desktop to a local client and prints what it
+# measured: pvstream-bench e2e starts a private X server (Xvfb) with
+# desktop-like content painted on it (the frame stamp in each frame),
+# pvstream-server capturing it, and a headless pvstream-client on loopback,
+# and reports painted -> decoded latency by stage. Results also go to
+# out/e2e.json; the programs' logs to out/e2e-*.log.
+# Extra arguments go to `pvstream-bench e2e` (see --help), for example
+# --size 3840x2160 --fps 120 --seconds 30.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,6 +15,4 @@ scripts/build.sh
 mkdir -p out
 ./build/bench/pvstream-bench encoders
 echo
-./build/bench/pvstream-bench encode --json out/encode.json --svg out/encode.svg "$@"
-echo
-exec ./build/bench/pvstream-bench net --seconds 5 --loss 5 --json out/net.json
+exec ./build/bench/pvstream-bench e2e --json out/e2e.json "$@"
