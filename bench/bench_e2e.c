@@ -43,7 +43,8 @@ static const struct pvs_option options[] = {
         "use this X display instead of starting Xvfb (its size wins over --size)"),
     OPT("json", PVS_OPT_STRING, json, 0, 0, "FILE",
         "also write the client's statistics plus size, fps and encoder as JSON"),
-    OPT("svg", PVS_OPT_STRING, svg, 0, 0, "FILE", "(reserved: the client keeps no per-frame series yet)"),
+    OPT("svg", PVS_OPT_STRING, svg, 0, 0, "FILE",
+        "also draw each frame's stage times (from the client's --trace) as SVG"),
     { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -115,6 +116,59 @@ static int free_port(void)
             return port;
     }
     return -1;
+}
+
+/* Draws the client's per-frame trace (CSV: frame, then capture, host,
+ * network, decode, glass to glass in ms; empty when unavailable). */
+static int draw_trace(const char *csv, const char *svg, const char *title)
+{
+    static const char *const names[5] = { "capture", "host", "network", "decode", "glass_to_glass" };
+    FILE *f = fopen(csv, "r");
+    if (!f) {
+        fprintf(stderr, "pvstream-bench e2e: the client wrote no %s\n", csv);
+        return PVS_EIO;
+    }
+    struct pvs_bench_stage st[5];
+    size_t cap = 4096, n = 0;
+    int err = 0;
+    for (int i = 0; i < 5; i++) {
+        st[i] = (struct pvs_bench_stage){ .name = names[i], .per_frame_ms = calloc(cap, sizeof(float)) };
+        pvs_stats_reset(&st[i].stats);
+        err |= !st[i].per_frame_ms;
+    }
+    char line[256];
+    if (!fgets(line, sizeof(line), f)) /* the header */
+        err = 1;
+    while (!err && fgets(line, sizeof(line), f)) {
+        if (n == cap) {
+            cap *= 2;
+            for (int i = 0; i < 5 && !err; i++) {
+                float *p = realloc(st[i].per_frame_ms, cap * sizeof(float));
+                err = !p;
+                if (p)
+                    st[i].per_frame_ms = p;
+            }
+            if (err)
+                break;
+        }
+        char *p = strchr(line, ',');
+        for (int i = 0; i < 5; i++) {
+            float v = 0;
+            if (p && p[1] != ',' && p[1] != '\n' && p[1] != '\0') {
+                v = strtof(p + 1, NULL);
+                pvs_stats_add(&st[i].stats, (int64_t)(v * 1e6f));
+            }
+            st[i].per_frame_ms[n] = v;
+            p = p ? strchr(p + 1, ',') : NULL;
+        }
+        n++;
+    }
+    fclose(f);
+    if (!err)
+        err = pvs_bench_svg(svg, title, st, 5, n);
+    for (int i = 0; i < 5; i++)
+        free(st[i].per_frame_ms);
+    return err ? (err < 0 ? err : PVS_ENOMEM) : 0;
 }
 
 /* The number after "key": inside the object that follows "section":. */
@@ -224,7 +278,9 @@ int pvs_bench_e2e(int argc, char **argv)
     fprintf(stderr, "e2e: %s %dx%d at %d fps painted, captured by pvstream-server (%s), "
             "client on %s for %d s\n", display, s.size[0], s.size[1], s.fps, s.encoder, target,
             s.seconds);
-    char *cargv[] = { client, target, "--headless", "--seconds", seconds, "--stats-json", stats, NULL };
+    char trace[] = "out/e2e-trace.csv";
+    char *cargv[] = { client, target, "--headless", "--seconds", seconds, "--stats-json", stats,
+                      "--trace", trace, NULL };
     remove(stats);
     cli = pvs_process_start(cargv, "out/e2e-client.log");
     if (cli < 0)
@@ -268,6 +324,15 @@ int pvs_bench_e2e(int argc, char **argv)
         printf("%-16s %9.2f %9.2f %9.2f %9.2f\n", stages[i], json_number(text, stages[i], "p50_ms"),
                json_number(text, stages[i], "p95_ms"), json_number(text, stages[i], "p99_ms"),
                json_number(text, stages[i], "max_ms"));
+    if (s.svg[0]) {
+        char title[160];
+        snprintf(title, sizeof(title), "pvstream e2e: %dx%d at %d fps, %s, painted -> decoded",
+                 s.size[0], s.size[1], s.fps, encoder);
+        if (draw_trace(trace, s.svg, title) < 0) {
+            free(text);
+            goto out;
+        }
+    }
     if (s.json[0]) {
         FILE *f = fopen(s.json, "w");
         char *end = strrchr(text, '}');

@@ -292,6 +292,7 @@ int main(int argc, char **argv)
         .decoder = a->opt.decoder,
         .losssim = a->opt.losssim,
         .record = a->opt.record,
+        .trace = a->opt.trace,
         .want_pictures = !a->opt.headless,
         .connect_timeout_ms = a->opt.connect_timeout * 1000,
     };

@@ -31,6 +31,8 @@ const struct pvs_option pvs_client_options[] = {
         "glass to glass) as JSON"),
     OPT("record", PVS_OPT_STRING, record, 0, 0, "FILE",
         "write the received video stream as is (H.264/HEVC Annex B, AV1 OBUs)"),
+    OPT("trace", PVS_OPT_STRING, trace, 0, 0, "FILE",
+        "write each decoded frame's stage times as CSV (pvstream-bench e2e draws them)"),
     OPT("media-port", PVS_OPT_INT, media_port, 0, 65535, "N",
         "local UDP port for media; 0 = any free port"),
     OPT("losssim", PVS_OPT_STRING, losssim, 0, 0, "SPEC",

@@ -25,6 +25,7 @@ struct pvs_client_opts {
     int seconds;                        /* 0: until stopped */
     char stats_json[PVS_OPT_STRING_MAX];
     char record[PVS_OPT_STRING_MAX];
+    char trace[PVS_OPT_STRING_MAX];
     int media_port;                     /* 0: any free port */
     char losssim[PVS_OPT_STRING_MAX];
     int connect_timeout;                /* seconds before "no answer" */

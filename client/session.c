@@ -617,6 +617,15 @@ int pvs_session_open(struct pvs_session **out, const struct pvs_session_config *
             goto fail;
         }
     }
+    if (cfg->trace && cfg->trace[0]) {
+        FILE *t = fopen(cfg->trace, "w");
+        if (!t) {
+            PVS_LOG_E("cannot create the trace %s: %s", cfg->trace, strerror(errno));
+            rc = PVS_EIO;
+            goto fail;
+        }
+        pvs_client_stats_set_trace(s->stats, t);
+    }
     if (cfg->record && cfg->record[0]) {
         s->record = fopen(cfg->record, "wb");
         if (!s->record) {

@@ -27,6 +27,7 @@ struct pvs_session_config {
     const char *decoder;       /* "auto", "software" or a device type */
     const char *losssim;       /* NULL or "": off */
     const char *record;        /* NULL or "": off; else the received stream goes there */
+    const char *trace;         /* NULL or "": off; else each frame's times as CSV */
     bool want_pictures;        /* copy decoded pictures to the mailbox (a window shows them) */
     int connect_timeout_ms;    /* "no answer" after this long without a session */
 };

@@ -30,8 +30,10 @@ struct pvs_client_stats *pvs_client_stats_new(int64_t now_us)
 
 void pvs_client_stats_free(struct pvs_client_stats **s)
 {
-    if (!s)
+    if (!s || !*s)
         return;
+    if ((*s)->trace)
+        fclose((*s)->trace);
     free(*s);
     *s = NULL;
 }
@@ -40,6 +42,35 @@ static void add(struct pvs_client_stats *s, enum pvs_cstage st, int64_t us)
 {
     pvs_stats_add(&s->total[st], us * 1000);
     pvs_stats_add(&s->window[st], us * 1000);
+}
+
+void pvs_client_stats_set_trace(struct pvs_client_stats *s, FILE *trace)
+{
+    if (s->trace)
+        fclose(s->trace);
+    s->trace = trace;
+    if (trace)
+        fprintf(trace, "frame,capture_ms,host_ms,network_ms,decode_ms,glass_to_glass_ms\n");
+}
+
+static void trace_ms(FILE *f, const char *sep, bool have, int64_t us)
+{
+    if (have)
+        fprintf(f, "%s%.3f", sep, (double)us / 1000.0);
+    else
+        fputs(sep, f);
+}
+
+static void trace_frame(struct pvs_client_stats *s, const struct pvs_client_frame *f, bool timed,
+                        bool stamped, int64_t capture_us, int64_t network_us, int64_t g2g_us)
+{
+    fprintf(s->trace, "%llu", (unsigned long long)s->frames_decoded);
+    trace_ms(s->trace, ",", stamped, capture_us);
+    trace_ms(s->trace, ",", true, f->host_us);
+    trace_ms(s->trace, ",", timed, network_us);
+    trace_ms(s->trace, ",", true, f->decode_us);
+    trace_ms(s->trace, ",", timed, g2g_us);
+    fputc('\n', s->trace);
 }
 
 void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_frame *f)
@@ -51,18 +82,26 @@ void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_
     add(s, PVS_CSTAGE_HOST, f->host_us);
     add(s, PVS_CSTAGE_DECODE, f->decode_us);
     /* A capture time past INT64_MAX cannot be a monotonic clock's: skip. */
-    if (!f->have_offset || f->capture_us > (uint64_t)INT64_MAX / 2)
+    if (!f->have_offset || f->capture_us > (uint64_t)INT64_MAX / 2) {
+        if (s->trace)
+            trace_frame(s, f, false, false, 0, 0, 0);
         return;
+    }
     int64_t capture_here = (int64_t)f->capture_us - f->offset_us;
-    add(s, PVS_CSTAGE_NETWORK, f->complete_us - (capture_here + (int64_t)f->host_us));
+    int64_t network = f->complete_us - (capture_here + (int64_t)f->host_us);
+    add(s, PVS_CSTAGE_NETWORK, network);
     int64_t origin = capture_here;
-    if (f->have_stamp && f->stamp_us <= f->capture_us &&
-        f->capture_us - f->stamp_us < STAMP_MAX_AGE_US) {
+    bool stamped = f->have_stamp && f->stamp_us <= f->capture_us &&
+                   f->capture_us - f->stamp_us < STAMP_MAX_AGE_US;
+    if (stamped) {
         add(s, PVS_CSTAGE_CAPTURE, (int64_t)(f->capture_us - f->stamp_us));
         origin = (int64_t)f->stamp_us - f->offset_us;
         s->frames_stamped++;
     }
     add(s, PVS_CSTAGE_G2G, f->decoded_us - origin);
+    if (s->trace)
+        trace_frame(s, f, true, stamped, (int64_t)(f->capture_us - f->stamp_us), network,
+                    f->decoded_us - origin);
 }
 
 static double median_ms(const struct pvs_stats *st)

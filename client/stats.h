@@ -52,6 +52,7 @@ struct pvs_client_stats {
     struct pvs_stats window[PVS_CSTAGE_COUNT];  /* since the last roll */
     uint64_t frames_decoded;
     uint64_t frames_stamped;       /* measured from their stamp, not their capture */
+    FILE *trace;                   /* NULL, or per-frame CSV */
     uint64_t frames_lost;          /* dropped or skipped by the reassembly */
     uint64_t keyframe_requests;    /* sent */
     uint64_t decode_errors;
@@ -86,6 +87,11 @@ void pvs_client_stats_free(struct pvs_client_stats **s);
 
 /* Counts one decoded frame. */
 void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_frame *f);
+
+/* From now on, each frame's times go to `trace` as a CSV line (header
+ * "frame,capture_ms,host_ms,network_ms,decode_ms,glass_to_glass_ms"; an
+ * unavailable figure is empty). The stats own the file and close it. */
+void pvs_client_stats_set_trace(struct pvs_client_stats *s, FILE *trace);
 
 /* Ends the window at now_us: fills *out and starts the next window. */
 void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
