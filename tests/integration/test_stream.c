@@ -11,8 +11,9 @@
  *  - the server restarts: the client reconnects by itself;
  *  - an unreachable server: a clear error and a nonzero exit, in seconds;
  *  - the SDL client in a real window on a second display: a screenshot shows
- *    the stream, and keys and pointer sent through that window reach the
- *    server's display.
+ *    the stream, keys and pointer sent through that window reach the
+ *    server's display, the window follows a change of the stream's size,
+ *    and a key still held when the client goes is released.
  * Arguments: the paths of pvstream-server, pvstream-client, pvstream-bench.
  * Skips (77) when Xvfb is not installed. */
 #include <libavcodec/avcodec.h>
@@ -451,6 +452,25 @@ static void test_window_and_input(void)
         while (key_is_down(sc, 38) && pvs_time_ns() < until)
             pvs_sleep_ns(20000000);
         CHECK(!key_is_down(sc, 38));
+        /* The server's screen changes size: the window follows the stream. */
+        char *xr[] = { "/usr/bin/xrandr", "-display", screen.name, "--output", "screen", "--off",
+                       "--fb", "960x540", NULL };
+        pid_t xp = pvs_process_start(xr, NULL);
+        CHECK_INT(pvs_process_wait(xp, 10000), ==, 0);
+        until = pvs_time_ns() + 5000000000LL;
+        int nw = 0, nh = 0, nx, ny;
+        xcb_window_t nwin;
+        while (pvs_time_ns() < until && !(nw == 960 && nh == 540)) {
+            pvs_sleep_ns(50000000);
+            find_window(vc, vroot, &nwin, &nx, &ny, &nw, &nh);
+        }
+        fprintf(stderr, "after the resize the window is %dx%d\n", nw, nh);
+        CHECK(nw == 960 && nh == 540);
+        char *back[] = { "/usr/bin/xrandr", "-display", screen.name, "--fb", "1280x720", "--output",
+                         "screen", "--auto", NULL };
+        xp = pvs_process_start(back, NULL);
+        pvs_process_wait(xp, 10000);
+
         /* Pressed and never released when the client goes: released. */
         xcb_test_fake_input(vc, XCB_KEY_PRESS, 38, XCB_CURRENT_TIME, XCB_NONE, 0, 0, 0);
         xcb_flush(vc);
