@@ -18,6 +18,7 @@
 #include "bench/bench.h"
 #include "common/error.h"
 #include "common/process.h"
+#include "net/pairing.h"
 #include "common/platform/platform.h"
 
 struct settings {
@@ -268,7 +269,20 @@ int pvs_bench_e2e(int argc, char **argv)
     snprintf(bitrate, sizeof(bitrate), "%lld", (long long)s.bitrate);
 
     char *pargv[] = { self, "paint", "--display", display, "--fps", fps, NULL };
+    /* Server and client each get their own configuration directory, paired
+     * with each other the way `pair` would leave them. */
+    char server_cfg[] = "out/e2e-config/server", client_cfg[] = "out/e2e-config/client";
+    char entry[64];
+    snprintf(entry, sizeof(entry), "127.0.0.1:%d", port);
+    mkdir("out/e2e-config", 0700);
+    mkdir(server_cfg, 0700);
+    mkdir(client_cfg, 0700);
+    if (pvs_pair_local(server_cfg, client_cfg, "e2e-client", entry) != 0) {
+        fprintf(stderr, "pvstream-bench e2e: cannot write the pairing in out/e2e-config\n");
+        goto out;
+    }
     painter = pvs_process_start(pargv, "out/e2e-paint.log");
+    setenv("PVS_CONFIG_DIR", server_cfg, 1);
     char *sargv[] = { server, "--capture", "x11", "--display", display, "--fps", fps, "--port", port_s,
                       "--encoder", s.encoder, "--bitrate", bitrate, "--no-input", NULL };
     srv = pvs_process_start(sargv, "out/e2e-server.log");
@@ -282,6 +296,7 @@ int pvs_bench_e2e(int argc, char **argv)
     char *cargv[] = { client, target, "--headless", "--seconds", seconds, "--stats-json", stats,
                       "--trace", trace, NULL };
     remove(stats);
+    setenv("PVS_CONFIG_DIR", client_cfg, 1);
     cli = pvs_process_start(cargv, "out/e2e-client.log");
     if (cli < 0)
         goto out;

@@ -10,6 +10,8 @@
 #include <SDL.h>
 
 #include "client/options.h"
+#include "client/pair.h"
+#include "net/handshake.h"
 #include "client/present.h"
 #include "client/sdl_input.h"
 #include "client/session.h"
@@ -263,6 +265,8 @@ int main(int argc, char **argv)
     static struct app app; /* zeroed; large */
     struct app *a = &app;
     char err[512];
+    if (argc > 1 && !strcmp(argv[1], "pair"))
+        return pvs_client_pair_main(argc - 1, argv + 1);
     pvs_client_opts_default(&a->opt);
     int rc = pvs_client_opts_parse(&a->opt, argc, argv, stdout, err, sizeof(err));
     if (rc == 1)
@@ -285,7 +289,26 @@ int main(int argc, char **argv)
         }
     }
 
+    struct pvs_static_keys identity;
+    uint8_t server_key[32];
+    rc = pvs_client_load_pairing(a->opt.host, a->opt.port, &identity, server_key);
+    if (rc == PVS_ENOENT) {
+        fprintf(stderr, "pvstream-client: not paired with %s:%u: run `pvstream-server pair` there, "
+                "then `pvstream-client pair %s:%u` here\n", a->opt.host, (unsigned)a->opt.port,
+                a->opt.host, (unsigned)a->opt.port);
+        if (!a->opt.headless)
+            SDL_Quit();
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "pvstream-client: cannot load the pairing: %s\n", pvs_strerror(rc));
+        if (!a->opt.headless)
+            SDL_Quit();
+        return 1;
+    }
     struct pvs_session_config sc = {
+        .identity = &identity,
+        .server_key = server_key,
         .host = a->opt.host,
         .port = a->opt.port,
         .media_port = (uint16_t)a->opt.media_port,
@@ -298,6 +321,7 @@ int main(int argc, char **argv)
     };
     a->start_us = pvs_time_us();
     rc = pvs_session_open(&a->session, &sc);
+    pvs_static_keys_wipe(&identity);
     if (rc < 0) {
         if (!a->opt.headless)
             SDL_Quit();

@@ -659,7 +659,14 @@ int pvs_session_open(struct pvs_session **out, const struct pvs_session_config *
     cc.host = s->host;
     cc.port = cfg->port;
     cc.hello.media_port = pvs_addr_port(&bound);
+    if (!cfg->identity || !cfg->server_key) {
+        rc = PVS_EINVAL;
+        goto fail_net;
+    }
+    cc.identity = *cfg->identity;
+    memcpy(cc.server_key, cfg->server_key, sizeof(cc.server_key));
     rc = pvs_control_client_open(&s->ctl, &cc);
+    pvs_static_keys_wipe(&cc.identity);
     if (rc < 0)
         goto fail_net; /* the control client said why */
     PVS_LOG_I("connecting to %s (media on UDP port %u)", s->server_name, (unsigned)cc.hello.media_port);

@@ -20,6 +20,8 @@
 #include "common/image.h"
 #include "input/input.h"
 
+struct pvs_static_keys;
+
 struct pvs_session_config {
     const char *host;          /* server name or IPv4 address */
     uint16_t port;
@@ -30,6 +32,10 @@ struct pvs_session_config {
     const char *trace;         /* NULL or "": off; else each frame's times as CSV */
     bool want_pictures;        /* copy decoded pictures to the mailbox (a window shows them) */
     int connect_timeout_ms;    /* "no answer" after this long without a session */
+    /* From pairing (client/pair.h): this client's identity key and the
+     * server's public key. Both required. */
+    const struct pvs_static_keys *identity;
+    const uint8_t *server_key; /* 32 bytes */
 };
 
 enum pvs_session_state {

@@ -17,6 +17,9 @@
 
 #include <enet/enet.h>
 #include <sodium.h>
+#ifndef _WIN32
+#include <unistd.h> /* gethostname; winsock2.h (through enet.h) on Windows */
+#endif
 
 #include "common/error.h"
 #include "common/log.h"
@@ -27,6 +30,9 @@
 #define MAX_WAITING_DATA (64 * 1024)  /* per peer, for messages not yet read */
 #define CLOSE_LINGER_MS 250           /* the most close waits for BYE to land */
 #define MAX_DRAIN 256                 /* ENet events past the deadline, per call */
+#define RATE_SLOTS 64                 /* source addresses the rate limit tracks */
+#define REFUSE_LOG_NS (60 * 1000 * NS_PER_MS) /* not paired / forged: logged once
+                                                 a minute per address */
 
 const char *pvs_control_why_name(enum pvs_control_why why)
 {
@@ -393,7 +399,65 @@ struct pvs_control_server {
     bool keyed;
     int64_t client_since_ns;
     char client_name[64];
+    char host_name[64];     /* this machine's, for REFUSE's advice */
+    /* Handshake attempts per source address, least recently seen evicted
+     * when full. tokens: attempts left, refilled at rate_attempts per
+     * rate_window_ms. */
+    struct rate_slot {
+        enet_uint32 host;
+        bool used;
+        double tokens;
+        int64_t seen_ns;
+        int64_t logged_ns;  /* last refusal logged at info level; 0: none */
+    } rate[RATE_SLOTS];
 };
+
+/* The slot of a source address, made (evicting the least recently seen)
+ * when it has none. */
+static struct rate_slot *rate_slot(struct pvs_control_server *srv, enet_uint32 host,
+                                   int64_t now)
+{
+    struct rate_slot *oldest = &srv->rate[0];
+    for (int i = 0; i < RATE_SLOTS; i++) {
+        struct rate_slot *r = &srv->rate[i];
+        if (r->used && r->host == host)
+            return r;
+        if (!r->used || (oldest->used && r->seen_ns < oldest->seen_ns))
+            oldest = r;
+    }
+    *oldest = (struct rate_slot){.host = host, .used = true,
+                                 .tokens = srv->cfg.rate_attempts, .seen_ns = now};
+    return oldest;
+}
+
+/* Takes one attempt from the address's bucket. False when it has none
+ * left. */
+static bool rate_take(struct pvs_control_server *srv, enet_uint32 host, int64_t now)
+{
+    struct rate_slot *r = rate_slot(srv, host, now);
+    double cap = srv->cfg.rate_attempts;
+    r->tokens += (double)(now - r->seen_ns) * cap /
+                 ((double)srv->cfg.rate_window_ms * NS_PER_MS);
+    if (r->tokens > cap)
+        r->tokens = cap;
+    r->seen_ns = now;
+    if (r->tokens < 1.0)
+        return false;
+    r->tokens -= 1.0;
+    return true;
+}
+
+/* Whether a refusal of this address should be logged at info level now
+ * (at most once per REFUSE_LOG_NS): a stranger trying again and again
+ * must not fill the log. */
+static bool rate_log(struct pvs_control_server *srv, enet_uint32 host, int64_t now)
+{
+    struct rate_slot *r = rate_slot(srv, host, now);
+    if (r->logged_ns && now - r->logged_ns < REFUSE_LOG_NS)
+        return false;
+    r->logged_ns = now;
+    return true;
+}
 
 void pvs_control_server_default_config(struct pvs_control_server_config *cfg)
 {
@@ -407,6 +471,8 @@ void pvs_control_server_default_config(struct pvs_control_server_config *cfg)
     cfg->peer_timeout_max_ms = 4000;
     cfg->ping_interval_ms = 1000;
     cfg->max_pending = 4;
+    cfg->rate_attempts = 5;
+    cfg->rate_window_ms = 10000;
 }
 
 int pvs_control_server_open(struct pvs_control_server **out,
@@ -415,11 +481,18 @@ int pvs_control_server_open(struct pvs_control_server **out,
     if (!out)
         return PVS_EINVAL;
     *out = NULL;
-    if (!cfg || cfg->version_min < 1 || cfg->version_min > cfg->version_max ||
+    if (!cfg || cfg->version_min < 2 || cfg->version_min > cfg->version_max ||
+        cfg->version_max > PVS_CTL_VERSION ||
         cfg->codecs == 0 || cfg->hello_timeout_ms <= 0 ||
         cfg->peer_timeout_min_ms <= 0 || cfg->peer_timeout_max_ms < cfg->peer_timeout_min_ms ||
-        cfg->ping_interval_ms < 0 || cfg->max_pending < 0 || cfg->max_pending > 64) {
+        cfg->ping_interval_ms < 0 || cfg->max_pending < 0 || cfg->max_pending > 64 ||
+        cfg->rate_attempts < 1 || cfg->rate_window_ms < 1) {
         PVS_LOG_E("control server: invalid configuration");
+        return PVS_EINVAL;
+    }
+    if (!pvs_static_keys_valid(&cfg->identity) || (!cfg->is_paired && !cfg->accept_any_client)) {
+        PVS_LOG_E("control server: no identity key pair, or no way to tell paired "
+                  "clients (is_paired), in its configuration");
         return PVS_EINVAL;
     }
     if (enet_initialize() != 0) {
@@ -433,12 +506,18 @@ int pvs_control_server_open(struct pvs_control_server **out,
     }
     srv->cfg = *cfg;
     srv->cfg.bind_host = NULL; /* not kept: the caller's string */
+    if (gethostname(srv->host_name, sizeof(srv->host_name) - 1) != 0 || !srv->host_name[0])
+        snprintf(srv->host_name, sizeof(srv->host_name), "this server");
+    if (cfg->accept_any_client)
+        PVS_LOG_W("control server: accepting any client key (accept_any_client): "
+                  "clients are not authenticated");
 
     ENetAddress bind = {.host = ENET_HOST_ANY, .port = cfg->port};
     const char *where = cfg->bind_host && *cfg->bind_host ? cfg->bind_host : "*";
     if (cfg->bind_host && *cfg->bind_host && enet_address_set_host(&bind, cfg->bind_host) != 0) {
         PVS_LOG_E("control server: cannot resolve the bind address '%s': give an "
                   "IPv4 address of this machine, or none for all", cfg->bind_host);
+        pvs_static_keys_wipe(&srv->cfg.identity);
         free(srv);
         enet_deinitialize();
         return PVS_ENOENT;
@@ -448,6 +527,7 @@ int pvs_control_server_open(struct pvs_control_server **out,
         PVS_LOG_E("control server: cannot listen on UDP %s:%u: the port is in use "
                   "or not allowed; stop the other server or pick another port",
                   where, (unsigned)cfg->port);
+        pvs_static_keys_wipe(&srv->cfg.identity);
         free(srv);
         enet_deinitialize();
         return PVS_EIO;
@@ -482,6 +562,9 @@ static void server_drop_client(struct pvs_control_server *srv)
 static void server_refuse(struct pvs_control_server *srv, ENetPeer *peer,
                           uint8_t reason, const char *text)
 {
+    bool loud = true;
+    if (reason == PVS_CTL_REFUSE_NOT_PAIRED || reason == PVS_CTL_REFUSE_AUTH)
+        loud = rate_log(srv, peer->address.host, pvs_time_ns());
     struct pvs_ctl_msg m = {.type = PVS_CTL_REFUSE};
     m.u.refuse.reason = reason;
     size_t n = strlen(text);
@@ -495,7 +578,10 @@ static void server_refuse(struct pvs_control_server *srv, ENetPeer *peer,
     srv->ep.stats.refused++;
     char who[64];
     addr_text(&peer->address, who, sizeof(who), true);
-    PVS_LOG_I("control: refused %s: %s", who, text);
+    if (loud)
+        PVS_LOG_I("control: refused %s: %s", who, text);
+    else
+        PVS_LOG_D("control: refused %s: %s", who, text);
     if (peer == srv->ep.peer)
         server_drop_client(srv);
 }
@@ -517,22 +603,66 @@ static void codec_list(uint32_t bits, char *buf, size_t len)
         snprintf(buf, len, "none");
 }
 
-static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer,
-                         const struct pvs_ctl_hello *h, struct pvs_control_event *ev)
+/* Refuses a client whose HELLO did not authenticate, or who is not paired;
+ * rc is pvs_handshake_server_check's. */
+static void server_refuse_auth(struct pvs_control_server *srv, ENetPeer *peer, int rc)
+{
+    char text[PVS_CTL_REFUSE_TEXT_MAX + 1];
+    if (rc == PVS_ENOENT) {
+        srv->ep.stats.not_paired++;
+        snprintf(text, sizeof(text),
+                 "this client is not paired with %s: run pvstream-client pair %s",
+                 srv->host_name, srv->host_name);
+        server_refuse(srv, peer, PVS_CTL_REFUSE_NOT_PAIRED, text);
+    } else if (rc == PVS_EBADDATA) {
+        srv->ep.stats.auth_failed++;
+        server_refuse(srv, peer, PVS_CTL_REFUSE_AUTH,
+                      "authentication failed: this client's pairing does not match "
+                      "this server's identity; pair again");
+    } else {
+        server_refuse(srv, peer, PVS_CTL_REFUSE_SHUTDOWN, "the server cannot make keys");
+    }
+}
+
+/* hello/len: the HELLO as it came (the handshake checks its bytes); h: it
+ * parsed. */
+static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer, const uint8_t *hello,
+                         size_t len, const struct pvs_ctl_hello *h,
+                         struct pvs_control_event *ev)
 {
     char text[PVS_CTL_REFUSE_TEXT_MAX + 1];
     uint16_t lo = h->version_min > srv->cfg.version_min ? h->version_min : srv->cfg.version_min;
     uint16_t hi = h->version_max < srv->cfg.version_max ? h->version_max : srv->cfg.version_max;
     if (hi < lo) {
-        snprintf(text, sizeof(text),
-                 "no common protocol version: the server speaks %u..%u, the client %u..%u",
-                 (unsigned)srv->cfg.version_min, (unsigned)srv->cfg.version_max,
-                 (unsigned)h->version_min, (unsigned)h->version_max);
+        if (h->version_max < 2)
+            snprintf(text, sizeof(text),
+                     "this server requires paired, authenticated sessions (protocol "
+                     "version %u); the client speaks version %u..%u: update it",
+                     (unsigned)srv->cfg.version_min, (unsigned)h->version_min,
+                     (unsigned)h->version_max);
+        else
+            snprintf(text, sizeof(text),
+                     "no common protocol version: the server speaks %u..%u, the client %u..%u",
+                     (unsigned)srv->cfg.version_min, (unsigned)srv->cfg.version_max,
+                     (unsigned)h->version_min, (unsigned)h->version_max);
         server_refuse(srv, peer, PVS_CTL_REFUSE_VERSION, text);
         return false;
     }
+
+    /* Who it is, before anything else about this server is told. */
+    struct pvs_handshake hs;
+    char name[64];
+    int rc = pvs_handshake_server_check(&hs, hello, len, &srv->cfg.identity,
+                                        srv->cfg.accept_any_client ? NULL : srv->cfg.is_paired,
+                                        srv->cfg.is_paired_ctx, name, sizeof(name));
+    if (rc < 0) {
+        server_refuse_auth(srv, peer, rc);
+        return false;
+    }
+
     uint32_t common = h->codecs & srv->cfg.codecs;
     if (common == 0) {
+        pvs_handshake_wipe(&hs);
         char enc[32], dec[32];
         codec_list(srv->cfg.codecs, enc, sizeof(enc));
         codec_list(h->codecs, dec, sizeof(dec));
@@ -542,25 +672,16 @@ static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer,
         return false;
     }
 
-    struct pvs_handshake hs;
     struct pvs_session_keys keys;
-    int rc = pvs_handshake_begin(&hs, false);
-    if (rc < 0) {
-        server_refuse(srv, peer, PVS_CTL_REFUSE_SHUTDOWN, "the server cannot make keys");
-        return false;
-    }
-    rc = pvs_handshake_finish(&hs, h->public_key, &keys);
-    if (rc < 0) {
-        pvs_handshake_wipe(&hs);
-        server_refuse(srv, peer, PVS_CTL_REFUSE_MALFORMED,
-                      "malformed HELLO: unusable public key");
-        return false;
-    }
     struct pvs_ctl_msg m = {.type = PVS_CTL_WELCOME};
     m.u.welcome.version = hi;
     memcpy(m.u.welcome.public_key, hs.public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
+    uint8_t buf[PVS_CTL_MAX_MESSAGE];
+    int n = pvs_ctl_encode(&m, buf, sizeof(buf));
+    rc = n < 0 ? n : pvs_handshake_server_finish(&hs, buf, (size_t)n, &keys);
     pvs_handshake_wipe(&hs);
-    rc = send_clear(srv->ep.host, peer, &m);
+    if (rc == 0)
+        rc = send_bytes(srv->ep.host, peer, PVS_CTL_CHANNEL_CONTROL, buf, (size_t)n);
     if (rc < 0) {
         pvs_session_keys_wipe(&keys);
         PVS_LOG_W("control: cannot send WELCOME: %s", pvs_strerror(rc));
@@ -581,10 +702,13 @@ static bool server_hello(struct pvs_control_server *srv, ENetPeer *peer,
     addr_text(&peer->address, ip, sizeof(ip), false);
     pvs_addr_resolve(&ev->u.ready.control_addr, ip, peer->address.port);
     pvs_addr_resolve(&ev->u.ready.media_addr, ip, h->media_port);
+    snprintf(ev->u.ready.client_name, sizeof(ev->u.ready.client_name), "%s", name);
+    memcpy(ev->u.ready.client_key, h->static_key, PVS_HANDSHAKE_PUBLIC_BYTES);
     ev->u.ready.keys = keys;
     pvs_session_keys_wipe(&keys);
-    PVS_LOG_I("control: client %s ready (version %u, media port %u)", srv->client_name,
-              (unsigned)hi, (unsigned)h->media_port);
+    PVS_LOG_I("control: client %s%s%s%s ready (version %u, media port %u)", srv->client_name,
+              name[0] ? " (" : "", name, name[0] ? ")" : "", (unsigned)hi,
+              (unsigned)h->media_port);
     return true;
 }
 
@@ -606,7 +730,8 @@ static bool server_receive(struct pvs_control_server *srv, const ENetEvent *e,
             srv->ep.stats.unexpected++;
             return false;
         }
-        return server_hello(srv, e->peer, &m.u.hello, ev);
+        return server_hello(srv, e->peer, e->packet->data, e->packet->dataLength,
+                            &m.u.hello, ev);
     }
 
     int64_t now_us = pvs_time_us();
@@ -649,6 +774,16 @@ static bool server_handle(void *self, const ENetEvent *e, struct pvs_control_eve
     struct pvs_control_server *srv = self;
     switch (e->type) {
     case ENET_EVENT_TYPE_CONNECT:
+        if (!rate_take(srv, e->peer->address.host, pvs_time_ns())) {
+            /* No answer at all: forgotten at once, and what it sends next
+             * is dropped by ENet (the peer slot is free again). */
+            srv->ep.stats.rate_limited++;
+            char who[64];
+            addr_text(&e->peer->address, who, sizeof(who), true);
+            PVS_LOG_D("control: %s is over the handshake rate limit: dropped", who);
+            enet_peer_reset(e->peer);
+            return false;
+        }
         enet_peer_timeout(e->peer, 0, (enet_uint32)srv->cfg.peer_timeout_min_ms,
                           (enet_uint32)srv->cfg.peer_timeout_max_ms);
         if (srv->ep.peer) {
@@ -789,6 +924,7 @@ void pvs_control_server_close(struct pvs_control_server **psrv)
     }
     server_drop_client(srv);
     endpoint_close(&srv->ep);
+    pvs_static_keys_wipe(&srv->cfg.identity);
     free(srv);
     enet_deinitialize();
     *psrv = NULL;
@@ -851,8 +987,15 @@ int pvs_control_client_open(struct pvs_control_client **out,
     if (!cfg || !cfg->host || !*cfg->host || cfg->port == 0 ||
         pvs_ctl_encode(&probe, buf, sizeof(buf)) < 0 || cfg->reconnect_interval_ms <= 0 ||
         cfg->welcome_timeout_ms <= 0 || cfg->peer_timeout_min_ms <= 0 ||
-        cfg->peer_timeout_max_ms < cfg->peer_timeout_min_ms || cfg->ping_interval_ms < 0) {
+        cfg->peer_timeout_max_ms < cfg->peer_timeout_min_ms || cfg->ping_interval_ms < 0 ||
+        cfg->hello.version_min < 2) {
         PVS_LOG_E("control client: invalid configuration");
+        return PVS_EINVAL;
+    }
+    if (!pvs_static_keys_valid(&cfg->identity) ||
+        sodium_is_zero(cfg->server_key, sizeof(cfg->server_key))) {
+        PVS_LOG_E("control client: no identity key pair or no server key in its "
+                  "configuration: pair with the server first");
         return PVS_EINVAL;
     }
     if (enet_initialize() != 0) {
@@ -889,6 +1032,7 @@ int pvs_control_client_open(struct pvs_control_client **out,
     return 0;
 
 fail:
+    pvs_static_keys_wipe(&cli->cfg.identity);
     free(cli);
     enet_deinitialize();
     return rc;
@@ -933,10 +1077,18 @@ static void client_send_hello(struct pvs_control_client *cli, int64_t now)
 {
     struct pvs_ctl_msg m = {.type = PVS_CTL_HELLO};
     m.u.hello = cli->cfg.hello;
-    int rc = pvs_handshake_begin(&cli->hs, true);
+    uint8_t buf[PVS_CTL_MAX_MESSAGE];
+    int rc = pvs_handshake_client_begin(&cli->hs, &cli->cfg.identity, cli->cfg.server_key);
     if (rc == 0) {
         memcpy(m.u.hello.public_key, cli->hs.public_key, PVS_HANDSHAKE_PUBLIC_BYTES);
-        rc = send_clear(cli->ep.host, cli->ep.peer, &m);
+        memcpy(m.u.hello.static_key, cli->hs.static_public, PVS_HANDSHAKE_PUBLIC_BYTES);
+        rc = pvs_ctl_encode(&m, buf, sizeof(buf));
+    }
+    if (rc > 0) {
+        size_t n = (size_t)rc;
+        rc = pvs_handshake_client_hello(&cli->hs, buf, n);
+        if (rc == 0)
+            rc = send_bytes(cli->ep.host, cli->ep.peer, PVS_CTL_CHANNEL_CONTROL, buf, n);
     }
     if (rc < 0) {
         PVS_LOG_W("control: cannot send HELLO to %s: %s", cli->server_name, pvs_strerror(rc));
@@ -948,8 +1100,11 @@ static void client_send_hello(struct pvs_control_client *cli, int64_t now)
     cli->hello_sent_ns = now;
 }
 
-static bool client_welcome(struct pvs_control_client *cli, const struct pvs_ctl_welcome *w,
-                           struct pvs_control_event *ev, int64_t now)
+/* welcome/len: the WELCOME as it came (its tag is checked on the bytes);
+ * w: it parsed. */
+static bool client_welcome(struct pvs_control_client *cli, const uint8_t *welcome, size_t len,
+                           const struct pvs_ctl_welcome *w, struct pvs_control_event *ev,
+                           int64_t now)
 {
     struct pvs_session_keys keys;
     if (w->version < cli->cfg.hello.version_min || w->version > cli->cfg.hello.version_max) {
@@ -958,9 +1113,18 @@ static bool client_welcome(struct pvs_control_client *cli, const struct pvs_ctl_
                   (unsigned)cli->cfg.hello.version_min, (unsigned)cli->cfg.hello.version_max);
         goto broken;
     }
-    if (pvs_handshake_finish(&cli->hs, w->public_key, &keys) < 0) {
-        PVS_LOG_E("control: %s sent an unusable public key", cli->server_name);
-        goto broken;
+    if (pvs_handshake_client_finish(&cli->hs, welcome, len, &keys) < 0) {
+        /* Not malformed: someone answered who does not hold the server's
+         * identity (or changed the bytes). Try again at the usual pace:
+         * the genuine server may come back. */
+        PVS_LOG_E("control: the server at %s could not prove its identity: it is not "
+                  "the server you paired with", cli->server_name);
+        cli->ep.stats.auth_failed++;
+        enet_peer_disconnect_now(cli->ep.peer, PVS_ENET_BYE_DATA);
+        client_lost(cli, now);
+        ev->type = PVS_CONTROL_EV_DISCONNECTED;
+        ev->u.gone.why = PVS_CONTROL_WHY_PROTOCOL;
+        return true;
     }
     session_start(&cli->ep.s, &keys, now);
     cli->state = C_KEYED;
@@ -991,7 +1155,8 @@ static bool client_receive(struct pvs_control_client *cli, const ENetEvent *e,
         if (open_clear(&cli->ep, e, &m) < 0)
             return false;
         if (m.type == PVS_CTL_WELCOME)
-            return client_welcome(cli, &m.u.welcome, ev, now);
+            return client_welcome(cli, e->packet->data, e->packet->dataLength,
+                                  &m.u.welcome, ev, now);
         if (m.type == PVS_CTL_REFUSE) {
             PVS_LOG_W("control: %s refused the connection (reason %u): %s", cli->server_name,
                       (unsigned)m.u.refuse.reason, m.u.refuse.text);
@@ -1190,6 +1355,7 @@ void pvs_control_client_close(struct pvs_control_client **pcli)
     struct pvs_control_client *cli = *pcli;
     endpoint_close(&cli->ep);
     pvs_handshake_wipe(&cli->hs);
+    pvs_static_keys_wipe(&cli->cfg.identity);
     free(cli);
     enet_deinitialize();
     *pcli = NULL;

@@ -14,7 +14,16 @@
  * the peer's clock offset; drops (and counts) malformed, replayed or
  * forged messages without answering them. The server also refuses a
  * second client (busy), drops a connection that sends no HELLO within 3 s,
- * and lets ENet drop a peer that stops answering (2 to 4 s). */
+ * and lets ENet drop a peer that stops answering (2 to 4 s).
+ *
+ * Authentication (protocol version 2, net/handshake.h): the server holds
+ * its identity key pair and asks is_paired about each client whose HELLO
+ * proves it holds its own identity; an unknown client gets REFUSE 6, a
+ * forged HELLO REFUSE 7, and nothing else. Handshake attempts are limited
+ * per source address (a token bucket: rate_attempts per rate_window_ms);
+ * one over the limit is dropped without an answer. The client holds its
+ * identity and the server's public key, and drops a server whose WELCOME
+ * does not prove it holds the matching secret. */
 #ifndef PVS_CONTROL_H
 #define PVS_CONTROL_H
 
@@ -50,7 +59,9 @@ enum pvs_control_event_type {
     PVS_CONTROL_EV_CONNECTED,          /* ev.connected */
     PVS_CONTROL_EV_STREAM,             /* ev.stream */
     PVS_CONTROL_EV_REFUSED,            /* ev.refused */
-    PVS_CONTROL_EV_DISCONNECTED,       /* ev.gone; only after CONNECTED */
+    PVS_CONTROL_EV_DISCONNECTED,       /* ev.gone; after CONNECTED, or with
+                                          PVS_CONTROL_WHY_PROTOCOL when the
+                                          server failed to prove its identity */
 };
 
 struct pvs_control_event {
@@ -66,6 +77,9 @@ struct pvs_control_event {
             uint32_t codecs;                /* hello.codecs & the server's */
             struct pvs_addr control_addr;   /* the client's control address */
             struct pvs_addr media_addr;     /* its address with hello.media_port */
+            char client_name[64];           /* its paired name (is_paired's);
+                                               "" with accept_any_client */
+            uint8_t client_key[PVS_HANDSHAKE_PUBLIC_BYTES]; /* its static key */
             struct pvs_session_keys keys;
         } ready;
         /* WELCOME arrived, keys derived (tx: client to server). Wipe the
@@ -86,7 +100,8 @@ struct pvs_control_event {
         } input;
         struct pvs_ctl_stream stream;
         /* REFUSE arrived. Busy and shutting down may pass: the client
-         * tries again (unless no_reconnect); any other reason stops it. */
+         * tries again (unless no_reconnect); any other reason (not paired
+         * and authentication failed among them) stops it. */
         struct {
             struct pvs_ctl_refuse refuse;
             bool will_retry;
@@ -113,6 +128,10 @@ struct pvs_control_stats {
     uint64_t hello_timeouts;   /* server: connections dropped for no HELLO */
     uint64_t pings_sent;
     uint64_t pongs_received;
+    uint64_t auth_failed;      /* server: HELLO tags that failed (REFUSE 7);
+                                  client: WELCOME tags that failed */
+    uint64_t not_paired;       /* server: authenticated but unknown clients */
+    uint64_t rate_limited;     /* server: connections dropped over the limit */
 };
 
 /* Round trip and clock offset from PING/PONG (docs/protocol.md, "Clock
@@ -138,15 +157,29 @@ struct pvs_control_server_config {
     int peer_timeout_max_ms;
     int ping_interval_ms;      /* 0: send no PING (still answers them) */
     int max_pending;           /* connections at once besides the client (to refuse) */
+    /* Authentication. identity: the server's key pair (required; copied,
+     * and wiped at close). is_paired(is_paired_ctx, ...) says whether a
+     * client's key is paired; required unless accept_any_client, which
+     * takes every client that proves it holds its own key (for tests, and
+     * the programs until pairing is wired: it authenticates no client). */
+    struct pvs_static_keys identity;
+    pvs_handshake_is_paired_fn is_paired;
+    void *is_paired_ctx;
+    bool accept_any_client;
+    int rate_attempts;         /* handshake attempts per source address ... */
+    int rate_window_ms;        /* ... per this window (a token bucket) */
 };
 
-/* Port 47100, versions 1..1, every codec, 3 s HELLO, 2..4 s ENet
- * timeouts, PING every second, 4 pending. */
+/* Port 47100, version 2 only, every codec, 3 s HELLO, 2..4 s ENet
+ * timeouts, PING every second, 4 pending, 5 attempts per address per 10 s;
+ * no identity and no is_paired (the caller must set them). */
 void pvs_control_server_default_config(struct pvs_control_server_config *cfg);
 
 struct pvs_control_server;
 
-/* Binds and listens. Returns 0; PVS_EINVAL for a bad config; PVS_ENOENT
+/* Binds and listens. Returns 0; PVS_EINVAL for a bad config (versions
+ * other than 2, an identity whose keys do not match, neither is_paired nor
+ * accept_any_client); PVS_ENOENT
  * when bind_host does not resolve; PVS_EIO when the port cannot be bound
  * (in use: the log says so); PVS_ENOMEM; PVS_EEXTERNAL when ENet cannot
  * initialize. */
@@ -203,18 +236,23 @@ struct pvs_control_client_config {
     int peer_timeout_min_ms;
     int peer_timeout_max_ms;
     int ping_interval_ms;      /* 0: send no PING (still answers them) */
+    /* Authentication (required): this client's key pair (copied, wiped at
+     * close) and the server's public key, both from pairing. */
+    struct pvs_static_keys identity;
+    uint8_t server_key[PVS_HANDSHAKE_PUBLIC_BYTES];
 };
 
-/* Host 127.0.0.1, port 47100, HELLO versions 1..1, every codec, 3840x2160
+/* Host 127.0.0.1, port 47100, HELLO versions 2..2, every codec, 3840x2160
  * at 240 fps, 1400-byte datagrams, media port 47102; retry every second;
- * 5 s for WELCOME; 2..4 s ENet timeouts; PING every second. */
+ * 5 s for WELCOME; 2..4 s ENet timeouts; PING every second; no keys (the
+ * caller must set them). */
 void pvs_control_client_default_config(struct pvs_control_client_config *cfg);
 
 struct pvs_control_client;
 
 /* Resolves the server and starts connecting (the first attempt begins at
  * once). Returns 0; PVS_EINVAL for a bad config (the HELLO it would send
- * is checked); PVS_ENOENT when the host does not resolve; PVS_ENOMEM;
+ * is checked, versions below 2, keys missing or not matching); PVS_ENOENT when the host does not resolve; PVS_ENOMEM;
  * PVS_EEXTERNAL when ENet or libsodium cannot initialize. */
 int pvs_control_client_open(struct pvs_control_client **out,
                             const struct pvs_control_client_config *cfg);

@@ -45,6 +45,17 @@ static const struct field welcome_fields[] = {
     RAW(struct pvs_ctl_welcome, public_key, 8),
 };
 
+/* Appended from version 2 on (HELLO: when version_max >= 2; WELCOME: when
+ * version >= 2). */
+static const struct field hello2_fields[] = {
+    RAW(struct pvs_ctl_hello, static_key, PVS_HANDSHAKE_HELLO_STATIC_AT),
+    RAW(struct pvs_ctl_hello, tag, PVS_HANDSHAKE_HELLO_TAG_AT),
+};
+
+static const struct field welcome2_fields[] = {
+    RAW(struct pvs_ctl_welcome, tag, PVS_HANDSHAKE_WELCOME_TAG_AT),
+};
+
 /* The text follows at REFUSE_BODY, text_len bytes. */
 static const struct field refuse_fields[] = {
     FIELD(struct pvs_ctl_refuse, reason, 0),
@@ -130,6 +141,20 @@ static const struct layout *layout_of(int type)
     case PVS_CTL_BYE:              return &bye;
     default:                       return NULL;
     }
+}
+
+/* The fields a message of this type and these versions appends to its
+ * layout_of body (NULL: none). */
+static const struct layout *extension_of(const struct pvs_ctl_msg *m, int type)
+{
+    static const struct layout
+        hello2 = LAYOUT(PVS_HANDSHAKE_HELLO_BODY, false, hello2_fields),
+        welcome2 = LAYOUT(PVS_HANDSHAKE_WELCOME_BODY, false, welcome2_fields);
+    if (type == PVS_CTL_HELLO && m->u.hello.version_max >= 2)
+        return &hello2;
+    if (type == PVS_CTL_WELCOME && m->u.welcome.version >= 2)
+        return &welcome2;
+    return NULL;
 }
 
 /* body: the bytes after the type; msg: the message's member of the union. */
@@ -222,13 +247,18 @@ int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap)
     if (!m || !buf || !msg_ok(m, m->type))
         return PVS_EINVAL;
     const struct layout *l = layout_of(m->type); /* msg_ok knows only these */
+    const struct layout *ext = extension_of(m, m->type);
     bool refuse = m->type == PVS_CTL_REFUSE;
     size_t body = l->body + (refuse ? m->u.refuse.text_len : 0);
+    if (ext && ext->body > body)
+        body = ext->body;
     if (cap < 1 + body)
         return PVS_EINVAL;
     memset(buf, 0, 1 + body); /* reserved fields */
     buf[0] = (uint8_t)m->type;
     put_fields(l, &m->u, buf + 1);
+    if (ext)
+        put_fields(ext, &m->u, buf + 1);
     if (refuse)
         memcpy(buf + 1 + REFUSE_BODY, m->u.refuse.text, m->u.refuse.text_len);
     return (int)(1 + body);
@@ -248,6 +278,12 @@ static int parse_body(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
     get_fields(l, p, &out->u);
     if (!msg_ok(out, buf[0]))
         return PVS_EBADDATA;
+    const struct layout *ext = extension_of(out, buf[0]);
+    if (ext) {
+        if (n < ext->body)
+            return PVS_EBADDATA;
+        get_fields(ext, p, &out->u);
+    }
     if (buf[0] == PVS_CTL_REFUSE) {
         struct pvs_ctl_refuse *r = &out->u.refuse;
         if (n < REFUSE_BODY + (size_t)r->text_len)

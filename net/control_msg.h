@@ -22,7 +22,7 @@
 
 #include "net/handshake.h"
 
-#define PVS_CTL_VERSION 1            /* the protocol version this code speaks */
+#define PVS_CTL_VERSION 2            /* the protocol version this code speaks */
 #define PVS_CTL_MAGIC "PVS1"
 #define PVS_CTL_CHANNELS 3           /* ENet channels: control, input, motion */
 #define PVS_CTL_CHANNEL_CONTROL 0    /* reliable */
@@ -76,6 +76,8 @@ enum pvs_ctl_refuse_reason {
     PVS_CTL_REFUSE_CODEC = 3,
     PVS_CTL_REFUSE_MALFORMED = 4,
     PVS_CTL_REFUSE_SHUTDOWN = 5,
+    PVS_CTL_REFUSE_NOT_PAIRED = 6,  /* authenticated, but not a paired client */
+    PVS_CTL_REFUSE_AUTH = 7,        /* HELLO's tag did not verify */
 };
 
 enum pvs_ctl_keyframe_reason {
@@ -93,7 +95,11 @@ enum pvs_ctl_bye_reason {
 /* HELLO (client -> server, clear). The parser requires the magic,
  * 1 <= version_min <= version_max, nonzero sizes, frame rate and media
  * port, and max_datagram in 576..9000. Unknown codec bits are kept (a later
- * client may decode more). */
+ * client may decode more). A client that speaks version 2 or later
+ * (version_max >= 2) sends the 104-byte body with static_key and tag (the
+ * parser then requires them); a version-1 HELLO is 56 bytes and has
+ * neither (they read as zeros). The tag is net/handshake.c's to write and
+ * check, on the encoded bytes. */
 struct pvs_ctl_hello {
     uint16_t version_min;
     uint16_t version_max;
@@ -103,13 +109,17 @@ struct pvs_ctl_hello {
     uint16_t max_fps;
     uint16_t max_datagram;       /* UDP payload bytes */
     uint16_t media_port;         /* the client's media UDP port */
-    uint8_t public_key[PVS_HANDSHAKE_PUBLIC_BYTES];
+    uint8_t public_key[PVS_HANDSHAKE_PUBLIC_BYTES]; /* ephemeral */
+    uint8_t static_key[PVS_HANDSHAKE_PUBLIC_BYTES]; /* version_max >= 2 */
+    uint8_t tag[PVS_HANDSHAKE_TAG_BYTES];           /* version_max >= 2 */
 };
 
-/* WELCOME (server -> client, clear). version >= 1. */
+/* WELCOME (server -> client, clear). version >= 1; from version 2 on the
+ * body is 56 bytes, ending with the tag (net/handshake.c writes it). */
 struct pvs_ctl_welcome {
     uint16_t version;
-    uint8_t public_key[PVS_HANDSHAKE_PUBLIC_BYTES];
+    uint8_t public_key[PVS_HANDSHAKE_PUBLIC_BYTES]; /* ephemeral */
+    uint8_t tag[PVS_HANDSHAKE_TAG_BYTES];           /* version >= 2 */
 };
 
 /* REFUSE (server -> client, clear). Any nonzero reason is accepted (a

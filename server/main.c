@@ -91,9 +91,13 @@ static void usage(FILE *out, const struct pvs_server_settings *s)
 {
     fprintf(out,
             "usage: pvstream-server [--config FILE] [options]\n"
-            "       pvstream-server doctor [options]\n\n"
+            "       pvstream-server doctor [options]\n"
+            "       pvstream-server pair [--port N]     (a PIN for one client, 2 minutes)\n"
+            "       pvstream-server clients             (the paired clients)\n"
+            "       pvstream-server unpair NAME\n\n"
             "Streams the desktop (or a built-in test desktop) to one pvstream-client at a\n"
-            "time. A second client is told the server is busy. `doctor` checks capture,\n"
+            "time. A second client is told the server is busy. Only paired clients may\n"
+            "connect: `pair` shows a PIN to type on the client. `doctor` checks capture,\n"
             "encoders, ports and input, and says what to fix.\n\n"
             "options (each also a key in the INI file given with --config; the file's\n"
             "section is the word before the key in pvstream-server.ini):\n"
@@ -132,8 +136,20 @@ int main(int argc, char **argv)
 {
     struct pvs_server_settings s;
     pvs_server_defaults(&s);
-    bool doctor = argc > 1 && !strcmp(argv[1], "doctor");
-    if (doctor) {
+    if (argc > 1 && !strcmp(argv[1], "clients"))
+        return argc == 2 ? pvs_server_list_clients() : (fprintf(stderr, "usage: pvstream-server clients\n"), 2);
+    if (argc > 1 && !strcmp(argv[1], "unpair")) {
+        if (argc != 3) {
+            fprintf(stderr, "usage: pvstream-server unpair NAME   (`pvstream-server clients` lists them)\n");
+            return 2;
+        }
+        return pvs_server_unpair(argv[2]);
+    }
+    /* Subcommands that take the options (the ports, the display...). */
+    const char *sub = argc > 1 && (!strcmp(argv[1], "doctor") || !strcmp(argv[1], "pair"))
+                          ? argv[1] : NULL;
+    bool doctor = sub && !strcmp(sub, "doctor");
+    if (sub) {
         argv[1] = argv[0];
         argv++;
         argc--;
@@ -204,7 +220,20 @@ int main(int argc, char **argv)
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    if (sub)
+        return pvs_server_pair(&s, &stop_flag);
+    struct pvs_static_keys identity;
+    char clients[600];
+    rc = pvs_server_load_identity(&identity, clients, sizeof(clients));
+    if (rc < 0) {
+        fprintf(stderr, "pvstream-server: cannot load the server's key: %s\n", pvs_strerror(rc));
+        return 1;
+    }
+    s.identity = &identity;
+    s.is_paired = pvs_server_is_paired;
+    s.is_paired_ctx = clients;
     rc = pvs_server_run(&s, &stop_flag);
+    pvs_static_keys_wipe(&identity);
     if (rc < 0) {
         fprintf(stderr, "pvstream-server: %s\n", pvs_strerror(rc));
         return 1;

@@ -430,6 +430,14 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
 
     struct pvs_control_server_config cc;
     pvs_control_server_default_config(&cc);
+    if (!cfg->identity || !cfg->is_paired) {
+        PVS_LOG_E("server: no identity key or paired-clients lookup");
+        err = PVS_EINVAL;
+        goto out;
+    }
+    cc.identity = *cfg->identity;
+    cc.is_paired = cfg->is_paired;
+    cc.is_paired_ctx = cfg->is_paired_ctx;
     cc.bind_host = cfg->bind[0] ? cfg->bind : NULL;
     cc.port = (uint16_t)cfg->port;
     cc.codecs = cfg->codec == PVS_CODEC_COUNT
@@ -437,6 +445,7 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
                     : codec_bit((enum pvs_codec)cfg->codec);
     struct pvs_addr media_addr;
     err = pvs_control_server_open(&s.ctl, &cc);
+    pvs_static_keys_wipe(&cc.identity);
     if (!err)
         err = pvs_addr_resolve(&media_addr, cfg->bind[0] ? cfg->bind : "0.0.0.0",
                                (uint16_t)(cfg->port + 1));

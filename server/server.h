@@ -9,10 +9,12 @@
 #define PVS_SERVER_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "common/config.h"
+#include "net/handshake.h"
 
 #define PVS_SERVER_DEFAULT_PORT 47100
 
@@ -35,6 +37,11 @@ struct pvs_server_settings {
     bool input;                         /* inject the client's input */
     int stats_interval;                 /* seconds between statistics lines; 0: none */
     int exit_after;                     /* seconds; 0: run until stopped (tests) */
+    /* Not options (set by code, from the configuration directory): the
+     * server's identity key, and the lookup of paired clients. */
+    const struct pvs_static_keys *identity;
+    pvs_handshake_is_paired_fn is_paired;
+    void *is_paired_ctx;
 };
 
 extern const struct pvs_option pvs_server_options[];
@@ -44,6 +51,23 @@ void pvs_server_defaults(struct pvs_server_settings *s);
  * exit_after, that many seconds. Returns 0, or a negative code when it
  * could not start (the log says why). */
 int pvs_server_run(const struct pvs_server_settings *s, const volatile sig_atomic_t *stop);
+
+/* The paths of the server's key and of its paired clients. Returns 0 or a
+ * negative code (the directory cannot be made). */
+int pvs_server_key_paths(char *key, size_t key_len, char *clients, size_t clients_len);
+
+/* `pvstream-server pair`: opens a pairing window (port + 2) with a fresh
+ * PIN, and adds the client that pairs to the paired clients. `clients`
+ * lists them; `unpair NAME` removes one. Each returns the exit code. */
+int pvs_server_pair(const struct pvs_server_settings *s, const volatile sig_atomic_t *stop);
+int pvs_server_list_clients(void);
+int pvs_server_unpair(const char *name);
+
+/* Loads (or makes) the server's identity key and the path of its paired
+ * clients, for pvs_server_is_paired (ctx: that path). */
+int pvs_server_load_identity(struct pvs_static_keys *out, char *clients, size_t clients_len);
+bool pvs_server_is_paired(void *ctx, const uint8_t key[PVS_HANDSHAKE_PUBLIC_BYTES], char *name,
+                          size_t name_len);
 
 /* `pvstream-server doctor`: checks capture, encoders, ports and input, and
  * prints what works and what to fix. Returns 0 when streaming can work. */

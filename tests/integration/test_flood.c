@@ -4,16 +4,21 @@
  * media port (random bytes, random lengths, and some that start like ENet
  * or SRTP packets). The session must go on (every frame after the flood's
  * start still decoded, none lost) and the server's memory must stay flat.
+ * Then a client whose key was never paired is refused ("not paired") and
+ * not one media datagram reaches it.
  * Arguments: the paths of pvstream-server and pvstream-client. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/platform/platform.h"
 #include "common/process.h"
+#include "net/control.h"
+#include "net/pairing.h"
 #include "tests/unit/test.h"
 
 #define FLOOD_RATE 10000
@@ -86,6 +91,59 @@ static int flood_thread(void *arg)
     return 0;
 }
 
+/* A client with a key the server never paired: refused (REFUSE "not
+ * paired"), and not one media datagram reaches its media port. */
+static void unpaired_client(int port, const char *server_cfg)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", server_cfg, PVS_SERVER_KEY_FILE);
+    struct pvs_identity server;
+    CHECK_INT(pvs_identity_load_or_create(path, &server), ==, 0);
+    struct pvs_addr any;
+    pvs_socket media = PVS_INVALID_SOCKET;
+    CHECK_INT(pvs_addr_resolve(&any, "127.0.0.1", 0), ==, 0);
+    CHECK_INT(pvs_udp_open(&media, &any), ==, 0);
+    struct pvs_addr bound;
+    pvs_udp_local_addr(media, &bound);
+    struct pvs_control_client_config cc;
+    pvs_control_client_default_config(&cc);
+    cc.host = "127.0.0.1";
+    cc.port = (uint16_t)port;
+    cc.hello.media_port = pvs_addr_port(&bound);
+    cc.no_reconnect = true;
+    CHECK_INT(pvs_static_keys_generate(&cc.identity), ==, 0);
+    memcpy(cc.server_key, server.public_key, sizeof(cc.server_key));
+    pvs_identity_wipe(&server);
+    struct pvs_control_client *cli = NULL;
+    CHECK_INT(pvs_control_client_open(&cli, &cc), ==, 0);
+    bool refused = false, connected = false;
+    int reason = 0;
+    int64_t until = pvs_time_ns() + 5000000000LL;
+    while (cli && !refused && pvs_time_ns() < until) {
+        struct pvs_control_event ev;
+        if (pvs_control_client_service(cli, 20, &ev) == 1) {
+            refused |= ev.type == PVS_CONTROL_EV_REFUSED;
+            connected |= ev.type == PVS_CONTROL_EV_CONNECTED;
+            if (ev.type == PVS_CONTROL_EV_REFUSED)
+                reason = ev.u.refused.refuse.reason;
+        }
+    }
+    /* Whatever the server might send, it would have by now: count. */
+    int datagrams = 0;
+    uint8_t buf[2048];
+    until = pvs_time_ns() + 2000000000LL;
+    while (pvs_time_ns() < until)
+        datagrams += pvs_udp_recv(media, buf, sizeof(buf), NULL, 100) > 0;
+    fprintf(stderr, "unpaired client: %s (reason %d), %d media datagrams received\n",
+            refused ? "refused" : "NOT refused", reason, datagrams);
+    CHECK(refused);
+    CHECK(!connected);
+    CHECK_INT(reason, ==, PVS_CTL_REFUSE_NOT_PAIRED);
+    CHECK_INT(datagrams, ==, 0);
+    pvs_control_client_close(&cli);
+    pvs_socket_close(&media);
+}
+
 static char *slurp(const char *p)
 {
     FILE *f = fopen(p, "rb");
@@ -126,9 +184,19 @@ int main(int argc, char **argv)
 
     char *sargv[] = { argv[1], "--capture", "testsrc", "--size", "640x360", "--fps", "30",
                       "--port", port, "--encoder", "libx264", "--stats-interval", "0", NULL };
+    char scfg[128], ccfg[128];
+    snprintf(scfg, sizeof(scfg), "%s/server-config", dir);
+    snprintf(ccfg, sizeof(ccfg), "%s/client-config", dir);
+    if (mkdir(scfg, 0700) != 0 || mkdir(ccfg, 0700) != 0 ||
+        pvs_pair_local(scfg, ccfg, "tester", target) != 0) {
+        fprintf(stderr, "cannot pair the server and the client in %s\n", dir);
+        return 1;
+    }
+    setenv("PVS_CONFIG_DIR", scfg, 1);
     pid_t srv = pvs_process_start(sargv, slog);
     pvs_sleep_ns(500000000);
     char *cargv[] = { argv[2], target, "--headless", "--seconds", "9", "--stats-json", json, NULL };
+    setenv("PVS_CONFIG_DIR", ccfg, 1);
     pid_t cli = pvs_process_start(cargv, clog);
     pvs_sleep_ns(2000000000); /* streaming, warmed up */
 
@@ -162,6 +230,7 @@ int main(int argc, char **argv)
      * allocator's and the encoder's own movements. */
     CHECK(before > 0 && peak - before < 8192);
     CHECK(pvs_process_wait(srv, 0) < 0); /* still running */
+    unpaired_client(portn, scfg);
     pvs_process_stop(&srv);
     free(text);
     if (!test_checks_failed) {

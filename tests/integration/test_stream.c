@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xcb/xcb.h>
 #include <xcb/xtest.h>
@@ -33,6 +34,7 @@
 #include "common/process.h"
 #include "common/stamp.h"
 #include "encode/convert.h"
+#include "net/pairing.h"
 #include "tests/unit/test.h"
 #include "tests/xvfb.h"
 
@@ -51,6 +53,23 @@ static void path(char *out, size_t len, const char *name)
     snprintf(out, len, "%s/%s", dir, name);
 }
 
+/* The server's and the client's configuration directories (their keys and
+ * each other as paired peers). */
+static char server_cfg[64], client_cfg[64];
+/* A client paired with a server at 127.0.0.1:9, where nothing answers. */
+static char lonely_cfg[64];
+
+static pid_t start_as(const char *cfg, char *const argv[], const char *log)
+{
+    setenv("PVS_CONFIG_DIR", cfg, 1);
+    return pvs_process_start(argv, log);
+}
+
+static pid_t start_client(char *const argv[], const char *log)
+{
+    return start_as(client_cfg, argv, log);
+}
+
 static pid_t start_server(const char *log)
 {
     char lp[256];
@@ -58,7 +77,7 @@ static pid_t start_server(const char *log)
     char *argv[] = { (char *)server_bin, "--capture", "x11", "--display", screen.name, "--port", port,
                      "--encoder", "libx264", "--bitrate", "6M", "--fps", "30",
                      "--stats-interval", "0", NULL };
-    pid_t pid = pvs_process_start(argv, lp);
+    pid_t pid = start_as(server_cfg, argv, lp);
     pvs_sleep_ns(300000000); /* its sockets */
     return pid;
 }
@@ -72,7 +91,7 @@ static int run_client(const char *seconds, const char *json, const char *record,
     path(lp, sizeof(lp), log);
     char *argv[] = { (char *)client_bin, target, "--headless", "--seconds", (char *)seconds,
                      "--stats-json", jp, record ? "--record" : NULL, rp, NULL };
-    pid_t pid = pvs_process_start(argv, lp);
+    pid_t pid = start_client(argv, lp);
     if (pid < 0)
         return -1;
     int status = pvs_process_wait(pid, (atoi(seconds) + 30) * 1000);
@@ -275,7 +294,7 @@ static void test_resize(void)
     path(lp, sizeof(lp), "client-resize.log");
     char *argv[] = { (char *)client_bin, target, "--headless", "--seconds", "5", "--stats-json", jp,
                      "--record", rp, NULL };
-    pid_t cli = pvs_process_start(argv, lp);
+    pid_t cli = start_client(argv, lp);
     pvs_sleep_ns(2000000000);
     char *xr[] = { "/usr/bin/xrandr", "-display", screen.name, "--output", "screen", "--off",
                    "--fb", "960x540", NULL };
@@ -303,7 +322,7 @@ static void test_client_killed_and_server_restart(void)
     char lp[256];
     path(lp, sizeof(lp), "client-killed.log");
     char *argv[] = { (char *)client_bin, target, "--headless", "--seconds", "60", NULL };
-    pid_t cli = pvs_process_start(argv, lp);
+    pid_t cli = start_client(argv, lp);
     pvs_sleep_ns(1500000000);
     kill(cli, SIGKILL);
     pvs_process_wait(cli, 5000);
@@ -319,7 +338,7 @@ static void test_client_killed_and_server_restart(void)
     char jp[256];
     path(jp, sizeof(jp), "c.json");
     char *argv2[] = { (char *)client_bin, target, "--headless", "--seconds", "12", "--stats-json", jp, NULL };
-    cli = pvs_process_start(argv2, lp);
+    cli = start_client(argv2, lp);
     pvs_sleep_ns(2000000000);
     pvs_process_stop(&srv);
     pvs_sleep_ns(500000000);
@@ -337,8 +356,12 @@ static void test_unreachable(void)
     path(lp, sizeof(lp), "client-unreachable.log");
     char *argv[] = { (char *)client_bin, "127.0.0.1:9", "--headless", "--seconds", "2",
                      "--connect-timeout", "3", NULL };
+    char nobody[80];
+    snprintf(nobody, sizeof(nobody), "%s/nobody-config", dir);
+    CHECK(mkdir(nobody, 0700) == 0 && mkdir(lonely_cfg, 0700) == 0);
+    CHECK_INT(pvs_pair_local(nobody, lonely_cfg, "tester", "127.0.0.1:9"), ==, 0);
     int64_t t0 = pvs_time_ns();
-    pid_t cli = pvs_process_start(argv, lp);
+    pid_t cli = start_as(lonely_cfg, argv, lp);
     int status = pvs_process_wait(cli, 20000);
     double secs = (double)(pvs_time_ns() - t0) / 1e9;
     char *log = slurp("client-unreachable.log");
@@ -397,7 +420,7 @@ static void test_window_and_input(void)
     char lp[256];
     path(lp, sizeof(lp), "client-window.log");
     char *argv[] = { (char *)client_bin, target, "--seconds", "10", NULL };
-    pid_t cli = pvs_process_start(argv, lp);
+    pid_t cli = start_client(argv, lp);
     xcb_connection_t *vc = xcb_connect(view.name, NULL);
     xcb_connection_t *sc = xcb_connect(screen.name, NULL);
     xcb_window_t vroot = xcb_setup_roots_iterator(xcb_get_setup(vc)).data->root;
@@ -510,6 +533,14 @@ int main(int argc, char **argv)
     }
     snprintf(port, sizeof(port), "%d", 41000 + (int)(getpid() % 5000) * 2);
     snprintf(target, sizeof(target), "127.0.0.1:%s", port);
+    snprintf(server_cfg, sizeof(server_cfg), "%s/server-config", dir);
+    snprintf(client_cfg, sizeof(client_cfg), "%s/client-config", dir);
+    snprintf(lonely_cfg, sizeof(lonely_cfg), "%s/lonely-config", dir);
+    if (mkdir(server_cfg, 0700) != 0 || mkdir(client_cfg, 0700) != 0 ||
+        pvs_pair_local(server_cfg, client_cfg, "tester", target) != 0) {
+        fprintf(stderr, "cannot pair the server and the client in %s\n", dir);
+        return 1;
+    }
     char pl[256];
     path(pl, sizeof(pl), "paint.log");
     char *pargv[] = { (char *)bench_bin, "paint", "--display", screen.name, "--fps", "60",

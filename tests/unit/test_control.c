@@ -1,7 +1,11 @@
 /* Control sessions over ENet on 127.0.0.1, server and clients serviced in
  * turn from this one thread: handshake and keys, messages both ways,
  * PING/PONG, refusals (busy, version, malformed, no HELLO), a silent peer,
- * reconnection after a server restart, and BYE.
+ * reconnection after a server restart, and BYE. Authentication: a paired
+ * client gets in under its paired name; an unpaired one gets REFUSE 6 and
+ * a forged HELLO REFUSE 7, both at once and nothing else; a client facing
+ * a server that cannot prove its identity drops it; the 6th handshake
+ * attempt from one address within 10 s gets no answer.
  *
  * Waits are bounded generously (seconds) so a loaded machine passes; what
  * is checked is what happened, not how fast. */
@@ -16,6 +20,18 @@
 #include "tests/unit/test.h"
 
 #define MAX_EVENTS 64
+
+/* The server's identity, the paired client's, and a stranger's. */
+static struct pvs_static_keys srv_id, cli_id, stranger_id;
+
+static bool is_paired(void *ctx, const uint8_t key[32], char *name, size_t len)
+{
+    (void)ctx;
+    if (memcmp(key, cli_id.public_key, 32) != 0)
+        return false;
+    snprintf(name, len, "laptop");
+    return true;
+}
 
 /* One endpoint and the events it produced that nobody has taken yet. */
 struct side {
@@ -90,14 +106,20 @@ static int open_server(struct side *s, uint16_t port)
     pvs_control_server_default_config(&cfg);
     cfg.bind_host = "127.0.0.1";
     cfg.port = port;
+    cfg.identity = srv_id;
+    cfg.is_paired = is_paired;
     memset(s, 0, sizeof(*s));
     return pvs_control_server_open(&s->srv, &cfg);
 }
 
-static int open_client(struct side *s, uint16_t port, uint16_t vmin, uint16_t vmax)
+/* A client with identity `id` that expects the server's key `server`. */
+static int open_client_as(struct side *s, uint16_t port, uint16_t vmin, uint16_t vmax,
+                          const struct pvs_static_keys *id, const uint8_t server[32])
 {
     struct pvs_control_client_config cfg;
     pvs_control_client_default_config(&cfg);
+    cfg.identity = *id;
+    memcpy(cfg.server_key, server, 32);
     cfg.host = "127.0.0.1";
     cfg.port = port;
     cfg.hello.version_min = vmin;
@@ -106,6 +128,11 @@ static int open_client(struct side *s, uint16_t port, uint16_t vmin, uint16_t vm
     cfg.hello.media_port = 40001;
     memset(s, 0, sizeof(*s));
     return pvs_control_client_open(&s->cli, &cfg);
+}
+
+static int open_client(struct side *s, uint16_t port, uint16_t vmin, uint16_t vmax)
+{
+    return open_client_as(s, port, vmin, vmax, &cli_id, srv_id.public_key);
 }
 
 static void close_side(struct side *s)
@@ -136,7 +163,7 @@ static bool connect_client(struct side **all, struct side *srv, struct side *cli
     return a && b;
 }
 
-/* A server on a free port and a version-1 client, keyed. Returns false
+/* A server on a free port and a version-2 client, keyed. Returns false
  * when that fails; both sides are to be closed either way. */
 static bool open_keyed_pair(struct side *srv, struct side *cli,
                             struct pvs_control_event *ready, struct pvs_control_event *conn)
@@ -145,7 +172,7 @@ static bool open_keyed_pair(struct side *srv, struct side *cli,
     CHECK_INT(open_server(srv, 0), ==, 0);
     if (!srv->srv)
         return false;
-    CHECK_INT(open_client(cli, pvs_control_server_port(srv->srv), 1, 1), ==, 0);
+    CHECK_INT(open_client(cli, pvs_control_server_port(srv->srv), 2, 2), ==, 0);
     struct side *all[] = {srv, cli, NULL};
     return connect_client(all, srv, cli, ready, conn);
 }
@@ -160,8 +187,8 @@ static void test_session(void)
     CHECK(port != 0);
     struct pvs_control_event ev, ev2;
 
-    /* A client that speaks only versions 2..3: refused, version. */
-    CHECK_INT(open_client(&c, port, 2, 3), ==, 0);
+    /* A client that speaks only versions 3..4: refused, version. */
+    CHECK_INT(open_client(&c, port, 3, 4), ==, 0);
     struct side *all_c[] = {&srv, &c, NULL};
     CHECK(wait_for(all_c, &c, PVS_CONTROL_EV_REFUSED, 5000, &ev));
     CHECK_INT(ev.u.refused.refuse.reason, ==, PVS_CTL_REFUSE_VERSION);
@@ -171,13 +198,15 @@ static void test_session(void)
     close_side(&c);
 
     /* The client the session is about. */
-    CHECK_INT(open_client(&a, port, 1, 4), ==, 0);
+    CHECK_INT(open_client(&a, port, 2, 4), ==, 0);
     struct side *all[] = {&srv, &a, NULL};
     if (!connect_client(all, &srv, &a, &ev, &ev2))
         goto out;
     CHECK(keys_match(&ev.u.ready.keys, &ev2.u.connected.keys));
-    CHECK_INT(ev.u.ready.version, ==, 1);
-    CHECK_INT(ev2.u.connected.version, ==, 1);
+    CHECK_INT(ev.u.ready.version, ==, 2);
+    CHECK_INT(ev2.u.connected.version, ==, 2);
+    CHECK(strcmp(ev.u.ready.client_name, "laptop") == 0);
+    CHECK(memcmp(ev.u.ready.client_key, cli_id.public_key, 32) == 0);
     CHECK_INT(ev.u.ready.codecs, ==, PVS_CTL_CODEC_BIT_HEVC);
     CHECK_INT(ev.u.ready.hello.media_port, ==, 40001);
     CHECK_INT(ev.u.ready.hello.max_datagram, ==, 1400);
@@ -246,7 +275,7 @@ static void test_session(void)
             (long long)cc.rtt_us, (long long)sc.rtt_us, (long long)cc.offset_us);
 
     /* A second client: refused busy, the first undisturbed. */
-    CHECK_INT(open_client(&b, port, 1, 1), ==, 0);
+    CHECK_INT(open_client(&b, port, 2, 2), ==, 0);
     struct side *all_b[] = {&srv, &a, &b, NULL};
     CHECK(wait_for(all_b, &b, PVS_CONTROL_EV_REFUSED, 5000, &ev));
     CHECK_INT(ev.u.refused.refuse.reason, ==, PVS_CTL_REFUSE_BUSY);
@@ -301,7 +330,7 @@ static void test_silent_peer(void)
     fprintf(stderr, "silent client dropped after %.2f s\n", took);
 
     /* The server takes the next client. */
-    CHECK_INT(open_client(&d, port, 1, 1), ==, 0);
+    CHECK_INT(open_client(&d, port, 2, 2), ==, 0);
     struct side *all_d[] = {&srv, &d, NULL};
     if (connect_client(all_d, &srv, &d, &ev, &ev2))
         CHECK(keys_match(&ev.u.ready.keys, &ev2.u.connected.keys));
@@ -408,12 +437,17 @@ static void raw_send(struct raw *r, uint8_t channel, const uint8_t *b, size_t n)
 static void raw_keyed_session(struct raw *r, struct side *srv)
 {
     struct pvs_handshake hs;
-    CHECK_INT(pvs_handshake_begin(&hs, true), ==, 0);
+    CHECK_INT(pvs_handshake_client_begin(&hs, &cli_id, srv_id.public_key), ==, 0);
     struct pvs_ctl_msg m = {.type = PVS_CTL_HELLO};
-    m.u.hello = (struct pvs_ctl_hello){1, 1, PVS_CTL_CODEC_BIT_H264, 1280, 720, 60, 1200, 5000, {0}};
+    m.u.hello = (struct pvs_ctl_hello){.version_min = 2, .version_max = 2,
+                                       .codecs = PVS_CTL_CODEC_BIT_H264, .max_width = 1280,
+                                       .max_height = 720, .max_fps = 60,
+                                       .max_datagram = 1200, .media_port = 5000};
     memcpy(m.u.hello.public_key, hs.public_key, sizeof(hs.public_key));
+    memcpy(m.u.hello.static_key, hs.static_public, sizeof(hs.static_public));
     uint8_t hello[PVS_CTL_MAX_MESSAGE];
     int hn = pvs_ctl_encode(&m, hello, sizeof(hello));
+    CHECK_INT(pvs_handshake_client_hello(&hs, hello, (size_t)hn), ==, 0);
     raw_send(r, 0, hello, (size_t)hn);
 
     ENetEvent e;
@@ -422,11 +456,11 @@ static void raw_keyed_session(struct raw *r, struct side *srv)
     if (e.type != ENET_EVENT_TYPE_RECEIVE)
         return;
     struct pvs_ctl_msg w;
-    CHECK_INT(pvs_ctl_parse_clear(e.packet->data, e.packet->dataLength, &w), ==, 0);
-    enet_packet_destroy(e.packet);
-    CHECK_INT(w.type, ==, PVS_CTL_WELCOME);
     struct pvs_session_keys keys;
-    CHECK_INT(pvs_handshake_finish(&hs, w.u.welcome.public_key, &keys), ==, 0);
+    CHECK_INT(pvs_ctl_parse_clear(e.packet->data, e.packet->dataLength, &w), ==, 0);
+    CHECK_INT(w.type, ==, PVS_CTL_WELCOME);
+    CHECK_INT(pvs_handshake_client_finish(&hs, e.packet->data, e.packet->dataLength, &keys), ==, 0);
+    enet_packet_destroy(e.packet);
     struct side *only_srv[] = {srv, NULL};
     CHECK(wait_for(only_srv, srv, PVS_CONTROL_EV_CLIENT_READY, 1000, &ready));
     CHECK(keys_match(&ready.u.ready.keys, &keys));
@@ -490,6 +524,8 @@ static void test_raw_peers(void)
     cfg.bind_host = "127.0.0.1";
     cfg.port = 0;
     cfg.hello_timeout_ms = 300; /* the rule, shortened to keep the test quick */
+    cfg.identity = srv_id;
+    cfg.is_paired = is_paired;
     struct side srv = {0};
     CHECK_INT(pvs_control_server_open(&srv.srv, &cfg), ==, 0);
     if (!srv.srv)
@@ -567,9 +603,188 @@ static void test_config(void)
     pvs_control_client_close(&cli);
 }
 
+/* Connects a raw peer, sends `msg`, and returns the server's answer (a
+ * clear message) in *out. False when none came within timeout_ms. */
+static bool raw_ask(struct side *srv, uint16_t port, const uint8_t *msg, size_t len,
+                    int timeout_ms, struct pvs_ctl_msg *out)
+{
+    struct raw r = {0};
+    ENetEvent e;
+    bool got = false;
+    if (raw_connect(&r, port) && raw_wait(&r, srv, ENET_EVENT_TYPE_CONNECT, 3000, &e)) {
+        raw_send(&r, 0, msg, len);
+        if (raw_wait(&r, srv, ENET_EVENT_TYPE_RECEIVE, timeout_ms, &e)) {
+            got = pvs_ctl_parse_clear(e.packet->data, e.packet->dataLength, out) == 0;
+            enet_packet_destroy(e.packet);
+            /* the server lets go once its REFUSE is acknowledged: its peer
+             * slot is free for the next attempt */
+            CHECK(raw_wait(&r, srv, ENET_EVENT_TYPE_DISCONNECT, 3000, &e));
+        }
+    }
+    raw_close(&r);
+    return got;
+}
+
+static void test_auth(void)
+{
+    struct side srv, c;
+    CHECK_INT(open_server(&srv, 0), ==, 0);
+    if (!srv.srv)
+        return;
+    uint16_t port = pvs_control_server_port(srv.srv);
+    struct pvs_control_event ev;
+    struct side *all[] = {&srv, &c, NULL};
+
+    /* A genuine client the server has not paired: REFUSE 6 as the answer
+     * to its HELLO, with the advice; it does not try again. */
+    CHECK_INT(open_client_as(&c, port, 2, 2, &stranger_id, srv_id.public_key), ==, 0);
+    CHECK(wait_for(all, &c, PVS_CONTROL_EV_REFUSED, 5000, &ev));
+    CHECK_INT(ev.u.refused.refuse.reason, ==, PVS_CTL_REFUSE_NOT_PAIRED);
+    CHECK(!ev.u.refused.will_retry);
+    CHECK(strstr(ev.u.refused.refuse.text, "not paired") != NULL);
+    CHECK(strstr(ev.u.refused.refuse.text, "pvstream-client pair") != NULL);
+    pump(all, 100);
+    CHECK(!take(&srv, PVS_CONTROL_EV_CLIENT_READY, NULL));
+    CHECK(!take(&c, PVS_CONTROL_EV_CONNECTED, NULL));
+    close_side(&c);
+
+    /* A client that expects another server's key: its HELLO's tag cannot
+     * hold here: REFUSE 7. */
+    CHECK_INT(open_client_as(&c, port, 2, 2, &cli_id, stranger_id.public_key), ==, 0);
+    CHECK(wait_for(all, &c, PVS_CONTROL_EV_REFUSED, 5000, &ev));
+    CHECK_INT(ev.u.refused.refuse.reason, ==, PVS_CTL_REFUSE_AUTH);
+    CHECK(!ev.u.refused.will_retry);
+    pump(all, 100);
+    CHECK(!take(&srv, PVS_CONTROL_EV_CLIENT_READY, NULL));
+    close_side(&c);
+
+    /* A version-1 HELLO (56 bytes, no keys): REFUSE version, saying why. */
+    struct pvs_ctl_msg m = {.type = PVS_CTL_HELLO}, answer;
+    m.u.hello = (struct pvs_ctl_hello){.version_min = 1, .version_max = 1,
+                                       .codecs = PVS_CTL_CODEC_BIT_H264, .max_width = 1280,
+                                       .max_height = 720, .max_fps = 60,
+                                       .max_datagram = 1200, .media_port = 5000};
+    uint8_t hello[PVS_CTL_MAX_MESSAGE];
+    int hn = pvs_ctl_encode(&m, hello, sizeof(hello));
+    CHECK_INT(hn, ==, 57);
+    CHECK(raw_ask(&srv, port, hello, (size_t)hn, 3000, &answer));
+    CHECK_INT(answer.type, ==, PVS_CTL_REFUSE);
+    CHECK_INT(answer.u.refuse.reason, ==, PVS_CTL_REFUSE_VERSION);
+    CHECK(strstr(answer.u.refuse.text, "paired, authenticated") != NULL);
+
+    struct pvs_control_stats ss;
+    pvs_control_server_get_stats(srv.srv, &ss);
+    CHECK_INT(ss.not_paired, ==, 1);
+    CHECK_INT(ss.auth_failed, ==, 1);
+    CHECK_INT(ss.sessions, ==, 0);
+    CHECK_INT(ss.refused, ==, 3);
+    close_side(&srv);
+}
+
+/* An impostor at the server's address: it answers HELLO with a WELCOME it
+ * cannot authenticate. The client drops it (protocol) and tries again only
+ * after its interval. */
+static void test_impostor(void)
+{
+    ENetAddress addr = {.port = 0};
+    enet_address_set_host(&addr, "127.0.0.1");
+    ENetHost *imp = enet_host_create(&addr, 4, PVS_CTL_CHANNELS, 0, 0);
+    CHECK(imp != NULL);
+    if (!imp)
+        return;
+    ENetAddress bound;
+    CHECK_INT(enet_socket_get_address(imp->socket, &bound), ==, 0);
+    struct side c;
+    CHECK_INT(open_client(&c, bound.port, 2, 2), ==, 0);
+    int hellos = 0;
+    bool dropped = false;
+    struct pvs_control_event ev = {0};
+    int64_t until = pvs_time_ns() + 5000000000ll;
+    while (!dropped && pvs_time_ns() < until) {
+        ENetEvent e;
+        while (enet_host_service(imp, &e, 1) > 0) {
+            if (e.type != ENET_EVENT_TYPE_RECEIVE)
+                continue;
+            if (e.packet->dataLength >= 1 && e.packet->data[0] == PVS_CTL_HELLO) {
+                hellos++;
+                struct pvs_ctl_msg w = {.type = PVS_CTL_WELCOME};
+                w.u.welcome.version = 2;
+                struct pvs_static_keys eph;
+                pvs_static_keys_generate(&eph);
+                memcpy(w.u.welcome.public_key, eph.public_key, 32);
+                memset(w.u.welcome.tag, 0xa5, sizeof(w.u.welcome.tag));
+                uint8_t b[PVS_CTL_MAX_MESSAGE];
+                int n = pvs_ctl_encode(&w, b, sizeof(b));
+                enet_peer_send(e.peer, 0, enet_packet_create(b, (size_t)n,
+                                                             ENET_PACKET_FLAG_RELIABLE));
+                enet_host_flush(imp);
+            }
+            enet_packet_destroy(e.packet);
+        }
+        service_side(&c);
+        dropped = take(&c, PVS_CONTROL_EV_DISCONNECTED, &ev);
+    }
+    CHECK(dropped);
+    CHECK_INT(ev.u.gone.why, ==, PVS_CONTROL_WHY_PROTOCOL);
+    CHECK(!take(&c, PVS_CONTROL_EV_CONNECTED, NULL));
+    CHECK(!pvs_control_client_connected(c.cli));
+    /* no hammering: nothing more within half the retry interval */
+    until = pvs_time_ns() + 400000000ll;
+    while (pvs_time_ns() < until) {
+        ENetEvent e;
+        while (enet_host_service(imp, &e, 1) > 0) {
+            if (e.type == ENET_EVENT_TYPE_RECEIVE) {
+                hellos += e.packet->dataLength >= 1 && e.packet->data[0] == PVS_CTL_HELLO;
+                enet_packet_destroy(e.packet);
+            }
+        }
+        service_side(&c);
+    }
+    CHECK_INT(hellos, ==, 1);
+    struct pvs_control_stats cs;
+    pvs_control_client_get_stats(c.cli, &cs);
+    CHECK_INT(cs.auth_failed, ==, 1);
+    CHECK_INT(cs.sessions, ==, 0);
+    close_side(&c);
+    enet_host_destroy(imp);
+}
+
+/* Five attempts from one address within 10 s are answered; the sixth is
+ * dropped without a word. */
+static void test_rate_limit(void)
+{
+    struct side srv;
+    CHECK_INT(open_server(&srv, 0), ==, 0);
+    if (!srv.srv)
+        return;
+    uint16_t port = pvs_control_server_port(srv.srv);
+    uint8_t junk[57] = {PVS_CTL_HELLO, 'P', 'V', 'S', '0'}; /* bad magic: REFUSE malformed */
+    struct pvs_ctl_msg answer;
+    for (int i = 0; i < 5; i++) {
+        bool got = raw_ask(&srv, port, junk, sizeof(junk), 3000, &answer);
+        CHECK(got);
+        if (got)
+            CHECK_INT(answer.u.refuse.reason, ==, PVS_CTL_REFUSE_MALFORMED);
+    }
+    CHECK(!raw_ask(&srv, port, junk, sizeof(junk), 500, &answer));
+    struct pvs_control_stats ss;
+    pvs_control_server_get_stats(srv.srv, &ss);
+    CHECK_INT(ss.rate_limited, ==, 1);
+    CHECK_INT(ss.refused, ==, 5);
+    close_side(&srv);
+}
+
 int main(void)
 {
+    if (pvs_static_keys_generate(&srv_id) != 0 || pvs_static_keys_generate(&cli_id) != 0 ||
+        pvs_static_keys_generate(&stranger_id) != 0) {
+        fprintf(stderr, "cannot make identities\n");
+        return 1;
+    }
     RUN(test_config);
+    RUN(test_auth);
+    RUN(test_impostor);
+    RUN(test_rate_limit);
     RUN(test_session);
     RUN(test_raw_peers);
     RUN(test_reconnect);

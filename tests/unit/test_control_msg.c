@@ -20,8 +20,12 @@ static struct pvs_ctl_msg hello_msg(void)
         .max_width = 3840, .max_height = 2160, .max_fps = 144,
         .max_datagram = 1400, .media_port = 47102,
     };
-    for (int i = 0; i < PVS_HANDSHAKE_PUBLIC_BYTES; i++)
+    for (int i = 0; i < PVS_HANDSHAKE_PUBLIC_BYTES; i++) {
         m.u.hello.public_key[i] = (uint8_t)(0xa0 + i);
+        m.u.hello.static_key[i] = (uint8_t)(0x10 + i);
+    }
+    for (int i = 0; i < PVS_HANDSHAKE_TAG_BYTES; i++)
+        m.u.hello.tag[i] = (uint8_t)(0xe0 + i);
     return m;
 }
 
@@ -41,7 +45,7 @@ static void test_hello_bytes(void)
 {
     struct pvs_ctl_msg m = hello_msg();
     uint8_t b[PVS_CTL_MAX_MESSAGE];
-    CHECK_INT(encode(&m, b), ==, 57);
+    CHECK_INT(encode(&m, b), ==, 105);
     static const uint8_t want[25] = {
         0x01,                    /* type */
         'P', 'V', 'S', '1',      /* 0 magic */
@@ -58,54 +62,71 @@ static void test_hello_bytes(void)
     CHECK(memcmp(b, want, sizeof(want)) == 0);
     CHECK_INT(b[1 + 24], ==, 0xa0);
     CHECK_INT(b[1 + 55], ==, 0xa0 + 31);
+    /* version 2: the static key at 56, the tag at 88 */
+    CHECK_INT(b[1 + 56], ==, 0x10);
+    CHECK_INT(b[1 + 87], ==, 0x10 + 31);
+    CHECK_INT(b[1 + 88], ==, 0xe0);
+    CHECK_INT(b[1 + 103], ==, 0xe0 + 15);
 
     struct pvs_ctl_msg got;
-    CHECK_INT(pvs_ctl_parse_clear(b, 57, &got), ==, 0);
+    CHECK_INT(pvs_ctl_parse_clear(b, 105, &got), ==, 0);
     CHECK_INT(got.type, ==, PVS_CTL_HELLO);
     CHECK(memcmp(&got.u.hello, &m.u.hello, sizeof(m.u.hello)) == 0);
     /* Shorter: every truncation dropped. Longer: accepted. */
-    for (size_t n = 0; n < 57; n++)
+    for (size_t n = 0; n < 105; n++)
         CHECK_INT(pvs_ctl_parse_clear(b, n, &got), ==, PVS_EBADDATA);
-    memset(b + 57, 0x55, 20);
-    CHECK_INT(pvs_ctl_parse_clear(b, 77, &got), ==, 0);
+    memset(b + 105, 0x55, 20);
+    CHECK_INT(pvs_ctl_parse_clear(b, 125, &got), ==, 0);
     /* Reserved bytes are ignored. */
     b[1 + 22] = 0xff;
+    CHECK_INT(pvs_ctl_parse_clear(b, 105, &got), ==, 0);
+    /* A version-1 HELLO is 56 bytes, without static key and tag. */
+    struct pvs_ctl_msg v1 = hello_msg();
+    v1.u.hello.version_max = 1;
+    CHECK_INT(encode(&v1, b), ==, 57);
     CHECK_INT(pvs_ctl_parse_clear(b, 57, &got), ==, 0);
+    memset(v1.u.hello.static_key, 0, sizeof(v1.u.hello.static_key));
+    memset(v1.u.hello.tag, 0, sizeof(v1.u.hello.tag));
+    CHECK(memcmp(&got.u.hello, &v1.u.hello, sizeof(v1.u.hello)) == 0);
+    /* one that speaks 2 must carry them */
+    b[1 + 7] = 2;
+    CHECK_INT(pvs_ctl_parse_clear(b, 57, &got), ==, PVS_EBADDATA);
+    CHECK(encode(&m, b) == 105);
     /* Inner parser refuses a clear type. */
-    CHECK_INT(pvs_ctl_parse_inner(b, 57, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_inner(b, 105, &got), ==, PVS_EBADDATA);
 }
 
 static void test_hello_ranges(void)
 {
     uint8_t b[PVS_CTL_MAX_MESSAGE];
     struct pvs_ctl_msg m = hello_msg(), got;
-    CHECK_INT(encode(&m, b), ==, 57);
+    CHECK_INT(encode(&m, b), ==, 105);
 
-    uint8_t bad[64];
-    memcpy(bad, b, 57);
+    uint8_t bad[128];
+    memcpy(bad, b, 105);
     bad[1] = 'X'; /* magic */
-    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_clear(bad, 105, &got), ==, PVS_EBADDATA);
 
     /* datagram size 575 and 9001 out, 576 and 9000 in */
     static const uint16_t sizes[4] = {575, 9001, 576, 9000};
     for (int i = 0; i < 4; i++) {
-        memcpy(bad, b, 57);
+        memcpy(bad, b, 105);
         bad[1 + 18] = (uint8_t)(sizes[i] >> 8);
         bad[1 + 19] = (uint8_t)sizes[i];
-        CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, i < 2 ? PVS_EBADDATA : 0);
+        CHECK_INT(pvs_ctl_parse_clear(bad, 105, &got), ==, i < 2 ? PVS_EBADDATA : 0);
     }
     /* lowest version above highest; version 0 */
-    memcpy(bad, b, 57);
+    memcpy(bad, b, 105);
     bad[1 + 4] = 0x03;
     bad[1 + 5] = 0x00;
-    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
-    memcpy(bad, b, 57);
+    CHECK_INT(pvs_ctl_parse_clear(bad, 105, &got), ==, PVS_EBADDATA);
+    memcpy(bad, b, 105);
     bad[1 + 5] = 0;
-    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_clear(bad, 105, &got), ==, PVS_EBADDATA);
     /* media port 0 */
-    memcpy(bad, b, 57);
+    memcpy(bad, b, 105);
     bad[1 + 20] = bad[1 + 21] = 0;
-    CHECK_INT(pvs_ctl_parse_clear(bad, 57, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_clear(bad, 105, &got), ==, PVS_EBADDATA);
 
     /* The encoder refuses what the parser would drop. */
     m.u.hello.max_datagram = 9001;
@@ -134,6 +155,38 @@ static void test_welcome_refuse(void)
     CHECK_INT(pvs_ctl_parse_clear(b, 40, &got), ==, PVS_EBADDATA);
     b[6] = 0; /* version 0 */
     CHECK_INT(pvs_ctl_parse_clear(b, 41, &got), ==, PVS_EBADDATA);
+
+    /* Version 2: 56 bytes of body, the tag at 40. */
+    m.u.welcome.version = 2;
+    memset(m.u.welcome.tag, 0x77, sizeof(m.u.welcome.tag));
+    m.u.welcome.tag[15] = 0x78;
+    CHECK_INT(encode(&m, b), ==, 57);
+    static const uint8_t want2[9] = {0x02, 'P', 'V', 'S', '1', 0, 2, 0, 0};
+    CHECK(memcmp(b, want2, 9) == 0);
+    CHECK_INT(b[1 + 39], ==, 0x42);
+    CHECK_INT(b[1 + 40], ==, 0x77);
+    CHECK_INT(b[1 + 55], ==, 0x78);
+    CHECK_INT(pvs_ctl_parse_clear(b, 57, &got), ==, 0);
+    CHECK(memcmp(&got.u.welcome, &m.u.welcome, sizeof(m.u.welcome)) == 0);
+    CHECK_INT(pvs_ctl_parse_clear(b, 56, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_clear(b, 41, &got), ==, PVS_EBADDATA);
+
+    /* The new refusals: 6 not paired, 7 authentication failed. */
+    for (uint8_t reason = PVS_CTL_REFUSE_NOT_PAIRED; reason <= PVS_CTL_REFUSE_AUTH; reason++) {
+        m = (struct pvs_ctl_msg){.type = PVS_CTL_REFUSE};
+        m.u.refuse.reason = reason;
+        m.u.refuse.text_len = 2;
+        memcpy(m.u.refuse.text, "no", 2);
+        CHECK_INT(encode(&m, b), ==, 5);
+        static const uint8_t w6[5] = {0x03, 6, 2, 'n', 'o'};
+        CHECK_INT(b[1], ==, reason);
+        CHECK(memcmp(b + 2, w6 + 2, 3) == 0);
+        CHECK_INT(pvs_ctl_parse_clear(b, 5, &got), ==, 0);
+        CHECK_INT(got.u.refuse.reason, ==, reason);
+    }
+    CHECK_INT(PVS_CTL_REFUSE_NOT_PAIRED, ==, 6);
+    CHECK_INT(PVS_CTL_REFUSE_AUTH, ==, 7);
+    CHECK_INT(PVS_CTL_VERSION, ==, 2);
 
     m = (struct pvs_ctl_msg){.type = PVS_CTL_REFUSE};
     m.u.refuse.reason = PVS_CTL_REFUSE_BUSY;
