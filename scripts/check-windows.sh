@@ -28,6 +28,12 @@ FILES=(
     input/input.c
     input/injector.c
     input/uinput.c
+    host/plan.c
+    host/text.c
+    host/ps.c
+    host/xml.c
+    host/report.c
+    host/main.c
 )
 
 # Windows-only backends are found by name, so a new one is checked without
