@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "host/text.h"
 #include "host/plan.h"
 
 #if defined(__SIZEOF_INT128__)
@@ -41,18 +42,6 @@ const char *pvs_plan_warning_text(unsigned warning)
     }
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void put(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 void pvs_plan_request_hyperv(struct pvs_plan_request *req, int vms)
 {
@@ -125,24 +114,24 @@ int pvs_plan_compute(const struct pvs_plan_request *req, struct pvs_plan *out,
                      char *err, size_t err_len)
 {
     memset(out, 0, sizeof(*out));
-    put(err, err_len, "no error");
+    pvs_text_error(err, err_len, "no error");
     if (req->vms < 1) {
-        put(err, err_len, "%d VMs: a plan needs at least one VM (--vms N)", req->vms);
+        pvs_text_error(err, err_len, "%d VMs: a plan needs at least one VM (--vms N)", req->vms);
         return PVS_EINVAL;
     }
     if (req->vms > PVS_PLAN_MAX_VMS) {
-        put(err, err_len, "%d VMs: at most %d VMs can share one GPU here",
+        pvs_text_error(err, err_len, "%d VMs: at most %d VMs can share one GPU here",
             req->vms, PVS_PLAN_MAX_VMS);
         return PVS_EINVAL;
     }
     int min_percent = req->min_percent ? req->min_percent : 100;
     if (min_percent < 1 || min_percent > 100) {
-        put(err, err_len, "minimum %d %%: must be 1..100 %% of the share", min_percent);
+        pvs_text_error(err, err_len, "minimum %d %%: must be 1..100 %% of the share", min_percent);
         return PVS_EINVAL;
     }
     for (int i = 0; req->weights && i < req->vms; i++) {
         if (req->weights[i] < 1 || req->weights[i] > PVS_PLAN_MAX_WEIGHT) {
-            put(err, err_len, "weight %d is %u: weights must be 1..%u", i + 1,
+            pvs_text_error(err, err_len, "weight %d is %u: weights must be 1..%u", i + 1,
                 (unsigned)req->weights[i], PVS_PLAN_MAX_WEIGHT);
             return PVS_EINVAL;
         }
@@ -154,7 +143,7 @@ int pvs_plan_compute(const struct pvs_plan_request *req, struct pvs_plan *out,
         uint64_t shares[PVS_PLAN_MAX_VMS];
         int rc = pvs_plan_split(req->total[r], req->weights, req->vms, shares);
         if (rc < 0) {
-            put(err, err_len, "cannot split %s", resource_names[r]);
+            pvs_text_error(err, err_len, "cannot split %s", resource_names[r]);
             memset(out, 0, sizeof(*out));
             return rc;
         }
@@ -187,9 +176,9 @@ static const char *skip_space(const char *s, const char *end)
 int pvs_plan_parse_weights(const char *text, int vms, uint32_t *weights,
                            char *err, size_t err_len)
 {
-    put(err, err_len, "no error");
+    pvs_text_error(err, err_len, "no error");
     if (!text) {
-        put(err, err_len, "no weights given");
+        pvs_text_error(err, err_len, "no weights given");
         return PVS_EINVAL;
     }
     int count = 0;
@@ -202,13 +191,13 @@ int pvs_plan_parse_weights(const char *text, int vms, uint32_t *weights,
             e--;
         int item = count + 1;
         if (s == e) {
-            put(err, err_len, "weights '%s': item %d is empty (write them as 1,2,1)", text, item);
+            pvs_text_error(err, err_len, "weights '%s': item %d is empty (write them as 1,2,1)", text, item);
             return PVS_EINVAL;
         }
         uint64_t v = 0;
         for (const char *c = s; c < e; c++) {
             if (*c < '0' || *c > '9') {
-                put(err, err_len, "weights '%s': item %d '%.*s' is not a whole number",
+                pvs_text_error(err, err_len, "weights '%s': item %d '%.*s' is not a whole number",
                     text, item, (int)(e - s), s);
                 return PVS_EINVAL;
             }
@@ -216,12 +205,12 @@ int pvs_plan_parse_weights(const char *text, int vms, uint32_t *weights,
                 v = v * 10 + (uint64_t)(*c - '0');
         }
         if (v == 0) {
-            put(err, err_len, "weights '%s': item %d is 0: every VM needs a weight of at least 1",
+            pvs_text_error(err, err_len, "weights '%s': item %d is 0: every VM needs a weight of at least 1",
                 text, item);
             return PVS_EINVAL;
         }
         if (v > PVS_PLAN_MAX_WEIGHT) {
-            put(err, err_len, "weights '%s': item %d is larger than %u", text, item,
+            pvs_text_error(err, err_len, "weights '%s': item %d is larger than %u", text, item,
                 PVS_PLAN_MAX_WEIGHT);
             return PVS_EINVAL;
         }
@@ -233,7 +222,7 @@ int pvs_plan_parse_weights(const char *text, int vms, uint32_t *weights,
         p = comma + 1;
     }
     if (count != vms) {
-        put(err, err_len, "weights '%s': %d weight%s for %d VM%s: give one per VM", text,
+        pvs_text_error(err, err_len, "weights '%s': %d weight%s for %d VM%s: give one per VM", text,
             count, count == 1 ? "" : "s", vms, vms == 1 ? "" : "s");
         return PVS_EINVAL;
     }

@@ -5,23 +5,12 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "host/text.h"
 #include "host/ps.h"
 
 #define LOW_MMIO_MAX_MIB 3072u     /* below 4 GiB: RAM and firmware need the rest */
 #define HIGH_MMIO_MAX_MIB 1048576u /* 1 TiB: more is a units mistake */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void put(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 void pvs_ps_defaults(struct pvs_ps_settings *s)
 {
@@ -131,32 +120,32 @@ int pvs_ps_apply_script(const struct pvs_plan *plan, const char *const *names,
                         char *err, size_t err_len)
 {
     *script = NULL;
-    put(err, err_len, "no error");
+    pvs_text_error(err, err_len, "no error");
     if (!plan || plan->vms < 1 || plan->vms > PVS_PLAN_MAX_VMS) {
-        put(err, err_len, "the plan has no VMs");
+        pvs_text_error(err, err_len, "the plan has no VMs");
         return PVS_EINVAL;
     }
     if (!s || !s->instance_path || !*s->instance_path) {
-        put(err, err_len, "no GPU instance path: give the one pvstream-host list shows");
+        pvs_text_error(err, err_len, "no GPU instance path: give the one pvstream-host list shows");
         return PVS_EINVAL;
     }
     if (s->low_mmio_mib < 1 || s->low_mmio_mib > LOW_MMIO_MAX_MIB) {
-        put(err, err_len, "low MMIO %" PRIu64 " MiB: must be 1..%u MiB", s->low_mmio_mib,
+        pvs_text_error(err, err_len, "low MMIO %" PRIu64 " MiB: must be 1..%u MiB", s->low_mmio_mib,
             LOW_MMIO_MAX_MIB);
         return PVS_EINVAL;
     }
     if (s->high_mmio_mib < 1 || s->high_mmio_mib > HIGH_MMIO_MAX_MIB) {
-        put(err, err_len, "high MMIO %" PRIu64 " MiB: must be 1..%u MiB", s->high_mmio_mib,
+        pvs_text_error(err, err_len, "high MMIO %" PRIu64 " MiB: must be 1..%u MiB", s->high_mmio_mib,
             HIGH_MMIO_MAX_MIB);
         return PVS_EINVAL;
     }
     if (!names) {
-        put(err, err_len, "no VM names");
+        pvs_text_error(err, err_len, "no VM names");
         return PVS_EINVAL;
     }
     for (int i = 0; i < plan->vms; i++) {
         if (!names[i] || !*names[i]) {
-            put(err, err_len, "VM %d has no name", i + 1);
+            pvs_text_error(err, err_len, "VM %d has no name", i + 1);
             return PVS_EINVAL;
         }
     }
@@ -174,7 +163,7 @@ int pvs_ps_apply_script(const struct pvs_plan *plan, const char *const *names,
         s->generator ? s->generator : "pvstream-host", plan->vms, plan->vms == 1 ? "" : "s");
     pvs_text_puts(&t, "$InstancePath = ");
     if (pvs_ps_quote(&t, s->instance_path) < 0) {
-        put(err, err_len, "the instance path holds a control character");
+        pvs_text_error(err, err_len, "the instance path holds a control character");
         pvs_text_free(&t);
         return PVS_EINVAL;
     }
@@ -185,7 +174,7 @@ int pvs_ps_apply_script(const struct pvs_plan *plan, const char *const *names,
     for (int i = 0; i < plan->vms; i++) {
         pvs_text_puts(&t, "    (Get-PvsVM -Name ");
         if (pvs_ps_quote(&t, names[i]) < 0) {
-            put(err, err_len, "VM %d: the name holds a control character (a newline, a tab...); "
+            pvs_text_error(err, err_len, "VM %d: the name holds a control character (a newline, a tab...); "
                 "rename the VM", i + 1);
             pvs_text_free(&t);
             return PVS_EINVAL;
@@ -227,6 +216,6 @@ int pvs_ps_apply_script(const struct pvs_plan *plan, const char *const *names,
 
     int rc = pvs_text_take(&t, script);
     if (rc < 0)
-        put(err, err_len, "out of memory");
+        pvs_text_error(err, err_len, "out of memory");
     return rc;
 }

@@ -95,3 +95,13 @@ int pvs_text_take(struct pvs_text *t, char **out)
     t->len = t->cap = 0;
     return 0;
 }
+
+void pvs_text_error(char *buf, size_t len, const char *fmt, ...)
+{
+    if (!buf || !len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}

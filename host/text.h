@@ -37,4 +37,8 @@ int pvs_text_take(struct pvs_text *t, char **out);
 /* Frees the buffer; `t` may be reused. */
 void pvs_text_free(struct pvs_text *t);
 
+/* Writes a message into a caller's buffer of len bytes (an error's "why");
+ * does nothing when buf is NULL or len 0. */
+void pvs_text_error(char *buf, size_t len, const char *fmt, ...) PVS_TEXT_PRINTF(3, 4);
+
 #endif
