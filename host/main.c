@@ -2,15 +2,18 @@
  * command line and wires the modules: plan.c does the arithmetic, ps.c and
  * xml.c generate what the backends run, report.c prints.
  *
- * Only `plan` exists so far; list, apply, drivers and check are named in
- * --help and answer "not implemented yet" (exit 2). */
+ * `plan` and `list` exist so far (list walks the backend table in
+ * backend.h); apply, drivers and check are named in --help and answer
+ * "not implemented yet" (exit 2). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/error.h"
+#include "host/backend.h"
 #include "host/plan.h"
 #include "host/ps.h"
 #include "host/report.h"
@@ -40,7 +43,7 @@ static const struct pvs_option plan_options[] = {
     OPT("backend", PVS_OPT_STRING, backend, 0, 0, "hyperv",
         "plan for Hyper-V GPU-PV with its standard totals; needs no GPU"),
     OPT("gpu", PVS_OPT_STRING, gpu, 0, 0, "ID",
-        "plan for a GPU that `list` shows (comes with the list backends)"),
+        "plan for a GPU that `list` shows (comes with the apply backends)"),
     OPT("vms", PVS_OPT_INT, vms, -1, 100000, "N", "how many VMs share the GPU (1..64)"),
     OPT("weights", PVS_OPT_STRING, weights, 0, 0, "a,b,...",
         "one weight per VM, whole numbers >= 1 (default: all equal)"),
@@ -74,11 +77,13 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: " PROG " plan (--backend hyperv | --gpu ID) --vms N [options]\n"
-            "       " PROG " list | apply | drivers | check   (not implemented yet)\n\n"
+            "       " PROG " list [--sysfs-root DIR] [--json]\n"
+            "       " PROG " apply | drivers | check   (not implemented yet)\n\n"
             "Provisions GPU partitions for virtual machines. Implemented so far: `plan`,\n"
             "the exact integer split of a GPU's VRAM, encode, decode and compute between\n"
-            "VMs, and --emit-ps, the PowerShell that applies it on Hyper-V. `list`,\n"
-            "`apply`, `drivers` and `check` are not written yet: they exit with status 2.\n"
+            "VMs, and --emit-ps, the PowerShell that applies it on Hyper-V; `list`, the\n"
+            "GPUs a Linux host can partition (mediated devices, SR-IOV). `apply`,\n"
+            "`drivers` and `check` are not written yet: they exit with status 2.\n"
             "`" PROG " plan --help` lists plan's options. docs/host.md explains.\n");
 }
 
@@ -151,9 +156,9 @@ static int cmd_plan(int argc, char **argv)
         return 2;
     }
     if (*c.gpu) {
-        fprintf(stderr, PROG " plan: --gpu %s: no backend that lists GPUs is built yet (the list "
-                "and apply backends come in the next step); use --backend hyperv, which needs "
-                "no GPU\n", c.gpu);
+        fprintf(stderr, PROG " plan: --gpu %s: planning for a GPU that `list` shows is not "
+                "wired yet (it comes with the apply backends); use --backend hyperv, which "
+                "needs no GPU\n", c.gpu);
         return 2;
     }
     if (!*c.backend) {
@@ -162,7 +167,7 @@ static int cmd_plan(int argc, char **argv)
     }
     if (strcmp(c.backend, "hyperv")) {
         fprintf(stderr, PROG " plan: --backend '%s': only hyperv so far (mdev and sriov plans "
-                "come with their list backends)\n", c.backend);
+                "come with their apply backends)\n", c.backend);
         return 2;
     }
     if (c.vms < 0) {
@@ -265,6 +270,77 @@ done:
     return status;
 }
 
+struct list_cli {
+    char sysfs_root[PVS_OPT_STRING_MAX];
+    bool json;
+};
+
+static const struct pvs_option list_options[] = {
+    { "list", "sysfs-root", "sysfs-root", PVS_OPT_STRING, offsetof(struct list_cli, sysfs_root),
+      0, 0, NULL, "DIR", "read DIR/sys/... and DIR/usr/share/*/pci.ids instead of /" },
+    { "list", "json", "json", PVS_OPT_BOOL, offsetof(struct list_cli, json), 0, 0, NULL, NULL,
+      "print the GPUs as JSON (docs/host.md)" },
+    { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
+};
+
+static const char list_hints[] =
+    "no partitionable GPU found. For mediated devices: turn the IOMMU on (intel_iommu=on or\n"
+    "amd_iommu=on on the kernel command line, VT-d/AMD-Vi in the firmware) and load the GPU\n"
+    "driver's vGPU/mdev support (NVIDIA's vGPU host driver, i915 with enable_gvt=1 and\n"
+    "kvmgt). For SR-IOV: a GPU and driver that expose sriov_totalvfs in\n"
+    "/sys/bus/pci/devices/*/. Hyper-V GPU-PV is listed on Windows only.\n";
+
+static int cmd_list(int argc, char **argv)
+{
+    struct list_cli c;
+    memset(&c, 0, sizeof(c));
+    strcpy(c.sysfs_root, "/");
+    char err[512];
+    int npos = 0;
+    int rc = pvs_config_parse_args(list_options, &c, argc, argv, 2, &npos, err, sizeof(err));
+    if (rc == PVS_EAGAIN) {
+        printf("usage: " PROG " list [--sysfs-root DIR] [--json]\n\noptions:\n");
+        pvs_config_print_help(list_options, &c, stdout);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, PROG " list: %s (see list --help)\n", err);
+        return 2;
+    }
+    if (npos > 0) {
+        fprintf(stderr, PROG " list: unexpected argument '%s' (see list --help)\n", argv[2]);
+        return 2;
+    }
+    struct stat st;
+    if (stat(c.sysfs_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, PROG " list: --sysfs-root '%s' is not a directory\n", c.sysfs_root);
+        return 2;
+    }
+    struct pvs_host_gpu *gpus = NULL;
+    int count = 0;
+    rc = pvs_host_list_all(c.sysfs_root, &gpus, &count, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, PROG " list: %s\n", *err ? err : pvs_strerror(rc));
+        return 1;
+    }
+    char *text = NULL;
+    rc = c.json ? pvs_host_format_list_json(gpus, count, &text)
+                : pvs_host_format_list_table(gpus, count, &text);
+    pvs_host_gpus_free(&gpus, count);
+    if (rc < 0) {
+        fprintf(stderr, PROG " list: %s\n", pvs_strerror(rc));
+        return 1;
+    }
+    /* Finding nothing is an answer, not a failure: exit 0, and the hints
+     * go to stderr with --json so stdout stays JSON. */
+    if (count == 0)
+        fputs(list_hints, c.json ? stderr : stdout);
+    if (count > 0 || c.json)
+        fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -277,10 +353,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "plan"))
         return cmd_plan(argc, argv);
-    static const char *const later[] = { "list", "apply", "drivers", "check" };
+    if (!strcmp(argv[1], "list"))
+        return cmd_list(argc, argv);
+    static const char *const later[] = { "apply", "drivers", "check" };
     for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
         if (!strcmp(argv[1], later[i])) {
-            fprintf(stderr, PROG " %s: not implemented yet (only plan is, so far)\n", later[i]);
+            fprintf(stderr, PROG " %s: not implemented yet (only plan and list are, so far)\n", later[i]);
             return 2;
         }
     }

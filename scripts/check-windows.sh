@@ -33,6 +33,10 @@ FILES=(
     host/ps.c
     host/xml.c
     host/report.c
+    host/backend.c
+    host/sysfs.c
+    host/mdev.c
+    host/sriov.c
     host/main.c
 )
 

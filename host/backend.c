@@ -1,0 +1,197 @@
+/* The backend registry, the Hyper-V placeholder, and the listing's table
+ * and JSON (see backend.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "host/backend.h"
+#include "host/text.h"
+
+/* Hyper-V GPU-PV. On Windows this will query WMI (namespace
+ * root\virtualization\v2, class Msvm_PartitionableGpu: Name is the
+ * instance path; ValidPartitionCounts; Total/Available/Min/Max/Optimal of
+ * VRAM, Encode, Decode, Compute), in a hyperv.c of its own that replaces
+ * this function. Until then, and always on other systems, it says so. */
+static int hyperv_list(const char *sysfs_root, struct pvs_host_gpu **out, int *count,
+                       char *why, size_t why_len)
+{
+    (void)sysfs_root;
+    *out = NULL;
+    *count = 0;
+#ifdef _WIN32
+    pvs_text_error(why, why_len, "hyperv: listing through WMI is not written yet");
+#else
+    pvs_text_error(why, why_len, "hyperv: Windows only");
+#endif
+    return PVS_ENOTSUP;
+}
+
+const struct pvs_host_backend_ops pvs_host_backend_hyperv = {
+    .name = "hyperv",
+    .platform = "Windows only",
+    .list = hyperv_list,
+};
+
+const struct pvs_host_backend_ops *const pvs_host_backends[] = {
+    &pvs_host_backend_mdev,
+    &pvs_host_backend_sriov,
+    &pvs_host_backend_hyperv,
+    NULL,
+};
+
+const struct pvs_host_backend_ops *pvs_host_backend_find(const char *name)
+{
+    for (int i = 0; name && pvs_host_backends[i]; i++)
+        if (!strcmp(pvs_host_backends[i]->name, name))
+            return pvs_host_backends[i];
+    return NULL;
+}
+
+void pvs_host_gpus_free(struct pvs_host_gpu **gpus, int count)
+{
+    if (!gpus || !*gpus)
+        return;
+    for (int i = 0; i < count; i++)
+        free((*gpus)[i].types);
+    free(*gpus);
+    *gpus = NULL;
+}
+
+int pvs_host_list_all(const char *sysfs_root, struct pvs_host_gpu **out, int *count,
+                      char *why, size_t why_len)
+{
+    *out = NULL;
+    *count = 0;
+    struct pvs_host_gpu *all = NULL;
+    int n = 0;
+    for (int b = 0; pvs_host_backends[b]; b++) {
+        struct pvs_host_gpu *part = NULL;
+        int k = 0;
+        int rc = pvs_host_backends[b]->list(sysfs_root, &part, &k, why, why_len);
+        if (rc == PVS_ENOTSUP)
+            continue;
+        if (rc < 0) {
+            pvs_host_gpus_free(&all, n);
+            return rc;
+        }
+        if (k == 0)
+            continue;
+        struct pvs_host_gpu *p = realloc(all, (size_t)(n + k) * sizeof(*p));
+        if (!p) {
+            pvs_host_gpus_free(&part, k);
+            pvs_host_gpus_free(&all, n);
+            pvs_text_error(why, why_len, "out of memory");
+            return PVS_ENOMEM;
+        }
+        all = p;
+        memcpy(all + n, part, (size_t)k * sizeof(*part));
+        free(part); /* the entries (and their types) moved into all */
+        n += k;
+    }
+    if (why && why_len)
+        why[0] = '\0';
+    *out = all;
+    *count = n;
+    return 0;
+}
+
+static void put_json_string(struct pvs_text *t, const char *s)
+{
+    pvs_text_puts(t, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            pvs_text_printf(t, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            pvs_text_printf(t, "\\u%04x", *p);
+        else
+            pvs_text_append(t, (const char *)p, 1);
+    }
+    pvs_text_puts(t, "\"");
+}
+
+int pvs_host_format_list_json(const struct pvs_host_gpu *gpus, int count, char **out)
+{
+    struct pvs_text t = PVS_TEXT_INIT;
+    pvs_text_puts(&t, "{\"gpus\": [");
+    for (int i = 0; i < count; i++) {
+        const struct pvs_host_gpu *g = &gpus[i];
+        pvs_text_puts(&t, i ? ",\n  {\"backend\": " : "\n  {\"backend\": ");
+        put_json_string(&t, g->backend ? g->backend : "");
+        pvs_text_puts(&t, ", \"id\": ");
+        put_json_string(&t, g->id);
+        pvs_text_printf(&t, ", \"vendor_id\": \"%04x\", \"device_id\": \"%04x\", \"name\": ",
+                        (unsigned)g->vendor_id, (unsigned)g->device_id);
+        put_json_string(&t, g->name);
+        if (g->backend && !strcmp(g->backend, "sriov")) {
+            pvs_text_printf(&t, ", \"total_vfs\": %d, \"num_vfs\": %d", g->total_vfs,
+                            g->num_vfs);
+        } else if (g->backend && !strcmp(g->backend, "mdev")) {
+            pvs_text_puts(&t, ",\n   \"types\": [");
+            for (int j = 0; j < g->type_count; j++) {
+                const struct pvs_host_mdev_type *ty = &g->types[j];
+                pvs_text_puts(&t, j ? ",\n    {\"id\": " : "\n    {\"id\": ");
+                put_json_string(&t, ty->id);
+                pvs_text_puts(&t, ", \"name\": ");
+                put_json_string(&t, ty->name);
+                pvs_text_puts(&t, ", \"description\": ");
+                put_json_string(&t, ty->description);
+                pvs_text_puts(&t, ", \"device_api\": ");
+                put_json_string(&t, ty->device_api);
+                pvs_text_printf(&t, ", \"available_instances\": %d}", ty->available_instances);
+            }
+            pvs_text_puts(&t, "]");
+        }
+        pvs_text_puts(&t, "}");
+    }
+    pvs_text_puts(&t, count ? "\n]}\n" : "]}\n");
+    return pvs_text_take(&t, out);
+}
+
+/* Text from sysfs is already free of control characters (sysfs.h); ids
+ * come from directory names, so they are checked again here. */
+static void put_plain(struct pvs_text *t, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        pvs_text_append(t, *p < 0x20 || *p == 0x7f ? "?" : (const char *)p, 1);
+}
+
+int pvs_host_format_list_table(const struct pvs_host_gpu *gpus, int count, char **out)
+{
+    struct pvs_text t = PVS_TEXT_INIT;
+    pvs_text_printf(&t, "%-7s %-13s %-10s %s\n", "backend", "id", "vendor:dev", "name");
+    for (int i = 0; i < count; i++) {
+        const struct pvs_host_gpu *g = &gpus[i];
+        pvs_text_printf(&t, "%-7s ", g->backend ? g->backend : "?");
+        put_plain(&t, g->id);
+        for (size_t pad = strlen(g->id); pad < 13; pad++)
+            pvs_text_puts(&t, " ");
+        pvs_text_printf(&t, " %04x:%04x  ", (unsigned)g->vendor_id, (unsigned)g->device_id);
+        put_plain(&t, *g->name ? g->name : "(unknown: no pci.ids entry)");
+        pvs_text_puts(&t, "\n");
+        if (g->backend && !strcmp(g->backend, "sriov")) {
+            pvs_text_printf(&t, "        virtual functions: %d of %d enabled\n", g->num_vfs,
+                            g->total_vfs);
+        } else if (g->backend && !strcmp(g->backend, "mdev")) {
+            if (!g->type_count)
+                pvs_text_puts(&t, "        no readable mdev types\n");
+            for (int j = 0; j < g->type_count; j++) {
+                const struct pvs_host_mdev_type *ty = &g->types[j];
+                pvs_text_puts(&t, "        type ");
+                put_plain(&t, ty->id);
+                pvs_text_printf(&t, ": %d available", ty->available_instances);
+                if (*ty->name) {
+                    pvs_text_puts(&t, ", ");
+                    put_plain(&t, ty->name);
+                }
+                if (*ty->device_api) {
+                    pvs_text_puts(&t, " (");
+                    put_plain(&t, ty->device_api);
+                    pvs_text_puts(&t, ")");
+                }
+                pvs_text_puts(&t, "\n");
+            }
+        }
+    }
+    return pvs_text_take(&t, out);
+}

@@ -1,0 +1,53 @@
+/* Reading sysfs safely, for the Linux backends (mdev.c, sriov.c), and the
+ * PCI names from pci.ids.
+ *
+ * Every read is bounded: a value is one small file, and one larger than
+ * its buffer, holding a NUL byte, or not of the expected form is reported
+ * (PVS_EBADDATA) so the caller can skip that entry; nothing read from the
+ * tree can overflow a buffer or crash the reader. */
+#ifndef PVS_HOST_SYSFS_H
+#define PVS_HOST_SYSFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PVS_SYSFS_PATH_MAX 1024
+
+#if defined(__GNUC__)
+#define PVS_SYSFS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PVS_SYSFS_PRINTF(f, a)
+#endif
+
+/* Writes ROOT/REL into buf: root "/" (or "") gives "/REL", "/tmp/t/" gives
+ * "/tmp/t/REL". Returns 0, or PVS_ERANGE when it does not fit. */
+int pvs_sysfs_path(char *buf, size_t len, const char *root, const char *fmt, ...)
+    PVS_SYSFS_PRINTF(4, 5);
+
+/* Reads a whole file of at most len - 1 bytes into buf, NUL-terminated,
+ * trailing whitespace removed. Returns 0; PVS_ENOENT (no such file),
+ * PVS_EBADDATA (too long, or a NUL byte in it), PVS_EIO. */
+int pvs_sysfs_read(const char *path, char *buf, size_t len);
+
+/* pvs_sysfs_read for display text: interior newlines become "; " (as far
+ * as there is room), other control characters '?'. */
+int pvs_sysfs_read_text(const char *path, char *buf, size_t len);
+
+/* A decimal integer 0..max ("16\n"). Returns 0, PVS_ENOENT, PVS_EBADDATA. */
+int pvs_sysfs_read_uint(const char *path, unsigned max, unsigned *out);
+
+/* A hexadecimal integer with its 0x prefix, 0..max ("0x10de\n"). */
+int pvs_sysfs_read_hex(const char *path, unsigned max, unsigned *out);
+
+/* A PCI address as sysfs names it: "DDDD:BB:SS.F", lower-case hex. Also
+ * what makes a directory entry safe to put in a path. */
+bool pvs_sysfs_is_pci_bdf(const char *s);
+
+/* The vendor's and device's names from ROOT/usr/share/misc/pci.ids or
+ * ROOT/usr/share/hwdata/pci.ids, written as "Vendor Device" ("Vendor" alone
+ * when the device is not listed). Returns 0, or PVS_ENOENT (no file, or the
+ * vendor is not listed; name is then ""). */
+int pvs_pci_ids_name(const char *root, unsigned vendor, unsigned device,
+                     char *name, size_t len);
+
+#endif
