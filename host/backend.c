@@ -96,20 +96,6 @@ int pvs_host_list_all(const char *sysfs_root, struct pvs_host_gpu **out, int *co
     return 0;
 }
 
-static void put_json_string(struct pvs_text *t, const char *s)
-{
-    pvs_text_puts(t, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            pvs_text_printf(t, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            pvs_text_printf(t, "\\u%04x", *p);
-        else
-            pvs_text_append(t, (const char *)p, 1);
-    }
-    pvs_text_puts(t, "\"");
-}
-
 int pvs_host_format_list_json(const struct pvs_host_gpu *gpus, int count, char **out)
 {
     struct pvs_text t = PVS_TEXT_INIT;
@@ -117,12 +103,12 @@ int pvs_host_format_list_json(const struct pvs_host_gpu *gpus, int count, char *
     for (int i = 0; i < count; i++) {
         const struct pvs_host_gpu *g = &gpus[i];
         pvs_text_puts(&t, i ? ",\n  {\"backend\": " : "\n  {\"backend\": ");
-        put_json_string(&t, g->backend ? g->backend : "");
+        pvs_text_json_string(&t, g->backend ? g->backend : "");
         pvs_text_puts(&t, ", \"id\": ");
-        put_json_string(&t, g->id);
+        pvs_text_json_string(&t, g->id);
         pvs_text_printf(&t, ", \"vendor_id\": \"%04x\", \"device_id\": \"%04x\", \"name\": ",
                         (unsigned)g->vendor_id, (unsigned)g->device_id);
-        put_json_string(&t, g->name);
+        pvs_text_json_string(&t, g->name);
         if (g->backend && !strcmp(g->backend, "sriov")) {
             pvs_text_printf(&t, ", \"total_vfs\": %d, \"num_vfs\": %d", g->total_vfs,
                             g->num_vfs);
@@ -131,13 +117,13 @@ int pvs_host_format_list_json(const struct pvs_host_gpu *gpus, int count, char *
             for (int j = 0; j < g->type_count; j++) {
                 const struct pvs_host_mdev_type *ty = &g->types[j];
                 pvs_text_puts(&t, j ? ",\n    {\"id\": " : "\n    {\"id\": ");
-                put_json_string(&t, ty->id);
+                pvs_text_json_string(&t, ty->id);
                 pvs_text_puts(&t, ", \"name\": ");
-                put_json_string(&t, ty->name);
+                pvs_text_json_string(&t, ty->name);
                 pvs_text_puts(&t, ", \"description\": ");
-                put_json_string(&t, ty->description);
+                pvs_text_json_string(&t, ty->description);
                 pvs_text_puts(&t, ", \"device_api\": ");
-                put_json_string(&t, ty->device_api);
+                pvs_text_json_string(&t, ty->device_api);
                 pvs_text_printf(&t, ", \"available_instances\": %d}", ty->available_instances);
             }
             pvs_text_puts(&t, "]");
@@ -194,4 +180,24 @@ int pvs_host_format_list_table(const struct pvs_host_gpu *gpus, int count, char 
         }
     }
     return pvs_text_take(&t, out);
+}
+
+static int cmp_gpu(const void *a, const void *b)
+{
+    return strcmp(((const struct pvs_host_gpu *)a)->id, ((const struct pvs_host_gpu *)b)->id);
+}
+
+int pvs_host_list_done(struct pvs_host_gpu *gpus, int n, int rc, const char *backend, char *why,
+                       size_t why_len, struct pvs_host_gpu **out, int *count)
+{
+    if (rc < 0) {
+        pvs_host_gpus_free(&gpus, n);
+        pvs_text_error(why, why_len, "%s: %s", backend, pvs_strerror(rc));
+        return rc;
+    }
+    if (n > 1)
+        qsort(gpus, (size_t)n, sizeof(gpus[0]), cmp_gpu);
+    *out = gpus;
+    *count = n;
+    return 0;
 }

@@ -85,6 +85,12 @@ const struct pvs_host_backend_ops *pvs_host_backend_find(const char *name);
  * Clears *gpus. */
 void pvs_host_gpus_free(struct pvs_host_gpu **gpus, int count);
 
+/* How a backend's list ends: on rc < 0 frees the n gpus, says why
+ * ("BACKEND: reason") and returns rc; else sorts them by id and hands them
+ * out, returning 0. */
+int pvs_host_list_done(struct pvs_host_gpu *gpus, int n, int rc, const char *backend, char *why,
+                       size_t why_len, struct pvs_host_gpu **out, int *count);
+
 /* Runs every backend's list and concatenates the results (ENOTSUP
  * backends are skipped). Returns 0 or the first other error. */
 int pvs_host_list_all(const char *sysfs_root, struct pvs_host_gpu **out, int *count,

@@ -110,11 +110,6 @@ static int read_types(const char *parent, struct pvs_host_gpu *g)
     return 0;
 }
 
-static int cmp_gpu(const void *a, const void *b)
-{
-    return strcmp(((const struct pvs_host_gpu *)a)->id, ((const struct pvs_host_gpu *)b)->id);
-}
-
 /* The PCI IDs and class of ROOT/sys/bus/pci/devices/<bdf>. Returns 0 or <0
  * (missing or garbage). */
 static int read_pci_ids(const char *root, const char *bdf, unsigned *vendor, unsigned *device,
@@ -195,16 +190,7 @@ static int mdev_list(const char *root, struct pvs_host_gpu **out, int *count, ch
             break;
     }
     closedir(d);
-    if (rc < 0) {
-        pvs_host_gpus_free(&gpus, n);
-        pvs_text_error(why, why_len, "mdev: %s", pvs_strerror(rc));
-        return rc;
-    }
-    if (n > 1)
-        qsort(gpus, (size_t)n, sizeof(gpus[0]), cmp_gpu);
-    *out = gpus;
-    *count = n;
-    return 0;
+    return pvs_host_list_done(gpus, n, rc, "mdev", why, why_len, out, count);
 }
 
 const struct pvs_host_backend_ops pvs_host_backend_mdev = {

@@ -16,25 +16,11 @@ const char *pvs_plan_warning_id(unsigned warning)
     }
 }
 
-static void put_json_string(struct pvs_text *t, const char *s)
-{
-    pvs_text_puts(t, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            pvs_text_printf(t, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            pvs_text_printf(t, "\\u%04x", *p);
-        else
-            pvs_text_append(t, (const char *)p, 1);
-    }
-    pvs_text_puts(t, "\"");
-}
-
 static void put_name(struct pvs_text *t, const char *const *names, int i, int json)
 {
     if (names && names[i]) {
         if (json)
-            put_json_string(t, names[i]);
+            pvs_text_json_string(t, names[i]);
         else
             pvs_text_puts(t, names[i]);
     } else {
@@ -47,7 +33,7 @@ int pvs_plan_format_json(const struct pvs_plan *plan, const char *backend,
 {
     struct pvs_text t = PVS_TEXT_INIT;
     pvs_text_puts(&t, "{\"backend\": ");
-    put_json_string(&t, backend ? backend : "");
+    pvs_text_json_string(&t, backend ? backend : "");
     pvs_text_puts(&t, ",\n \"totals\": {");
     for (int r = 0; r < PVS_GPU_RESOURCE_COUNT; r++)
         pvs_text_printf(&t, "%s\"%s\": %" PRIu64, r ? ", " : "",
@@ -72,7 +58,7 @@ int pvs_plan_format_json(const struct pvs_plan *plan, const char *backend,
             continue;
         pvs_text_printf(&t, "%s{\"id\": \"%s\", \"message\": ", n++ ? ",\n  " : "\n  ",
                         pvs_plan_warning_id(bit));
-        put_json_string(&t, pvs_plan_warning_text(bit));
+        pvs_text_json_string(&t, pvs_plan_warning_text(bit));
         pvs_text_puts(&t, "}");
     }
     pvs_text_puts(&t, "]}\n");

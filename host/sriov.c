@@ -16,11 +16,6 @@
 
 #define MAX_VFS 65535u /* the SR-IOV capability's TotalVFs is 16 bits */
 
-static int cmp_gpu(const void *a, const void *b)
-{
-    return strcmp(((const struct pvs_host_gpu *)a)->id, ((const struct pvs_host_gpu *)b)->id);
-}
-
 /* Reads DEV/<file> as a number; logs and returns <0 on garbage. */
 static int read_field(const char *dev, const char *file, bool hex, unsigned max, unsigned *v)
 {
@@ -96,16 +91,7 @@ static int sriov_list(const char *root, struct pvs_host_gpu **out, int *count, c
         pvs_pci_ids_name(root, vendor, device, g->name, sizeof(g->name));
     }
     closedir(d);
-    if (rc < 0) {
-        pvs_host_gpus_free(&gpus, n);
-        pvs_text_error(why, why_len, "sriov: %s", pvs_strerror(rc));
-        return rc;
-    }
-    if (n > 1)
-        qsort(gpus, (size_t)n, sizeof(gpus[0]), cmp_gpu);
-    *out = gpus;
-    *count = n;
-    return 0;
+    return pvs_host_list_done(gpus, n, rc, "sriov", why, why_len, out, count);
 }
 
 const struct pvs_host_backend_ops pvs_host_backend_sriov = {

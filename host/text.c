@@ -105,3 +105,17 @@ void pvs_text_error(char *buf, size_t len, const char *fmt, ...)
     vsnprintf(buf, len, fmt, ap);
     va_end(ap);
 }
+
+void pvs_text_json_string(struct pvs_text *t, const char *s)
+{
+    pvs_text_puts(t, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            pvs_text_printf(t, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            pvs_text_printf(t, "\\u%04x", *p);
+        else
+            pvs_text_append(t, (const char *)p, 1);
+    }
+    pvs_text_puts(t, "\"");
+}

@@ -37,6 +37,10 @@ int pvs_text_take(struct pvs_text *t, char **out);
 /* Frees the buffer; `t` may be reused. */
 void pvs_text_free(struct pvs_text *t);
 
+/* Appends s as a JSON string: quoted, with '"' and '\\' escaped and control
+ * characters as \\u00XX. */
+void pvs_text_json_string(struct pvs_text *t, const char *s);
+
 /* Writes a message into a caller's buffer of len bytes (an error's "why");
  * does nothing when buf is NULL or len 0. */
 void pvs_text_error(char *buf, size_t len, const char *fmt, ...) PVS_TEXT_PRINTF(3, 4);
