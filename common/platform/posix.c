@@ -528,6 +528,32 @@ static int recv_once(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from)
     }
 }
 
+/* Waits until s is readable, a signal comes, or the deadline (when
+ * timeout_ms > 0; forever when negative) passes. Returns 0 to try again,
+ * PVS_ETIMEDOUT (also at once for timeout_ms 0), or a negative errno. */
+static int wait_readable(pvs_socket s, int timeout_ms, int64_t deadline)
+{
+    if (timeout_ms == 0)
+        return PVS_ETIMEDOUT;
+    int wait_ms = -1;
+    if (timeout_ms > 0) {
+        int64_t left = deadline - pvs_time_ns();
+        if (left <= 0)
+            return PVS_ETIMEDOUT;
+        /* Round up: poll's milliseconds must not end the wait early. */
+        wait_ms = (int)((left + 999999) / 1000000);
+    }
+    struct pollfd pfd = { .fd = s, .events = POLLIN };
+    if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
+        int err = errno;
+        PVS_LOG_W("poll on a UDP socket failed: %s", strerror(err));
+        return -err;
+    }
+    /* Readable, interrupted, or timed out: the caller tries again, and the
+     * deadline check above decides when to give up. */
+    return 0;
+}
+
 int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
                  int timeout_ms)
 {
@@ -541,26 +567,9 @@ int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
         int n = recv_once(s, buf, cap, from);
         if (n != PVS_EAGAIN)
             return n;
-        if (timeout_ms == 0)
-            return PVS_ETIMEDOUT;
-
-        int wait_ms = -1;
-        if (timeout_ms > 0) {
-            int64_t left = deadline - pvs_time_ns();
-            if (left <= 0)
-                return PVS_ETIMEDOUT;
-            /* Round up: poll's milliseconds must not end the wait early. */
-            wait_ms = (int)((left + 999999) / 1000000);
-        }
-        struct pollfd pfd = { .fd = s, .events = POLLIN };
-        int r = poll(&pfd, 1, wait_ms);
-        if (r < 0 && errno != EINTR) {
-            int err = errno;
-            PVS_LOG_W("poll on a UDP socket failed: %s", strerror(err));
-            return -err;
-        }
-        /* Readable, interrupted, or timed out: try again; the deadline
-         * check above decides when to give up. */
+        int err = wait_readable(s, timeout_ms, deadline);
+        if (err)
+            return err;
     }
 }
 
@@ -795,22 +804,9 @@ int pvs_udp_recv_batch(pvs_socket s, void *buf, size_t stride, int count,
         int n = recv_queued(s, buf, stride, count, lens, from);
         if (n != PVS_EAGAIN)
             return n;
-        if (timeout_ms == 0)
-            return PVS_ETIMEDOUT;
-
-        int wait_ms = -1;
-        if (timeout_ms > 0) {
-            int64_t left = deadline - pvs_time_ns();
-            if (left <= 0)
-                return PVS_ETIMEDOUT;
-            wait_ms = (int)((left + 999999) / 1000000);
-        }
-        struct pollfd pfd = { .fd = s, .events = POLLIN };
-        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
-            int err = errno;
-            PVS_LOG_W("poll on a UDP socket failed: %s", strerror(err));
-            return -err;
-        }
+        int err = wait_readable(s, timeout_ms, deadline);
+        if (err)
+            return err;
     }
 }
 

@@ -19,6 +19,7 @@
 #include "common/process.h"
 #include "net/control.h"
 #include "net/pairing.h"
+#include "tests/programs.h"
 #include "tests/unit/test.h"
 
 #define FLOOD_RATE 10000
@@ -144,28 +145,6 @@ static void unpaired_client(int port, const char *server_cfg)
     pvs_socket_close(&media);
 }
 
-static char *slurp(const char *p)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1, 1 << 16);
-    if (buf && fread(buf, 1, (1 << 16) - 1, f) == 0) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
-static double json_num(const char *text, const char *key)
-{
-    char k[64];
-    snprintf(k, sizeof(k), "\"%s\":", key);
-    const char *p = text ? strstr(text, k) : NULL;
-    return p ? strtod(p + strlen(k), NULL) : -1;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -215,8 +194,8 @@ int main(int argc, char **argv)
     pvs_thread_join(&t, &flood_rc);
     long after = rss_kib(srv);
     int crc = pvs_process_wait(cli, 30000);
-    char *text = slurp(json);
-    double decoded = json_num(text, "frames_decoded"), lost = json_num(text, "frames_lost");
+    char *text = pvs_test_slurp(json);
+    double decoded = pvs_test_json_num(text, NULL, "frames_decoded"), lost = pvs_test_json_num(text, NULL, "frames_lost");
     fprintf(stderr, "flood: %llu junk datagrams in %d s; server RSS %ld KiB before, peak %ld, "
             "after %ld; client decoded %.0f frames, lost %.0f, exit %d\n",
             (unsigned long long)fl.sent, FLOOD_SECONDS, before, peak, after, decoded, lost, crc);
@@ -233,14 +212,7 @@ int main(int argc, char **argv)
     unpaired_client(portn, scfg);
     pvs_process_stop(&srv);
     free(text);
-    if (!test_checks_failed) {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", dir);
-    }
+    pvs_test_scratch_done(dir, test_checks_failed != 0);
     pvs_net_deinit();
     TEST_EXIT();
 }

@@ -35,6 +35,7 @@
 #include "common/stamp.h"
 #include "encode/convert.h"
 #include "net/pairing.h"
+#include "tests/programs.h"
 #include "tests/unit/test.h"
 #include "tests/xvfb.h"
 
@@ -100,39 +101,12 @@ static int run_client(const char *seconds, const char *json, const char *record,
     return status;
 }
 
+/* A file of the scratch directory, whole. */
 static char *slurp(const char *name)
 {
     char p[256];
     path(p, sizeof(p), name);
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
-static double json_num(const char *text, const char *section, const char *key)
-{
-    const char *p = text;
-    char k[64];
-    if (section) {
-        snprintf(k, sizeof(k), "\"%s\"", section);
-        if (!(p = strstr(p, k)))
-            return -1;
-    }
-    snprintf(k, sizeof(k), "\"%s\":", key);
-    p = strstr(p, k);
-    return p ? strtod(p + strlen(k), NULL) : -1;
+    return pvs_test_slurp(p);
 }
 
 /* The test desktop the painter shows (static content), as luma. */
@@ -263,15 +237,16 @@ static void test_stream(void)
     char *json = slurp("a.json");
     CHECK(json != NULL);
     if (json) {
-        double decoded = json_num(json, NULL, "frames_decoded");
+        double decoded = pvs_test_json_num(json, NULL, "frames_decoded");
         fprintf(stderr, "stream: %.0f frames decoded, %.0f lost, glass to glass p50 %.2f ms "
-                "p99 %.2f ms\n", decoded, json_num(json, NULL, "frames_lost"),
-                json_num(json, "glass_to_glass", "p50_ms"), json_num(json, "glass_to_glass", "p99_ms"));
+                "p99 %.2f ms\n", decoded, pvs_test_json_num(json, NULL, "frames_lost"),
+                pvs_test_json_num(json, "glass_to_glass", "p50_ms"),
+                pvs_test_json_num(json, "glass_to_glass", "p99_ms"));
         CHECK(decoded >= 3 * FPS);
-        CHECK(json_num(json, NULL, "frames_lost") == 0);
+        CHECK(pvs_test_json_num(json, NULL, "frames_lost") == 0);
         /* No queue: no frame waits for frames behind it. */
-        CHECK(json_num(json, "glass_to_glass", "p99_ms") < 250);
-        CHECK(json_num(json, "glass_to_glass", "max_ms") < 1000);
+        CHECK(pvs_test_json_num(json, "glass_to_glass", "p99_ms") < 250);
+        CHECK(pvs_test_json_num(json, "glass_to_glass", "max_ms") < 1000);
     }
     free(json);
     struct decoded d;
@@ -330,7 +305,7 @@ static void test_client_killed_and_server_restart(void)
      * (within its 4 s timeout); until then it is told "busy" and retries. */
     CHECK_INT(run_client("3", "b.json", NULL, "client-b.log"), ==, 0);
     char *json = slurp("b.json");
-    CHECK(json && json_num(json, NULL, "frames_decoded") > FPS);
+    CHECK(json && pvs_test_json_num(json, NULL, "frames_decoded") > FPS);
     free(json);
 
     /* The server restarts under a running client: it reconnects. */
@@ -557,14 +532,7 @@ int main(int argc, char **argv)
     pvs_process_stop(&painter);
     pvs_test_xvfb_stop(&screen);
     free(ref_y);
-    if (!test_checks_failed) {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    } else {
-        fprintf(stderr, "logs kept in %s\n", dir);
-    }
+    pvs_test_scratch_done(dir, test_checks_failed != 0);
     pvs_net_deinit();
     TEST_EXIT();
 }
