@@ -1,4 +1,4 @@
-/* The backend registry, the Hyper-V placeholder, and the listing's table
+/* The backend registry and the listing's table
  * and JSON (see backend.h). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,31 +7,6 @@
 #include "common/error.h"
 #include "host/backend.h"
 #include "host/text.h"
-
-/* Hyper-V GPU-PV. On Windows this will query WMI (namespace
- * root\virtualization\v2, class Msvm_PartitionableGpu: Name is the
- * instance path; ValidPartitionCounts; Total/Available/Min/Max/Optimal of
- * VRAM, Encode, Decode, Compute), in a hyperv.c of its own that replaces
- * this function. Until then, and always on other systems, it says so. */
-static int hyperv_list(const char *sysfs_root, struct pvs_host_gpu **out, int *count,
-                       char *why, size_t why_len)
-{
-    (void)sysfs_root;
-    *out = NULL;
-    *count = 0;
-#ifdef _WIN32
-    pvs_text_error(why, why_len, "hyperv: listing through WMI is not written yet");
-#else
-    pvs_text_error(why, why_len, "hyperv: Windows only");
-#endif
-    return PVS_ENOTSUP;
-}
-
-const struct pvs_host_backend_ops pvs_host_backend_hyperv = {
-    .name = "hyperv",
-    .platform = "Windows only",
-    .list = hyperv_list,
-};
 
 const struct pvs_host_backend_ops *const pvs_host_backends[] = {
     &pvs_host_backend_mdev,

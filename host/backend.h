@@ -7,13 +7,18 @@
  * host, a fake tree in the tests) and returns what it found in memory the
  * caller owns. The Linux backends read SYSFS_ROOT/sys/... and the PCI names
  * from SYSFS_ROOT/usr/share/misc/pci.ids (or .../hwdata/pci.ids), so a
- * test tree can hold its own pci.ids. Only `list` exists so far; `apply`
- * (create mediated devices, set sriov_numvfs) joins the table later. */
+ * test tree can hold its own pci.ids. `apply` makes the host match a
+ * saved plan: mediated devices created, sriov_numvfs set, or Hyper-V's
+ * PowerShell run. */
 #ifndef PVS_HOST_BACKEND_H
 #define PVS_HOST_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "host/plan.h"
 
 #define PVS_HOST_ID_MAX 256         /* a PCI address, or a Windows instance path */
 #define PVS_HOST_NAME_MAX 256       /* "Vendor Device" from pci.ids */
@@ -24,6 +29,7 @@
 /* What one list reports at most; more are dropped with a warning. */
 #define PVS_HOST_MAX_GPUS 256
 #define PVS_HOST_MAX_MDEV_TYPES 128
+#define PVS_HOST_MAX_PARTITION_COUNTS 16 /* Hyper-V's ValidPartitionCounts */
 
 /* One mediated-device type a parent GPU offers
  * (sys/class/mdev_bus/<BDF>/mdev_supported_types/<id>/). Text read from
@@ -56,6 +62,24 @@ struct pvs_host_gpu {
     /* sriov: virtual functions the PF supports, and how many are enabled. */
     int total_vfs;
     int num_vfs;
+
+    /* hyperv: Msvm_PartitionableGpu's values. ValidPartitionCounts, and per
+     * resource (VRAM, Encode, Decode, Compute, indexed by enum
+     * pvs_gpu_resource) its Total/Available/Min/Max/Optimal units. */
+    uint32_t partition_counts[PVS_HOST_MAX_PARTITION_COUNTS];
+    int partition_count_n;
+    struct {
+        uint64_t total, available, min, max, optimal;
+    } res[PVS_GPU_RESOURCE_COUNT];
+};
+
+struct pvs_planfile;
+
+/* What apply (and check) run against. */
+struct pvs_host_ctx {
+    const char *sysfs_root;   /* "/" on a real host; a fake tree in tests */
+    bool dry_run;             /* print what would be done; change nothing */
+    FILE *out;                /* dry-run listing, libvirt XML, progress */
 };
 
 struct pvs_host_backend_ops {
@@ -69,6 +93,14 @@ struct pvs_host_backend_ops {
      * platform), PVS_ENOMEM; the reason goes to why (may be NULL). */
     int (*list)(const char *sysfs_root, struct pvs_host_gpu **out, int *count,
                 char *why, size_t why_len);
+    /* Makes the host match a saved plan (planfile.h) whose backend is this
+     * one; with ctx->dry_run, only prints to ctx->out what it would do.
+     * Checks everything it can before the first change, so bad input
+     * changes nothing. Returns 0, or <0 with the reason (and the fix) in
+     * why: PVS_ENOTSUP (not on this platform), PVS_EINVAL (the plan does
+     * not fit the host: unknown GPU, too few instances...), PVS_EIO. */
+    int (*apply)(const struct pvs_host_ctx *ctx, const struct pvs_planfile *plan,
+                 char *why, size_t why_len);
 };
 
 /* The backends, in the order `list` shows them; ends with NULL. */

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "host/backend.h"
+#include "host/cmds.h"
 #include "host/plan.h"
 #include "host/ps.h"
 #include "host/report.h"
@@ -355,13 +356,12 @@ int main(int argc, char **argv)
         return cmd_plan(argc, argv);
     if (!strcmp(argv[1], "list"))
         return cmd_list(argc, argv);
-    static const char *const later[] = { "apply", "drivers", "check" };
-    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-        if (!strcmp(argv[1], later[i])) {
-            fprintf(stderr, PROG " %s: not implemented yet (only plan and list are, so far)\n", later[i]);
-            return 2;
-        }
-    }
+    if (!strcmp(argv[1], "apply"))
+        return pvs_host_cmd_apply(argc, argv);
+    if (!strcmp(argv[1], "check"))
+        return pvs_host_cmd_check(argc, argv);
+    if (!strcmp(argv[1], "drivers"))
+        return pvs_host_cmd_drivers(argc, argv);
     fprintf(stderr, PROG ": unknown command '%s' (see --help)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,3 @@
+/* check: being written. */
+#include "common/error.h"
+typedef int pvs_host_check_unused;

@@ -1,0 +1,3 @@
+/* drivers: being written. */
+#include "common/error.h"
+typedef int pvs_host_drivers_unused;

@@ -1,0 +1,3 @@
+/* manifest: being written. */
+#include "common/error.h"
+typedef int pvs_host_manifest_unused;

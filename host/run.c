@@ -1,0 +1,3 @@
+/* run: being written. */
+#include "common/error.h"
+typedef int pvs_host_run_unused;
