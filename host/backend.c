@@ -1,5 +1,6 @@
 /* The backend registry and the listing's table
  * and JSON (see backend.h). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,18 @@ int pvs_host_format_list_json(const struct pvs_host_gpu *gpus, int count, char *
                 pvs_text_printf(&t, ", \"available_instances\": %d}", ty->available_instances);
             }
             pvs_text_puts(&t, "]");
+        } else if (g->backend && !strcmp(g->backend, "hyperv")) {
+            pvs_text_puts(&t, ",\n   \"partition_counts\": [");
+            for (int j = 0; j < g->partition_count_n; j++)
+                pvs_text_printf(&t, j ? ", %u" : "%u", (unsigned)g->partition_counts[j]);
+            pvs_text_puts(&t, "]");
+            for (int r = 0; r < PVS_GPU_RESOURCE_COUNT; r++)
+                pvs_text_printf(&t, ",\n   \"%s\": {\"total\": %" PRIu64 ", \"available\": %"
+                                PRIu64 ", \"min\": %" PRIu64 ", \"max\": %" PRIu64
+                                ", \"optimal\": %" PRIu64 "}",
+                                pvs_gpu_resource_name((enum pvs_gpu_resource)r),
+                                g->res[r].total, g->res[r].available, g->res[r].min,
+                                g->res[r].max, g->res[r].optimal);
         }
         pvs_text_puts(&t, "}");
     }
@@ -152,6 +165,18 @@ int pvs_host_format_list_table(const struct pvs_host_gpu *gpus, int count, char 
                 }
                 pvs_text_puts(&t, "\n");
             }
+        } else if (g->backend && !strcmp(g->backend, "hyperv")) {
+            pvs_text_puts(&t, "        partitions:");
+            for (int j = 0; j < g->partition_count_n; j++)
+                pvs_text_printf(&t, j ? ", %u" : " %u", (unsigned)g->partition_counts[j]);
+            pvs_text_puts(&t, g->partition_count_n ? "\n" : " none listed\n");
+            for (int r = 0; r < PVS_GPU_RESOURCE_COUNT; r++)
+                pvs_text_printf(&t, "        %-7s total %" PRIu64 ", available %" PRIu64
+                                "; per partition min %" PRIu64 ", max %" PRIu64
+                                ", optimal %" PRIu64 "\n",
+                                pvs_gpu_resource_name((enum pvs_gpu_resource)r),
+                                g->res[r].total, g->res[r].available, g->res[r].min,
+                                g->res[r].max, g->res[r].optimal);
         }
     }
     return pvs_text_take(&t, out);

@@ -79,6 +79,8 @@ struct pvs_planfile;
 struct pvs_host_ctx {
     const char *sysfs_root;   /* "/" on a real host; a fake tree in tests */
     bool dry_run;             /* print what would be done; change nothing */
+    bool remove;              /* apply: undo what the plan made (remove the
+                               * mediated devices, sriov_numvfs to 0) */
     FILE *out;                /* dry-run listing, libvirt XML, progress */
 };
 
@@ -102,6 +104,18 @@ struct pvs_host_backend_ops {
     int (*apply)(const struct pvs_host_ctx *ctx, const struct pvs_planfile *plan,
                  char *why, size_t why_len);
 };
+
+/* What the Linux backends' apply share (in cmd_apply.c). Writes
+ * "VALUE\n" to the sysfs attribute at path (sysfs.h) and says so on
+ * ctx->out ("wrote 'VALUE' to PATH"); with ctx->dry_run only prints
+ * "write 'VALUE' to PATH". Returns 0, or <0 with the reason and a fix in
+ * why. */
+int pvs_host_apply_write(const struct pvs_host_ctx *ctx, const char *path, const char *value,
+                         char *why, size_t why_len);
+/* Prints, for VM number vm (from 1) called name, a comment line with the
+ * virsh command that adds the device, then its <hostdev> XML. */
+void pvs_host_apply_print_hostdev(const struct pvs_host_ctx *ctx, int vm, const char *name,
+                                  const char *xml);
 
 /* The backends, in the order `list` shows them; ends with NULL. */
 extern const struct pvs_host_backend_ops *const pvs_host_backends[];

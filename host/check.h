@@ -1,7 +1,7 @@
 /* `pvstream-host check`: is this host (and a VM) ready for GPU partitions?
  * Each check is a result with a verdict, what was found, and how to fix a
  * failure; the Linux checks read sysfs/procfs under a root (tests use a
- * fake tree), the Windows checks come from a PowerShell probe (hyperv.c). */
+ * fake tree), the Windows checks come from a PowerShell probe (hyperv_check.c). */
 #ifndef PVS_HOST_CHECK_H
 #define PVS_HOST_CHECK_H
 
@@ -48,7 +48,7 @@ int pvs_host_check_linux(const struct pvs_host_ctx *ctx, struct pvs_checks *out)
 /* The Windows host checks (edition and build, Hyper-V enabled, a
  * partitionable GPU) and, with vm != NULL, that VM's (generation, state,
  * MMIO, GPU adapter, host vs guest driver version, a display for capture).
- * PVS_ENOTSUP where PowerShell cannot be run. In hyperv.c. */
+ * PVS_ENOTSUP where PowerShell cannot be run. In hyperv_check.c. */
 int pvs_host_check_hyperv(const struct pvs_host_ctx *ctx, const char *vm,
                           struct pvs_checks *out, char *why, size_t why_len);
 

@@ -1,46 +1,570 @@
 /* The Hyper-V GPU-PV backend (Windows): list, apply and check through
- * PowerShell (run.h). */
+ * PowerShell (run.h), with the pure parts in hyperv.h.
+ *
+ * Why PowerShell rather than WMI from C: the cmdlets that apply a plan
+ * (Add-/Set-/Remove-VMGpuPartitionAdapter, Set-VM) have no simple WMI
+ * equivalent, and one way of talking to Hyper-V is easier to test than
+ * two. The probes print plain key=value lines (hyperv.h) that a small C
+ * parser reads; nothing PowerShell prints is trusted.
+ *
+ * PowerShell runs on Windows always; elsewhere only when $PVS_POWERSHELL
+ * names a stand-in (the tests' tests/data/host/fake-powershell.sh), so a
+ * Linux host lists no Hyper-V GPU and says "Windows only". The check
+ * probe is in hyperv_check.c, what the probes share in hyperv_probe.c. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "host/backend.h"
-#include "host/check.h"
+#include "host/hyperv.h"
+#include "host/hyperv_probe.h"
+#include "host/planfile.h"
+#include "host/ps.h"
+#include "host/sysfs.h"
 #include "host/text.h"
 
-/* Hyper-V GPU-PV. On Windows this will query WMI (namespace
- * root\virtualization\v2, class Msvm_PartitionableGpu: Name is the
- * instance path; ValidPartitionCounts; Total/Available/Min/Max/Optimal of
- * VRAM, Encode, Decode, Compute), in a hyperv.c of its own that replaces
- * this function. Until then, and always on other systems, it says so. */
+/* "TAG_XXXX" with exactly four hex digits, followed by '&' or '#'. */
+static bool parse_id(const char *s, const char *tag, uint16_t *out)
+{
+    if (!pvs_probe_ieq_prefix(s, tag))
+        return false;
+    s += strlen(tag);
+    char hex[5];
+    for (int i = 0; i < 4; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+        hex[i] = s[i];
+    }
+    hex[4] = '\0';
+    if (s[4] != '&' && s[4] != '#')
+        return false;
+    *out = (uint16_t)strtoul(hex, NULL, 16);
+    return true;
+}
+
+int pvs_hyperv_parse_instance_path(const char *path, uint16_t *vendor, uint16_t *device)
+{
+    if (!path || strlen(path) >= PVS_HOST_ID_MAX)
+        return PVS_EBADDATA;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return PVS_EBADDATA;
+    if (!pvs_probe_ieq_prefix(path, "\\\\?\\PCI#"))
+        return PVS_EBADDATA;
+    const char *hw = path + 8;
+    uint16_t v, d;
+    if (!parse_id(hw, "VEN_", &v))
+        return PVS_EBADDATA;
+    const char *amp = strchr(hw, '&');
+    const char *hash = strchr(hw, '#');
+    if (!amp || !hash || amp > hash || !parse_id(amp + 1, "DEV_", &d))
+        return PVS_EBADDATA;
+    /* The device instance: what differs between two identical GPUs. */
+    const char *inst = hash + 1;
+    const char *inst_end = strchr(inst, '#');
+    if (!inst_end || inst_end == inst)
+        return PVS_EBADDATA;
+    /* The interface GUID, complete: a cut-off path is refused. */
+    const char *g = inst_end + 1;
+    static const char shape[] = "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}";
+    for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+        if (shape[i] == 'x' ? !isxdigit((unsigned char)g[i]) : g[i] != shape[i])
+            return PVS_EBADDATA;
+    }
+    if (vendor)
+        *vendor = v;
+    if (device)
+        *device = d;
+    return 0;
+}
+
+static const char list_probe[] =
+    "try {\n"
+    "    $hasV2 = $false\n"
+    "    try {\n"
+    "        $hasV2 = @(Get-CimInstance -Namespace 'root\\virtualization' -ClassName '__NAMESPACE' |\n"
+    "            Where-Object { $_.Name -eq 'v2' }).Count -gt 0\n"
+    "    } catch { }\n"
+    "    if (-not $hasV2) {\n"
+    "        Put 'unavailable=the WMI namespace root\\virtualization\\v2 does not exist: Hyper-V is not enabled (pvstream-host check says how to enable it)'\n"
+    "    } else {\n"
+    "        $names = @{}\n"
+    "        try {\n"
+    "            foreach ($v in @(Get-CimInstance -ClassName 'Win32_VideoController')) {\n"
+    "                if ($v.PNPDeviceID) { $names[[string]$v.PNPDeviceID] = [string]$v.Name }\n"
+    "            }\n"
+    "        } catch { }\n"
+    "        foreach ($g in @(Get-CimInstance -Namespace 'root\\virtualization\\v2' -ClassName 'Msvm_PartitionableGpu')) {\n"
+    "            $path = [string]$g.Name\n"
+    "            Put 'gpu'\n"
+    "            Put ('Name=' + $path)\n"
+    "            Put ('DeviceName=' + [string]$names[(Get-PvsPnpId $path)])\n"
+    "            Put ('ValidPartitionCounts=' + (@($g.ValidPartitionCounts) -join ','))\n"
+    "            foreach ($r in 'VRAM', 'Encode', 'Decode', 'Compute') {\n"
+    "                foreach ($f in 'Total', 'Available', 'MinPartition', 'MaxPartition', 'OptimalPartition') {\n"
+    "                    Put ($f + $r + '=' + [string]$g.($f + $r))\n"
+    "                }\n"
+    "            }\n"
+    "        }\n"
+    "    }\n"
+    "    Put 'end'\n"
+    "} catch {\n"
+    "    Put ('error=' + $_.Exception.Message)\n"
+    "}\n"
+    "Send\n";
+
+int pvs_hyperv_list_script(char **script)
+{
+    struct pvs_text t = PVS_TEXT_INIT;
+    pvs_text_puts(&t, "# Generated by pvstream-host: lists the partitionable GPUs. Reads only.\n"
+                      "# pvstream-probe list\n");
+    pvs_text_puts(&t, pvs_probe_prelude);
+    pvs_text_puts(&t, "Put 'pvstream-probe list 1'\n");
+    pvs_text_puts(&t, list_probe);
+    return pvs_text_take(&t, script);
+}
+
+/* ---- Parsing the list ---- */
+
+static const char *const res_key[PVS_GPU_RESOURCE_COUNT] = { "VRAM", "Encode", "Decode",
+                                                             "Compute" };
+static const char *const field_key[5] = { "Total", "Available", "MinPartition", "MaxPartition",
+                                          "OptimalPartition" };
+enum {
+    KEY_NAME,
+    KEY_DEVICE_NAME,
+    KEY_COUNTS,
+    KEY_NUM0, /* then 5 fields x 4 resources */
+    KEY_COUNT = KEY_NUM0 + 5 * PVS_GPU_RESOURCE_COUNT,
+};
+
+/* The key's index, or -1 for a key this version does not know (ignored,
+ * so a newer probe's extra lines do no harm). */
+static int list_key(const char *k, size_t n)
+{
+    if (pvs_probe_line_is(k, n, "Name"))
+        return KEY_NAME;
+    if (pvs_probe_line_is(k, n, "DeviceName"))
+        return KEY_DEVICE_NAME;
+    if (pvs_probe_line_is(k, n, "ValidPartitionCounts"))
+        return KEY_COUNTS;
+    for (int f = 0; f < 5; f++) {
+        size_t fl = strlen(field_key[f]);
+        if (n <= fl || memcmp(k, field_key[f], fl))
+            continue;
+        for (int r = 0; r < PVS_GPU_RESOURCE_COUNT; r++)
+            if (pvs_probe_line_is(k + fl, n - fl, res_key[r]))
+                return KEY_NUM0 + r * 5 + f;
+    }
+    return -1;
+}
+
+struct list_block {
+    struct pvs_host_gpu g;
+    uint32_t seen;     /* bit per key */
+    char bad[160];     /* why the GPU is skipped; "" when fine */
+};
+
+static void block_fail(struct list_block *b, const char *fmt, ...) PVS_TEXT_PRINTF(2, 3);
+static void block_fail(struct list_block *b, const char *fmt, ...)
+{
+    if (b->bad[0])
+        return; /* the first reason is the one to report */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->bad, sizeof(b->bad), fmt, ap);
+    va_end(ap);
+}
+
+static void parse_counts(struct list_block *b, const char *v, size_t n)
+{
+    struct pvs_host_gpu *g = &b->g;
+    const char *p = v, *end = v + n;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        uint64_t c;
+        if (!pvs_probe_parse_dec(p, (size_t)(stop - p), 65535, &c) || c == 0) {
+            block_fail(b, "ValidPartitionCounts is not a list of numbers 1..65535");
+            return;
+        }
+        if (g->partition_count_n >= PVS_HOST_MAX_PARTITION_COUNTS) {
+            block_fail(b, "more than %d ValidPartitionCounts", PVS_HOST_MAX_PARTITION_COUNTS);
+            return;
+        }
+        g->partition_counts[g->partition_count_n++] = (uint32_t)c;
+        if (!comma)
+            break;
+        p = comma + 1;
+        if (p == end)
+            block_fail(b, "ValidPartitionCounts ends with a comma");
+    }
+}
+
+static void block_value(struct list_block *b, int key, const char *v, size_t n)
+{
+    struct pvs_host_gpu *g = &b->g;
+    if (b->seen & (1u << key)) {
+        block_fail(b, "a key appears twice");
+        return;
+    }
+    b->seen |= 1u << key;
+    if (key == KEY_NAME) {
+        if (!pvs_probe_copy_exact(g->id, sizeof(g->id), v, n) ||
+            pvs_hyperv_parse_instance_path(g->id, &g->vendor_id, &g->device_id) < 0)
+            block_fail(b, "Name is not a GPU instance path");
+    } else if (key == KEY_DEVICE_NAME) {
+        pvs_probe_copy_display(g->name, sizeof(g->name), v, n);
+    } else if (key == KEY_COUNTS) {
+        parse_counts(b, v, n);
+    } else {
+        int r = (key - KEY_NUM0) / 5, f = (key - KEY_NUM0) % 5;
+        uint64_t x;
+        if (!pvs_probe_parse_dec(v, n, UINT64_MAX, &x)) {
+            block_fail(b, "%s%s is not a number 0..18446744073709551615", field_key[f], res_key[r]);
+            return;
+        }
+        uint64_t *dst[5] = { &g->res[r].total, &g->res[r].available, &g->res[r].min,
+                             &g->res[r].max, &g->res[r].optimal };
+        *dst[f] = x;
+    }
+}
+
+/* Adds a finished block to the list, or says why it is skipped. */
+static int block_end(struct list_block *b, int index, struct pvs_host_gpu **gpus, int *n,
+                     int *cap)
+{
+    if (!b->bad[0]) {
+        for (int k = 0; k < KEY_COUNT; k++) {
+            if (k != KEY_DEVICE_NAME && !(b->seen & (1u << k))) {
+                block_fail(b, "%s is missing",
+                           k == KEY_NAME ? "Name" : k == KEY_COUNTS ? "ValidPartitionCounts"
+                                                                     : "a resource value");
+                break;
+            }
+        }
+    }
+    for (int i = 0; !b->bad[0] && i < *n; i++)
+        if (!strcmp((*gpus)[i].id, b->g.id))
+            block_fail(b, "listed twice");
+    if (!b->bad[0] && *n >= PVS_HOST_MAX_GPUS)
+        block_fail(b, "more than %d GPUs", PVS_HOST_MAX_GPUS);
+    if (b->bad[0]) {
+        PVS_LOG_W("hyperv: GPU %d skipped: %s", index, b->bad);
+        return 0;
+    }
+    if (*n == *cap) {
+        int ncap = *cap ? *cap * 2 : 4;
+        struct pvs_host_gpu *p = realloc(*gpus, (size_t)ncap * sizeof(*p));
+        if (!p)
+            return PVS_ENOMEM;
+        *gpus = p;
+        *cap = ncap;
+    }
+    (*gpus)[(*n)++] = b->g;
+    return 0;
+}
+
+int pvs_hyperv_parse_list(const char *text, size_t len, struct pvs_host_gpu **out, int *count,
+                          char *why, size_t why_len)
+{
+    *out = NULL;
+    *count = 0;
+    pvs_text_error(why, why_len, "%s", "");
+    struct pvs_probe_lines it = { text, text + len };
+    if (!text || !pvs_probe_header(&it, "list")) {
+        pvs_text_error(why, why_len, "the output is not the list probe's");
+        return PVS_EBADDATA;
+    }
+    struct pvs_host_gpu *gpus = NULL;
+    int n = 0, cap = 0, index = 0, rc = 0;
+    struct list_block *b = NULL;
+    bool ended = false;
+    const char *s, *k, *v;
+    size_t sn, kn, vn;
+    while (rc == 0 && pvs_probe_next_line(&it, &s, &sn)) {
+        if (pvs_probe_line_is(s, sn, "gpu") || pvs_probe_line_is(s, sn, "end")) {
+            if (b) {
+                rc = block_end(b, index, &gpus, &n, &cap);
+                free(b);
+                b = NULL;
+            }
+            if (s[0] == 'e') {
+                ended = true;
+                break;
+            }
+            index++;
+            b = calloc(1, sizeof(*b));
+            if (!b)
+                rc = PVS_ENOMEM;
+            else
+                b->g.backend = "hyperv";
+            continue;
+        }
+        if (!pvs_probe_split(s, sn, &k, &kn, &v, &vn)) {
+            if (b)
+                block_fail(b, "a line is not key=value");
+            continue;
+        }
+        char msg[PVS_PROBE_VALUE_MAX];
+        if (pvs_probe_line_is(k, kn, "error")) {
+            pvs_probe_copy_display(msg, sizeof(msg), v, vn);
+            pvs_text_error(why, why_len, "%s", msg);
+            rc = PVS_EIO;
+        } else if (pvs_probe_line_is(k, kn, "unavailable")) {
+            pvs_probe_copy_display(msg, sizeof(msg), v, vn);
+            pvs_text_error(why, why_len, "%s", msg);
+        } else if (b) {
+            int key = list_key(k, kn);
+            if (key >= 0)
+                block_value(b, key, v, vn);
+        }
+    }
+    free(b);
+    if (rc == 0 && !ended) {
+        pvs_text_error(why, why_len, "the list probe's output was cut short");
+        rc = PVS_EBADDATA;
+    }
+    if (rc < 0) {
+        free(gpus);
+        if (rc == PVS_ENOMEM)
+            pvs_text_error(why, why_len, "out of memory");
+        return rc;
+    }
+    *out = gpus;
+    *count = n;
+    return 0;
+}
+
 static int hyperv_list(const char *sysfs_root, struct pvs_host_gpu **out, int *count,
                        char *why, size_t why_len)
 {
-    (void)sysfs_root;
     *out = NULL;
     *count = 0;
-#ifdef _WIN32
-    pvs_text_error(why, why_len, "hyperv: listing through WMI is not written yet");
-#else
-    pvs_text_error(why, why_len, "hyperv: Windows only");
-#endif
-    return PVS_ENOTSUP;
+    if (!pvs_probe_powershell_usable()) {
+        pvs_text_error(why, why_len, "hyperv: Windows only");
+        return PVS_ENOTSUP;
+    }
+    char *script = NULL, *text = NULL, msg[PVS_PROBE_VALUE_MAX];
+    if (pvs_hyperv_list_script(&script) < 0) {
+        pvs_text_error(why, why_len, "hyperv: out of memory");
+        return PVS_ENOMEM;
+    }
+    int rc = pvs_probe_run(script, "listing partitionable GPUs", &text, why, why_len);
+    free(script);
+    if (rc == PVS_ENOTSUP)
+        PVS_LOG_W("%s", why); /* list goes on with the other backends: say why */
+    if (rc < 0)
+        return rc;
+    struct pvs_host_gpu *gpus = NULL;
+    int n = 0;
+    rc = pvs_hyperv_parse_list(text, strlen(text), &gpus, &n, msg, sizeof(msg));
+    free(text);
+    if (rc == PVS_EIO) {
+        pvs_text_error(why, why_len, "hyperv: querying Msvm_PartitionableGpu failed: %s (run as "
+                       "administrator, or as a member of Hyper-V Administrators)", msg);
+        return rc;
+    }
+    if (rc < 0) {
+        pvs_text_error(why, why_len, "hyperv: %s", msg);
+        return rc == PVS_ENOMEM ? rc : PVS_EIO;
+    }
+    if (n == 0 && *msg)
+        PVS_LOG_W("hyperv: %s", msg);
+    for (int i = 0; i < n; i++) {
+        char name[PVS_HOST_NAME_MAX];
+        if (pvs_pci_ids_name(sysfs_root, gpus[i].vendor_id, gpus[i].device_id, name,
+                             sizeof(name)) == 0 && *name)
+            memcpy(gpus[i].name, name, sizeof(name));
+    }
+    return pvs_host_list_done(gpus, n, 0, "hyperv", why, why_len, out, count);
+}
+
+/* ---- apply ---- */
+
+static const char remove_checks[] =
+    "# A VM by its exact name (no wildcards), found once, and off.\n"
+    "function Get-PvsVM([string]$Name) {\n"
+    "    $found = @(Get-VM | Where-Object { $_.Name -eq $Name })\n"
+    "    if ($found.Count -ne 1) {\n"
+    "        throw ('pvstream-host: {0} VMs are named {1}, not one: Get-VM lists them (rename duplicates)' -f $found.Count, $Name)\n"
+    "    }\n"
+    "    $vm = $found[0]\n"
+    "    if ($vm.State -ne 'Off') {\n"
+    "        throw ('pvstream-host: VM {0} is {1}, not off: shut it down (Stop-VM) and run this again' -f $Name, $vm.State)\n"
+    "    }\n"
+    "    return $vm\n"
+    "}\n\n";
+
+static const char remove_body[] =
+    "foreach ($vm in $vms) {\n"
+    "    $adapters = @(Get-VMGpuPartitionAdapter -VM $vm |\n"
+    "        Where-Object { $_.InstancePath -eq $InstancePath })\n"
+    "    if ($adapters.Count -eq 0) {\n"
+    "        Write-Host ('pvstream-host: VM {0} has no partition of this GPU: nothing to remove' -f $vm.Name)\n"
+    "        continue\n"
+    "    }\n"
+    "    Remove-VMGpuPartitionAdapter -VMGpuPartitionAdapter $adapters\n"
+    "    Write-Host ('pvstream-host: VM {0}: GPU partition removed' -f $vm.Name)\n"
+    "}\n";
+
+int pvs_hyperv_remove_script(const char *instance_path, const char *const *names, int n,
+                             char **script, char *err, size_t err_len)
+{
+    *script = NULL;
+    if (!names || n < 1 || n > PVS_PLAN_MAX_VMS) {
+        pvs_text_error(err, err_len, "no VMs to remove the GPU partition from");
+        return PVS_EINVAL;
+    }
+    if (!instance_path || !*instance_path) {
+        pvs_text_error(err, err_len, "no GPU instance path: give the one pvstream-host list shows");
+        return PVS_EINVAL;
+    }
+    struct pvs_text t = PVS_TEXT_INIT;
+    pvs_text_printf(&t,
+        "\xef\xbb\xbf# Generated by pvstream-host: removes one GPU's partition from each of %d VM%s.\n"
+        "# Run it in an elevated PowerShell on the Hyper-V host. It checks every VM\n"
+        "# first and changes nothing unless all checks pass. MMIO and cache settings\n"
+        "# stay as they are: they do no harm without a GPU.\n"
+        "#Requires -RunAsAdministrator\n"
+        "#Requires -Modules Hyper-V\n"
+        "Set-StrictMode -Version 3.0\n"
+        "$ErrorActionPreference = 'Stop'\n\n"
+        "$InstancePath = ",
+        n, n == 1 ? "" : "s");
+    int rc = pvs_ps_quote(&t, instance_path);
+    if (rc < 0)
+        pvs_text_error(err, err_len, "the instance path holds a control character");
+    pvs_text_puts(&t, "\n\n");
+    pvs_text_puts(&t, remove_checks);
+    pvs_text_puts(&t, "# Every VM is checked before any is changed.\n$vms = @(\n");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (!names[i] || !*names[i]) {
+            pvs_text_error(err, err_len, "VM %d has no name", i + 1);
+            rc = PVS_EINVAL;
+            break;
+        }
+        pvs_text_puts(&t, "    (Get-PvsVM -Name ");
+        rc = pvs_ps_quote(&t, names[i]);
+        if (rc < 0)
+            pvs_text_error(err, err_len, "VM %d: the name holds a control character", i + 1);
+        pvs_text_puts(&t, ")\n");
+    }
+    if (rc < 0) {
+        pvs_text_free(&t);
+        return rc;
+    }
+    pvs_text_puts(&t, ")\n\n");
+    pvs_text_puts(&t, remove_body);
+    rc = pvs_text_take(&t, script);
+    if (rc < 0)
+        pvs_text_error(err, err_len, "out of memory");
+    return rc;
+}
+
+/* Refuses a plan for a GPU this host does not list (when listing works:
+ * otherwise the script's own check stops it). */
+static int check_plan_gpu(const struct pvs_host_ctx *ctx, const char *gpu, char *why,
+                          size_t why_len)
+{
+    struct pvs_host_gpu *gpus = NULL;
+    int n = 0;
+    char msg[512];
+    int rc = hyperv_list(ctx->sysfs_root ? ctx->sysfs_root : "/", &gpus, &n, msg, sizeof(msg));
+    if (rc < 0) {
+        PVS_LOG_W("%s; the script checks the GPU itself", msg);
+        return 0;
+    }
+    struct pvs_text found = PVS_TEXT_INIT;
+    bool ok = false;
+    for (int i = 0; i < n; i++) {
+        /* PowerShell's -eq, which the script uses, ignores case. */
+        ok = ok || (strlen(gpus[i].id) == strlen(gpu) && pvs_probe_ieq_prefix(gpus[i].id, gpu));
+        pvs_text_puts(&found, i ? ", " : "");
+        pvs_text_puts(&found, gpus[i].id);
+    }
+    pvs_host_gpus_free(&gpus, n);
+    if (!ok)
+        pvs_text_error(why, why_len,
+                       "hyperv: the plan's GPU %s is not a partitionable GPU of this host "
+                       "(found: %s): make the plan again with a GPU pvstream-host list shows",
+                       gpu, n && found.buf ? found.buf : "none");
+    pvs_text_free(&found);
+    return ok ? 0 : PVS_EINVAL;
+}
+
+static int hyperv_apply(const struct pvs_host_ctx *ctx, const struct pvs_planfile *pf,
+                        char *why, size_t why_len)
+{
+    if (strcmp(pf->backend, "hyperv")) {
+        pvs_text_error(why, why_len, "hyperv: the plan is for %s", pf->backend);
+        return PVS_EINVAL;
+    }
+    if (pvs_hyperv_parse_instance_path(pf->gpu, NULL, NULL) < 0) {
+        pvs_text_error(why, why_len, "hyperv: gpu = %s is not a GPU instance path "
+                       "(\\\\?\\PCI#VEN_xxxx&DEV_xxxx...#...#{...}): pvstream-host list shows them",
+                       pf->gpu);
+        return PVS_EINVAL;
+    }
+    const char *names[PVS_PLAN_MAX_VMS];
+    int vms = pf->plan.vms < 0 ? 0 : pf->plan.vms > PVS_PLAN_MAX_VMS ? PVS_PLAN_MAX_VMS
+                                                                      : pf->plan.vms;
+    for (int i = 0; i < vms; i++)
+        names[i] = pf->vm[i].name;
+    char *script = NULL, err[256];
+    int rc;
+    if (ctx->remove) {
+        rc = pvs_hyperv_remove_script(pf->gpu, names, pf->plan.vms, &script, err, sizeof(err));
+    } else {
+        struct pvs_ps_settings s;
+        pvs_ps_defaults(&s);
+        s.instance_path = pf->gpu;
+        if (pf->low_mmio_mib)
+            s.low_mmio_mib = pf->low_mmio_mib;
+        if (pf->high_mmio_mib)
+            s.high_mmio_mib = pf->high_mmio_mib;
+        s.generator = "pvstream-host apply";
+        rc = pvs_ps_apply_script(&pf->plan, names, &s, &script, err, sizeof(err));
+    }
+    if (rc < 0) {
+        pvs_text_error(why, why_len, "hyperv: %s", err);
+        return rc;
+    }
+    FILE *out = ctx->out ? ctx->out : stdout;
+    if (ctx->dry_run) {
+        /* Exactly the file that would run, byte order mark included. */
+        fputs(script, out);
+        free(script);
+        return 0;
+    }
+    if (!pvs_probe_powershell_usable()) {
+        free(script);
+        pvs_text_error(why, why_len, "hyperv: Windows only (--dry-run prints the script)");
+        return PVS_ENOTSUP;
+    }
+    if (!ctx->remove && (rc = check_plan_gpu(ctx, pf->gpu, why, why_len)) < 0) {
+        free(script);
+        return rc;
+    }
+    char *text = NULL;
+    rc = pvs_probe_run(script, ctx->remove ? "removing the GPU partitions"
+                                        : "the apply script", &text, why, why_len);
+    free(script);
+    if (text)
+        fputs(text, out);
+    free(text);
+    return rc;
 }
 
 const struct pvs_host_backend_ops pvs_host_backend_hyperv = {
     .name = "hyperv",
     .platform = "Windows only",
     .list = hyperv_list,
-    .apply = NULL,
+    .apply = hyperv_apply,
 };
 
-
-int pvs_host_check_hyperv(const struct pvs_host_ctx *ctx, const char *vm,
-                          struct pvs_checks *out, char *why, size_t why_len)
-{
-    (void)ctx;
-    (void)vm;
-    (void)out;
-    pvs_text_error(why, why_len, "hyperv: Windows only");
-    return PVS_ENOTSUP;
-}

@@ -8,16 +8,26 @@
  * display controller (class 0x03xxxx; a NIC can be an mdev parent too), is
  * not a GPU and is skipped. A type with an unreadable available_instances
  * is skipped with a warning; a missing name, description or device_api
- * leaves that field empty (the type is still usable). */
+ * leaves that field empty (the type is still usable).
+ *
+ * apply creates one mediated device per VM of a saved plan: it writes the
+ * VM's UUID to .../mdev_supported_types/<type>/create, leaves alone a UUID
+ * that exists already under SYSFS_ROOT/sys/bus/mdev/devices, and checks
+ * the type and available_instances first so that a plan that does not fit
+ * creates nothing. --remove writes 1 to .../devices/<uuid>/remove. */
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "host/backend.h"
+#include "host/planfile.h"
 #include "host/sysfs.h"
 #include "host/text.h"
+#include "host/xml.h"
 
 static int cmp_type(const void *a, const void *b)
 {
@@ -193,8 +203,158 @@ static int mdev_list(const char *root, struct pvs_host_gpu **out, int *count, ch
     return pvs_host_list_done(gpus, n, rc, "mdev", why, why_len, out, count);
 }
 
+/* ---- apply -------------------------------------------------------------- */
+
+static bool exists(const char *path, bool dir)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && (!dir || S_ISDIR(st.st_mode));
+}
+
+/* The names in dir, ", "-separated, sorted by readdir's whim: for messages. */
+static void dir_names(const char *dir, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int w = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", e->d_name);
+        if (w < 0 || (size_t)w >= len - o)
+            break;
+        o += (size_t)w;
+    }
+    closedir(d);
+}
+
+static int mdev_apply(const struct pvs_host_ctx *ctx, const struct pvs_planfile *pf, char *why,
+                      size_t why_len)
+{
+#ifdef _WIN32
+    (void)ctx, (void)pf;
+    pvs_text_error(why, why_len, "mediated devices are made on a Linux KVM host");
+    return PVS_ENOTSUP;
+#endif
+    const char *root = ctx->sysfs_root;
+    int vms = pf->plan.vms;
+    char parent[PVS_SYSFS_PATH_MAX], types[PVS_SYSFS_PATH_MAX], tdir[PVS_SYSFS_PATH_MAX];
+    char path[PVS_SYSFS_PATH_MAX], msg[512];
+    if (strcmp(pf->backend, "mdev") || !pvs_sysfs_is_pci_bdf(pf->gpu) || vms < 1 ||
+        vms > PVS_PLAN_MAX_VMS) {
+        pvs_text_error(why, why_len, "not an mdev plan");
+        return PVS_EINVAL;
+    }
+    if (pvs_sysfs_path(parent, sizeof(parent), root, "sys/class/mdev_bus/%s", pf->gpu) < 0 ||
+        pvs_sysfs_path(types, sizeof(types), parent, "mdev_supported_types") < 0 ||
+        pvs_sysfs_path(tdir, sizeof(tdir), types, "%s", pf->mdev_type) < 0) {
+        pvs_text_error(why, why_len, "sysfs root too long");
+        return PVS_EINVAL;
+    }
+    if (!exists(types, true)) {
+        pvs_text_error(why, why_len, "GPU %s is not a mediated-device parent here (no %s): "
+                       "load its vGPU/mdev driver (pvstream-host check, pvstream-host list)",
+                       pf->gpu, types);
+        return PVS_EINVAL;
+    }
+    if (!exists(tdir, true)) {
+        dir_names(types, msg, sizeof(msg));
+        pvs_text_error(why, why_len, "GPU %s has no mdev type '%s' (no %s); its types: %s. "
+                       "Make a new plan (pvstream-host plan --gpu %s --type TYPE --save FILE)",
+                       pf->gpu, pf->mdev_type, tdir, *msg ? msg : "none", pf->gpu);
+        return PVS_EINVAL;
+    }
+    bool there[PVS_PLAN_MAX_VMS];
+    int present = 0;
+    for (int i = 0; i < vms; i++) {
+        if (pvs_sysfs_path(path, sizeof(path), root, "sys/bus/mdev/devices/%s",
+                           pf->vm[i].uuid) < 0) {
+            pvs_text_error(why, why_len, "sysfs root too long");
+            return PVS_EINVAL;
+        }
+        there[i] = exists(path, false);
+        present += there[i];
+    }
+
+    if (ctx->remove) {
+        if (!present)
+            fprintf(ctx->out, "# none of the plan's %d mediated devices exists: nothing to "
+                    "remove\n", vms);
+        for (int i = 0, done = 0; i < vms; i++) {
+            if (!there[i])
+                continue;
+            pvs_sysfs_path(path, sizeof(path), root, "sys/bus/mdev/devices/%s/remove",
+                           pf->vm[i].uuid);
+            int rc = pvs_host_apply_write(ctx, path, "1", msg, sizeof(msg));
+            if (rc < 0) {
+                pvs_text_error(why, why_len, "%s (VM '%s'; %d of %d removed)", msg,
+                               pf->vm[i].name, done, present);
+                return PVS_EIO;
+            }
+            done++;
+        }
+        return 0;
+    }
+
+    int need = vms - present;
+    if (need > 0) {
+        unsigned avail = 0;
+        pvs_sysfs_path(path, sizeof(path), tdir, "available_instances");
+        int rc = pvs_sysfs_read_uint(path, 1000000, &avail);
+        if (rc < 0) {
+            pvs_text_error(why, why_len, "cannot read %s: %s", path,
+                           rc == PVS_EBADDATA ? "not a number" : pvs_strerror(rc));
+            return PVS_EIO;
+        }
+        if (avail < (unsigned)need) {
+            pvs_text_error(why, why_len, "type %s on GPU %s has %u instances available, the "
+                           "plan needs %d more%s: remove mediated devices that are not needed "
+                           "(ls /sys/bus/mdev/devices), or plan fewer VMs. Nothing was "
+                           "created", pf->mdev_type, pf->gpu, avail, need,
+                           avail ? "" : " (NVIDIA vGPU runs one type per GPU at a time: "
+                                        "another type in use leaves none of this one)");
+            return PVS_EINVAL;
+        }
+        pvs_sysfs_path(path, sizeof(path), tdir, "create");
+        if (!exists(path, false)) {
+            pvs_text_error(why, why_len, "%s does not exist: the driver does not create "
+                           "mediated devices of this type", path);
+            return PVS_EIO;
+        }
+    }
+    for (int i = 0, done = 0; i < vms; i++) {
+        if (there[i]) {
+            fprintf(ctx->out, "# VM %d '%s': mediated device %s exists already, left alone\n",
+                    i + 1, pf->vm[i].name, pf->vm[i].uuid);
+            continue;
+        }
+        int rc = pvs_host_apply_write(ctx, path, pf->vm[i].uuid, msg, sizeof(msg));
+        if (rc < 0) {
+            pvs_text_error(why, why_len, "%s (VM '%s'; %d of %d created: run apply again once "
+                           "fixed, or apply --remove to undo)", msg, pf->vm[i].name, done,
+                           need);
+            return PVS_EIO;
+        }
+        done++;
+    }
+    for (int i = 0; i < vms; i++) {
+        char *xml = NULL;
+        if (pvs_xml_hostdev_mdev(pf->vm[i].uuid, &xml) < 0) {
+            pvs_text_error(why, why_len, "out of memory");
+            return PVS_ENOMEM;
+        }
+        pvs_host_apply_print_hostdev(ctx, i + 1, pf->vm[i].name, xml);
+        free(xml);
+    }
+    return 0;
+}
+
 const struct pvs_host_backend_ops pvs_host_backend_mdev = {
     .name = "mdev",
     .platform = "Linux",
     .list = mdev_list,
+    .apply = mdev_apply,
 };

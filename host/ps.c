@@ -206,12 +206,14 @@ int pvs_ps_apply_script(const struct pvs_plan *plan, const char *const *names,
         put_mib(&t, s->low_mmio_mib);
         pvs_text_puts(&t, " -HighMemoryMappedIoSpace ");
         put_mib(&t, s->high_mmio_mib);
-        pvs_text_puts(&t, "\n");
+        /* A VM with a GPU partition cannot be saved: the default stop
+         * action (Save) would fail when the host shuts down. */
+        pvs_text_puts(&t, " -AutomaticStopAction ShutDown\n");
     }
     pvs_text_printf(&t,
         "\nWrite-Host 'pvstream-host: %d VM%s now have a GPU partition. Copy the host''s GPU '\n"
-        "Write-Host 'driver into each guest before starting it (a guest whose driver does not '\n"
-        "Write-Host 'match the host''s shows Code 43).'\n",
+        "Write-Host 'driver into each guest before starting it: pvstream-host drivers sync --vm NAME '\n"
+        "Write-Host '(a guest whose driver does not match the host''s shows Code 43).'\n",
         plan->vms, plan->vms == 1 ? "" : "s");
 
     int rc = pvs_text_take(&t, script);

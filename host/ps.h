@@ -8,7 +8,9 @@
  * Add-VMGpuPartitionAdapter with the exact instance path,
  * Set-VMGpuPartitionAdapter with the plan's Min/Max/Optimal of VRAM,
  * Encode, Decode and Compute, and Set-VM -GuestControlledCacheTypes $true
- * with the MMIO space below.
+ * with the MMIO space below and -AutomaticStopAction ShutDown (a VM with a
+ * GPU partition cannot be saved, Hyper-V's default when the host shuts
+ * down).
  *
  * VMs are addressed by the object Get-VM returned for an exact name match
  * (-VM $vm), not by -VMName: Hyper-V allows two VMs with the same name, and

@@ -21,6 +21,18 @@
 int pvs_host_run(char *const argv[], const char *input, char **out, int *status,
                  char *why, size_t why_len);
 
+/* pvs_host_run with standard error collected too, into *err (same bound,
+ * NUL-terminated, the caller frees) instead of passed through: for a
+ * caller that reports the program's own error message. */
+int pvs_host_run_capture(char *const argv[], const char *input, char **out, char **err,
+                         int *status, char *why, size_t why_len);
+
+/* argv as one Windows command line: each argument quoted so that
+ * CommandLineToArgvW (and the C runtime's parser) gives it back unchanged.
+ * pvs_host_run uses it on Windows; public so tests check it anywhere.
+ * *out is the caller's. Returns 0 or PVS_ENOMEM. */
+int pvs_host_win_cmdline(char *const argv[], char **out);
+
 /* The PowerShell to run: $PVS_POWERSHELL when set (the tests point it at a
  * fake), else "powershell.exe" (Windows PowerShell 5.1, which ships with
  * every Windows that has Hyper-V). */
@@ -32,5 +44,9 @@ const char *pvs_host_powershell_program(void);
  * then removes the file. Same results as pvs_host_run. */
 int pvs_host_powershell(const char *script, char **out, int *status, char *why,
                         size_t why_len);
+
+/* pvs_host_powershell, standard error collected as in pvs_host_run_capture. */
+int pvs_host_powershell_capture(const char *script, char **out, char **err, int *status,
+                                char *why, size_t why_len);
 
 #endif

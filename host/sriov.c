@@ -3,16 +3,24 @@
  * data-centre GPUs), from SYSFS_ROOT/sys/bus/pci/devices/<BDF>/
  * sriov_totalvfs (> 0) and sriov_numvfs, display controllers (class
  * 0x03xxxx) only: network cards and NVMe drives are SR-IOV devices too.
- * A device whose files hold garbage is skipped with a warning. */
+ * A device whose files hold garbage is skipped with a warning.
+ *
+ * apply sets the PF's sriov_numvfs to the plan's VM count (0 first when it
+ * holds another non-zero count: the kernel refuses a change between two),
+ * then prints each VM's <hostdev> from the virtfn<i> links. --remove sets
+ * it to 0. */
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "host/backend.h"
+#include "host/planfile.h"
 #include "host/sysfs.h"
 #include "host/text.h"
+#include "host/xml.h"
 
 #define MAX_VFS 65535u /* the SR-IOV capability's TotalVFs is 16 bits */
 
@@ -94,8 +102,126 @@ static int sriov_list(const char *root, struct pvs_host_gpu **out, int *count, c
     return pvs_host_list_done(gpus, n, rc, "sriov", why, why_len, out, count);
 }
 
+/* ---- apply -------------------------------------------------------------- */
+
+/* Prints VM i's <hostdev> from the PF's virtfn<i> link. Returns 0, 1 when
+ * the link is not there (yet), <0 on error. */
+static int print_vf(const struct pvs_host_ctx *ctx, const char *dev, int i, const char *name,
+                    char *why, size_t why_len)
+{
+    char path[PVS_SYSFS_PATH_MAX], vf[64];
+    struct pvs_pci_addr addr;
+    if (pvs_sysfs_path(path, sizeof(path), dev, "virtfn%d", i) < 0)
+        return PVS_ERANGE;
+    int rc = pvs_sysfs_link_name(path, vf, sizeof(vf));
+    if (rc == PVS_ENOENT)
+        return 1;
+    if (rc < 0 || !pvs_sysfs_is_pci_bdf(vf) || pvs_pci_addr_parse(vf, &addr) < 0) {
+        pvs_text_error(why, why_len, "%s: not a link to a PCI function", path);
+        return PVS_EIO;
+    }
+    char *xml = NULL;
+    if (pvs_xml_hostdev_pci(&addr, &xml) < 0) {
+        pvs_text_error(why, why_len, "out of memory");
+        return PVS_ENOMEM;
+    }
+    fprintf(ctx->out, "# VM %d '%s' gets virtual function %d, %s\n", i + 1, name, i, vf);
+    pvs_host_apply_print_hostdev(ctx, i + 1, name, xml);
+    free(xml);
+    return 0;
+}
+
+static int sriov_apply(const struct pvs_host_ctx *ctx, const struct pvs_planfile *pf, char *why,
+                       size_t why_len)
+{
+#ifdef _WIN32
+    (void)ctx, (void)pf;
+    pvs_text_error(why, why_len, "SR-IOV virtual functions are set up on a Linux KVM host");
+    return PVS_ENOTSUP;
+#endif
+    char dev[PVS_SYSFS_PATH_MAX], path[PVS_SYSFS_PATH_MAX], msg[512];
+    int want = pf->plan.vms;
+    if (strcmp(pf->backend, "sriov") || !pvs_sysfs_is_pci_bdf(pf->gpu) || want < 1 ||
+        want > PVS_PLAN_MAX_VMS) {
+        pvs_text_error(why, why_len, "not an sriov plan");
+        return PVS_EINVAL;
+    }
+    if (pvs_sysfs_path(dev, sizeof(dev), ctx->sysfs_root, "sys/bus/pci/devices/%s",
+                       pf->gpu) < 0) {
+        pvs_text_error(why, why_len, "sysfs root too long");
+        return PVS_EINVAL;
+    }
+    unsigned total, num;
+    int rc = read_field(dev, "sriov_totalvfs", false, MAX_VFS, &total);
+    if (rc == 0)
+        rc = read_field(dev, "sriov_numvfs", false, MAX_VFS, &num);
+    if (rc == PVS_ENOENT) {
+        pvs_text_error(why, why_len, "GPU %s is not an SR-IOV physical function here (no %s/"
+                       "sriov_totalvfs or sriov_numvfs): check the address with pvstream-host "
+                       "list", pf->gpu, dev);
+        return PVS_EINVAL;
+    }
+    if (rc < 0) {
+        pvs_text_error(why, why_len, "%s: sriov_totalvfs or sriov_numvfs unreadable (%s)", dev,
+                       pvs_strerror(rc));
+        return PVS_EIO;
+    }
+    if ((unsigned)want > total) {
+        pvs_text_error(why, why_len, "the plan has %d VMs, GPU %s has %u virtual functions "
+                       "(sriov_totalvfs): make a plan for at most %u", want, pf->gpu, total,
+                       total);
+        return PVS_EINVAL;
+    }
+    if (pvs_sysfs_path(path, sizeof(path), dev, "sriov_numvfs") < 0) {
+        pvs_text_error(why, why_len, "sysfs root too long");
+        return PVS_EINVAL;
+    }
+    if (ctx->remove) {
+        if (num == 0) {
+            fprintf(ctx->out, "# sriov_numvfs is 0 already: nothing to remove\n");
+            return 0;
+        }
+        rc = pvs_host_apply_write(ctx, path, "0", why, why_len);
+        return rc < 0 ? PVS_EIO : 0;
+    }
+    if (num == (unsigned)want) {
+        fprintf(ctx->out, "# sriov_numvfs is %d already: nothing to write\n", want);
+    } else {
+        if (num != 0) {
+            /* The kernel refuses to change between two non-zero counts. */
+            fprintf(ctx->out, "# sriov_numvfs is %u: set to 0 first (the %u VFs go away; VMs "
+                    "using them must be off), then to %d\n", num, num, want);
+            if (pvs_host_apply_write(ctx, path, "0", why, why_len) < 0)
+                return PVS_EIO;
+        }
+        char value[16];
+        snprintf(value, sizeof(value), "%d", want);
+        if (pvs_host_apply_write(ctx, path, value, msg, sizeof(msg)) < 0) {
+            pvs_text_error(why, why_len, "%s%s", msg, num ? " (sriov_numvfs is 0 now)" : "");
+            return PVS_EIO;
+        }
+    }
+    for (int i = 0; i < want; i++) {
+        rc = print_vf(ctx, dev, i, pf->vm[i].name, why, why_len);
+        if (rc == 1 && ctx->dry_run) {
+            fprintf(ctx->out, "# VM %d '%s' gets virtual function %d (virtfn%d): its "
+                    "address is known once the VFs exist\n", i + 1, pf->vm[i].name, i, i);
+            continue;
+        }
+        if (rc == 1) {
+            pvs_text_error(why, why_len, "%s/virtfn%d is missing with sriov_numvfs = %d: the "
+                           "driver did not create the virtual functions", dev, i, want);
+            return PVS_EIO;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 const struct pvs_host_backend_ops pvs_host_backend_sriov = {
     .name = "sriov",
     .platform = "Linux",
     .list = sriov_list,
+    .apply = sriov_apply,
 };

@@ -3,6 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef _WIN32
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
 #include "common/error.h"
 #include "host/sysfs.h"
 
@@ -230,4 +235,46 @@ int pvs_pci_ids_name(const char *root, unsigned vendor, unsigned device,
     else
         snprintf(name, len, "%s", vname);
     return 0;
+}
+
+int pvs_sysfs_write(const char *path, const char *value)
+{
+#ifdef _WIN32
+    (void)path, (void)value;
+    return PVS_ENOTSUP;
+#else
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? PVS_ENOENT : -errno;
+    size_t n = strlen(value);
+    ssize_t w = write(fd, value, n);
+    int rc = w < 0 ? -errno : (size_t)w != n ? PVS_EIO : 0;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    return rc;
+#endif
+}
+
+int pvs_sysfs_link_name(const char *path, char *buf, size_t len)
+{
+#ifdef _WIN32
+    (void)path;
+    if (len)
+        buf[0] = '\0';
+    return PVS_ENOTSUP;
+#else
+    char target[PVS_SYSFS_PATH_MAX];
+    if (len)
+        buf[0] = '\0';
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+        return errno == ENOENT || errno == ENOTDIR ? PVS_ENOENT : PVS_EBADDATA;
+    target[n] = '\0';
+    const char *base = strrchr(target, '/');
+    base = base ? base + 1 : target;
+    if (strlen(base) >= len)
+        return PVS_EBADDATA;
+    strcpy(buf, base);
+    return 0;
+#endif
 }

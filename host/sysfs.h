@@ -50,4 +50,18 @@ bool pvs_sysfs_is_pci_bdf(const char *s);
 int pvs_pci_ids_name(const char *root, unsigned vendor, unsigned device,
                      char *name, size_t len);
 
+/* Writes `value` to an existing attribute in one write(), as the kernel
+ * wants it. The file is opened without O_CREAT (a missing attribute is an
+ * error, never a new file) and with O_APPEND (so a test tree's regular file
+ * records every value written). Returns 0, PVS_ENOENT (no such attribute),
+ * or the kernel's refusal as a negated errno (-EBUSY, -EINVAL...);
+ * PVS_ENOTSUP on Windows. */
+int pvs_sysfs_write(const char *path, const char *value);
+
+/* The last component of the symbolic link at path (sysfs links a VF as
+ * virtfn0 -> ../0000:03:00.1), NUL-terminated in buf. Returns 0,
+ * PVS_ENOENT (no such link), PVS_EBADDATA (not a link, or too long);
+ * PVS_ENOTSUP on Windows. */
+int pvs_sysfs_link_name(const char *path, char *buf, size_t len);
+
 #endif

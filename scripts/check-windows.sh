@@ -39,10 +39,13 @@ FILES=(
     host/mdev.c
     host/sriov.c
     host/hyperv.c
+    host/hyperv_probe.c
+    host/hyperv_check.c
     host/run.c
     host/check.c
     host/inf.c
     host/drivers.c
+    host/drivers_probe.c
     host/cmd_apply.c
     host/cmd_check.c
     host/cmd_drivers.c

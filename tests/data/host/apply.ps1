@@ -61,7 +61,7 @@ Set-VMGpuPartitionAdapter -VM $vm `
     -MinPartitionEncode ([uint64]'11068046444225730969') -MaxPartitionEncode ([uint64]'11068046444225730969') -OptimalPartitionEncode ([uint64]'11068046444225730969') `
     -MinPartitionDecode 600000000 -MaxPartitionDecode 600000000 -OptimalPartitionDecode 600000000 `
     -MinPartitionCompute 600000000 -MaxPartitionCompute 600000000 -OptimalPartitionCompute 600000000
-Set-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace 1GB -HighMemoryMappedIoSpace 32GB
+Set-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace 1GB -HighMemoryMappedIoSpace 32GB -AutomaticStopAction ShutDown
 
 # VM 2 of 3, weight 1
 $vm = $vms[1]
@@ -71,7 +71,7 @@ Set-VMGpuPartitionAdapter -VM $vm `
     -MinPartitionEncode 3689348814741910323 -MaxPartitionEncode 3689348814741910323 -OptimalPartitionEncode 3689348814741910323 `
     -MinPartitionDecode 200000000 -MaxPartitionDecode 200000000 -OptimalPartitionDecode 200000000 `
     -MinPartitionCompute 200000000 -MaxPartitionCompute 200000000 -OptimalPartitionCompute 200000000
-Set-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace 1GB -HighMemoryMappedIoSpace 32GB
+Set-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace 1GB -HighMemoryMappedIoSpace 32GB -AutomaticStopAction ShutDown
 
 # VM 3 of 3, weight 1
 $vm = $vms[2]
@@ -81,8 +81,8 @@ Set-VMGpuPartitionAdapter -VM $vm `
     -MinPartitionEncode 3689348814741910323 -MaxPartitionEncode 3689348814741910323 -OptimalPartitionEncode 3689348814741910323 `
     -MinPartitionDecode 200000000 -MaxPartitionDecode 200000000 -OptimalPartitionDecode 200000000 `
     -MinPartitionCompute 200000000 -MaxPartitionCompute 200000000 -OptimalPartitionCompute 200000000
-Set-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace 1GB -HighMemoryMappedIoSpace 32GB
+Set-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace 1GB -HighMemoryMappedIoSpace 32GB -AutomaticStopAction ShutDown
 
 Write-Host 'pvstream-host: 3 VMs now have a GPU partition. Copy the host''s GPU '
-Write-Host 'driver into each guest before starting it (a guest whose driver does not '
-Write-Host 'match the host''s shows Code 43).'
+Write-Host 'driver into each guest before starting it: pvstream-host drivers sync --vm NAME '
+Write-Host '(a guest whose driver does not match the host''s shows Code 43).'
