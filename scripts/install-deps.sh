@@ -11,6 +11,7 @@ PACKAGES="
   libsrtp2-dev libenet-dev libsodium-dev
   libsdl2-dev libxcb1-dev libxcb-shm0-dev libxcb-xfixes0-dev libxcb-damage0-dev
   libxcb-randr0-dev libxcb-xtest0-dev xvfb x11-xserver-utils xauth
+  libopus-dev libpulse-dev pulseaudio
   gcc-mingw-w64-x86-64
 "
 
