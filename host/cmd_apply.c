@@ -91,7 +91,7 @@ static const struct pvs_option apply_options[] = {
     { "apply", "dry-run", "dry-run", PVS_OPT_BOOL, offsetof(struct apply_cli, dry_run), 0, 0,
       NULL, NULL, "print exactly what would be written or run, and change nothing" },
     { "apply", "remove", "remove", PVS_OPT_BOOL, offsetof(struct apply_cli, remove), 0, 0, NULL,
-      NULL, "undo the plan: remove its mediated devices, or set sriov_numvfs to 0" },
+      NULL, "undo the plan: remove its mediated devices, set sriov_numvfs to 0, or remove the VMs' GPU partition adapters" },
     { "apply", "sysfs-root", "sysfs-root", PVS_OPT_STRING,
       offsetof(struct apply_cli, sysfs_root), 0, 0, NULL, "DIR",
       "Linux: write under DIR/sys/... instead of /sys (tests)" },
