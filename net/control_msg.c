@@ -4,6 +4,7 @@
 #include "net/control_msg.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -76,6 +77,17 @@ static const struct field stream_fields[] = {
     FIELD(struct pvs_ctl_stream, generation, 24),
 };
 
+/* Appended to STREAM: audio. Every encoder writes it; a parser reads it
+ * when the body is long enough (a 28-byte STREAM means no audio). */
+#define STREAM_AUDIO_BODY 40
+static const struct field stream_audio_fields[] = {
+    FIELD(struct pvs_ctl_stream, audio_ssrc, 28),
+    FIELD(struct pvs_ctl_stream, audio_frame, 32),
+    FIELD(struct pvs_ctl_stream, audio_channels, 34),
+    FIELD(struct pvs_ctl_stream, audio_redundancy, 35),
+    FIELD(struct pvs_ctl_stream, audio_bitrate, 36),
+};
+
 static const struct field keyframe_fields[] = {
     FIELD(struct pvs_ctl_keyframe_request, last_frame, 0),
     FIELD(struct pvs_ctl_keyframe_request, reason, 4),
@@ -144,17 +156,32 @@ static const struct layout *layout_of(int type)
 }
 
 /* The fields a message of this type and these versions appends to its
- * layout_of body (NULL: none). */
-static const struct layout *extension_of(const struct pvs_ctl_msg *m, int type)
+ * layout_of body (NULL: none). `avail`: the body bytes a parser holds
+ * (SIZE_MAX when encoding), for extensions that are there only when the
+ * sender wrote them. */
+static const struct layout *extension_of(const struct pvs_ctl_msg *m, int type, size_t avail)
 {
     static const struct layout
         hello2 = LAYOUT(PVS_HANDSHAKE_HELLO_BODY, false, hello2_fields),
-        welcome2 = LAYOUT(PVS_HANDSHAKE_WELCOME_BODY, false, welcome2_fields);
+        welcome2 = LAYOUT(PVS_HANDSHAKE_WELCOME_BODY, false, welcome2_fields),
+        stream_audio = LAYOUT(STREAM_AUDIO_BODY, false, stream_audio_fields);
     if (type == PVS_CTL_HELLO && m->u.hello.version_max >= 2)
         return &hello2;
     if (type == PVS_CTL_WELCOME && m->u.welcome.version >= 2)
         return &welcome2;
+    if (type == PVS_CTL_STREAM && avail >= STREAM_AUDIO_BODY)
+        return &stream_audio;
     return NULL;
+}
+
+static bool stream_audio_ok(const struct pvs_ctl_stream *s)
+{
+    if (!s->audio_ssrc)
+        return true;
+    bool frame = s->audio_frame == 120 || s->audio_frame == 240 || s->audio_frame == 480 ||
+                 s->audio_frame == 960;
+    return frame && s->audio_channels == 2 && s->audio_redundancy <= 2 && s->audio_bitrate &&
+           s->audio_ssrc != s->ssrc;
 }
 
 /* body: the bytes after the type; msg: the message's member of the union. */
@@ -244,10 +271,11 @@ bool pvs_ctl_type_is_clear(int type)
 
 int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap)
 {
-    if (!m || !buf || !msg_ok(m, m->type))
+    if (!m || !buf || !msg_ok(m, m->type) ||
+        (m->type == PVS_CTL_STREAM && !stream_audio_ok(&m->u.stream)))
         return PVS_EINVAL;
     const struct layout *l = layout_of(m->type); /* msg_ok knows only these */
-    const struct layout *ext = extension_of(m, m->type);
+    const struct layout *ext = extension_of(m, m->type, SIZE_MAX);
     bool refuse = m->type == PVS_CTL_REFUSE;
     size_t body = l->body + (refuse ? m->u.refuse.text_len : 0);
     if (ext && ext->body > body)
@@ -278,11 +306,13 @@ static int parse_body(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
     get_fields(l, p, &out->u);
     if (!msg_ok(out, buf[0]))
         return PVS_EBADDATA;
-    const struct layout *ext = extension_of(out, buf[0]);
+    const struct layout *ext = extension_of(out, buf[0], n);
     if (ext) {
         if (n < ext->body)
             return PVS_EBADDATA;
         get_fields(ext, p, &out->u);
+        if (buf[0] == PVS_CTL_STREAM && !stream_audio_ok(&out->u.stream))
+            return PVS_EBADDATA;
     }
     if (buf[0] == PVS_CTL_REFUSE) {
         struct pvs_ctl_refuse *r = &out->u.refuse;

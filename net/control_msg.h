@@ -134,7 +134,11 @@ struct pvs_ctl_refuse {
 };
 
 /* STREAM (server -> client, sealed). codec 1..3; nonzero width, height,
- * fps, bitrate, media port and generation; datagram_size 576..9000. */
+ * fps, bitrate, media port and generation; datagram_size 576..9000.
+ * Audio (bytes 28..39, written by every encoder; a 28-byte STREAM from an
+ * older server parses with audio_ssrc 0): audio_ssrc 0 means no audio;
+ * otherwise audio_frame is 120, 240, 480 or 960 samples, audio_channels 2
+ * and audio_bitrate nonzero. */
 struct pvs_ctl_stream {
     uint8_t codec;               /* enum pvs_ctl_codec */
     uint16_t width;
@@ -147,6 +151,11 @@ struct pvs_ctl_stream {
     uint16_t media_port;         /* the server's media UDP port */
     uint32_t ssrc;
     uint32_t generation;
+    uint32_t audio_ssrc;         /* 0: no audio in this session */
+    uint16_t audio_frame;        /* samples per channel per Opus frame, at 48 kHz */
+    uint8_t audio_channels;
+    uint8_t audio_redundancy;    /* earlier frames each packet carries again, 0..2 */
+    uint32_t audio_bitrate;      /* Opus bits per second */
 };
 
 /* KEYFRAME_REQUEST (client -> server, sealed). reason 1..3. */

@@ -31,7 +31,14 @@ struct pvs_receiver_stats {
     struct pvs_losssim_stats sim; /* the loss simulator's, all zero when off */
     struct pvs_srtp_stats srtp;
     struct pvs_reassembly_stats frames;
+    struct pvs_srtp_stats audio_srtp; /* all zero without audio */
 };
+
+/* Called on the receiving thread with each audio packet that passed SRTP:
+ * pkt[len] is the decrypted RTP packet (valid during the call only),
+ * arrival_ns when it came off the socket (pvs_time_ns()). */
+typedef void (*pvs_receiver_audio_fn)(void *ctx, const uint8_t *pkt, size_t len,
+                                      int64_t arrival_ns);
 
 struct pvs_receiver;
 
@@ -41,6 +48,14 @@ int pvs_receiver_open(struct pvs_receiver **out, pvs_socket sock,
                       const uint8_t key[PVS_SRTP_KEY_BYTES], uint32_t ssrc,
                       const struct pvs_receiver_config *cfg);
 void pvs_receiver_close(struct pvs_receiver **r);
+
+/* Sends the packets of a second SSRC, the session's audio (STREAM's audio
+ * SSRC, docs/protocol.md), through their own SRTP context to `fn` instead
+ * of the video reassembly. Call before the first pvs_receiver_next; once.
+ * Returns 0, PVS_EINVAL (ssrc 0 or the video's, a second call) or an
+ * SRTP error. */
+int pvs_receiver_set_audio(struct pvs_receiver *r, const uint8_t key[PVS_SRTP_KEY_BYTES],
+                           uint32_t ssrc, pvs_receiver_audio_fn fn, void *ctx);
 
 /* Waits up to timeout_ms (0: do not wait) for the next complete frame.
  * Returns 1 with *out filled (valid until the next call), 0 when none came

@@ -37,6 +37,8 @@ static struct pvs_ctl_msg stream_msg(void)
         .fps = 60, .bitrate = 20000000, .datagram_size = 1400,
         .fec_percent = 20, .fec_min_parity = 2, .media_port = 47101,
         .ssrc = 0xdeadbeef, .generation = 7,
+        .audio_ssrc = 0x0a0b0c0d, .audio_frame = 240, .audio_channels = 2,
+        .audio_redundancy = 1, .audio_bitrate = 96000,
     };
     return m;
 }
@@ -237,8 +239,8 @@ static void test_stream_bytes(void)
 {
     struct pvs_ctl_msg m = stream_msg(), got;
     uint8_t b[PVS_CTL_MAX_MESSAGE];
-    CHECK_INT(encode(&m, b), ==, 29);
-    static const uint8_t want[29] = {
+    CHECK_INT(encode(&m, b), ==, 41);
+    static const uint8_t want[41] = {
         0x10,                    /* inner type */
         0x02,                    /* 0 codec HEVC */
         0x00,                    /* 1 reserved */
@@ -253,32 +255,64 @@ static void test_stream_bytes(void)
         0x00, 0x00,              /* 18 reserved */
         0xde, 0xad, 0xbe, 0xef,  /* 20 SSRC */
         0x00, 0x00, 0x00, 0x07,  /* 24 generation */
+        0x0a, 0x0b, 0x0c, 0x0d,  /* 28 audio SSRC */
+        0x00, 0xf0,              /* 32 audio frame 240 */
+        0x02,                    /* 34 channels */
+        0x01,                    /* 35 redundancy */
+        0x00, 0x01, 0x77, 0x00,  /* 36 audio bitrate 96,000 */
     };
     CHECK(memcmp(b, want, sizeof(want)) == 0);
-    CHECK_INT(pvs_ctl_parse_inner(b, 29, &got), ==, 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 41, &got), ==, 0);
     CHECK_INT(got.type, ==, PVS_CTL_STREAM);
     CHECK(memcmp(&got.u.stream, &m.u.stream, sizeof(m.u.stream)) == 0);
     for (size_t n = 0; n < 29; n++)
         CHECK_INT(pvs_ctl_parse_inner(b, n, &got), ==, PVS_EBADDATA);
     CHECK_INT(pvs_ctl_parse_inner(b, 100, &got), ==, 0); /* longer */
-    CHECK_INT(pvs_ctl_parse_clear(b, 29, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_clear(b, 41, &got), ==, PVS_EBADDATA);
+    /* A 28-byte STREAM (no audio part) and one cut inside the audio part
+     * both parse, without audio. */
+    for (size_t n = 29; n < 41; n++) {
+        CHECK_INT(pvs_ctl_parse_inner(b, n, &got), ==, 0);
+        CHECK_INT(got.u.stream.audio_ssrc, ==, 0);
+        CHECK_INT(got.u.stream.generation, ==, 7);
+    }
 
-    uint8_t bad[29];
+    uint8_t bad[41];
     static const uint8_t codecs[5] = {0, 4, 1, 2, 3};
     for (int i = 0; i < 5; i++) {
-        memcpy(bad, b, 29);
+        memcpy(bad, b, 41);
         bad[1] = codecs[i];
-        CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, i < 2 ? PVS_EBADDATA : 0);
+        CHECK_INT(pvs_ctl_parse_inner(bad, 41, &got), ==, i < 2 ? PVS_EBADDATA : 0);
     }
-    memcpy(bad, b, 29);
+    memcpy(bad, b, 41);
     bad[13] = 0x02; /* datagram 0x0278 = 632: fine */
-    CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, 0);
+    CHECK_INT(pvs_ctl_parse_inner(bad, 41, &got), ==, 0);
     bad[13] = 0x01; /* 0x0178 = 376: too small */
-    CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, PVS_EBADDATA);
-    memcpy(bad, b, 29);
+    CHECK_INT(pvs_ctl_parse_inner(bad, 41, &got), ==, PVS_EBADDATA);
+    memcpy(bad, b, 41);
     memset(bad + 25, 0, 4); /* generation 0 */
-    CHECK_INT(pvs_ctl_parse_inner(bad, 29, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_inner(bad, 41, &got), ==, PVS_EBADDATA);
+    /* Audio fields out of range: a frame Opus lacks, mono, redundancy 3,
+     * bitrate 0, the video's SSRC. */
+    static const struct { int at; uint8_t v; } audio_bad[] = {
+        {34, 0xef}, {35, 1}, {36, 3}, {40, 0}, {29, 0xde},
+    };
+    for (size_t i = 0; i < sizeof(audio_bad) / sizeof(audio_bad[0]); i++) {
+        memcpy(bad, b, 41);
+        bad[audio_bad[i].at] = audio_bad[i].v;
+        if (audio_bad[i].at == 40)
+            memset(bad + 37, 0, 4);
+        if (audio_bad[i].at == 29)
+            memcpy(bad + 29, b + 21, 4);
+        CHECK_INT(pvs_ctl_parse_inner(bad, 41, &got), ==, PVS_EBADDATA);
+    }
+    memcpy(bad, b, 41);
+    memset(bad + 29, 0, 12); /* no audio: the rest is not checked */
+    CHECK_INT(pvs_ctl_parse_inner(bad, 41, &got), ==, 0);
 
+    m.u.stream.audio_frame = 100;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    m.u.stream.audio_frame = 240;
     m.u.stream.codec = 4;
     CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
 }
