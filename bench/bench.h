@@ -19,6 +19,7 @@ int pvs_bench_net(int argc, char **argv);
 int pvs_bench_stampread(int argc, char **argv);
 int pvs_bench_e2e(int argc, char **argv);
 int pvs_bench_paint(int argc, char **argv);
+int pvs_bench_audio(int argc, char **argv);
 
 /* Parses a subcommand's options (after argv[0]) into `settings`, printing
  * usage for --help and a clear error for a bad option. Returns -1 to go on,
@@ -45,6 +46,17 @@ void pvs_bench_print_table(FILE *out, const struct pvs_bench_stage *stages, int 
 /* Progress on stderr, only when it is a terminal; pass done == total to end
  * the line. */
 void pvs_bench_progress(const char *what, uint64_t done, uint64_t total);
+
+/* For the subcommands that run the real programs (programs.c). */
+/* The program at $env when set, else at rel from this program's directory's
+ * parent ("server/pvstream-server"). */
+void pvs_bench_find_program(char *out, size_t len, const char *env, const char *rel);
+/* A UDP port whose next port is free too (a server's control and media
+ * ports), or -1. */
+int pvs_bench_free_port(void);
+/* The first 64 KiB of a file, NUL-terminated (the caller frees); NULL when
+ * it cannot be read. */
+char *pvs_bench_read_all(const char *path);
 
 /* A small streaming JSON writer: enough for flat objects and nesting. */
 struct pvs_json {

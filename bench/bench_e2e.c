@@ -49,32 +49,6 @@ static const struct pvs_option options[] = {
     { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
-/* The directory this program is in, for finding its siblings. */
-static void self_dir(char *buf, size_t len)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-    if (n <= 0) {
-        snprintf(buf, len, ".");
-        return;
-    }
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-}
-
-static void find_program(char *out, size_t len, const char *env, const char *rel)
-{
-    const char *e = getenv(env);
-    if (e && *e) {
-        snprintf(out, len, "%s", e);
-        return;
-    }
-    char dir[512];
-    self_dir(dir, sizeof(dir));
-    snprintf(out, len, "%.512s/../%.256s", dir, rel);
-}
-
 /* A display number with no X server on it. */
 static int free_display(void)
 {
@@ -99,24 +73,6 @@ static bool wait_socket(int n, int timeout_ms)
         pvs_sleep_ns(20000000);
     }
     return true;
-}
-
-/* A control port whose next port is free too. */
-static int free_port(void)
-{
-    for (int tries = 0; tries < 50; tries++) {
-        int port = 40000 + (int)(pvs_time_ns() / 1000 % 20000) + tries * 7;
-        struct pvs_addr a, b;
-        pvs_socket s1 = PVS_INVALID_SOCKET, s2 = PVS_INVALID_SOCKET;
-        bool ok = pvs_addr_resolve(&a, "0.0.0.0", (uint16_t)port) == 0 &&
-                  pvs_addr_resolve(&b, "0.0.0.0", (uint16_t)(port + 1)) == 0 &&
-                  pvs_udp_open(&s1, &a) == 0 && pvs_udp_open(&s2, &b) == 0;
-        pvs_socket_close(&s1);
-        pvs_socket_close(&s2);
-        if (ok)
-            return port;
-    }
-    return -1;
 }
 
 /* Draws the client's per-frame trace (CSV: frame, then capture, host,
@@ -192,19 +148,6 @@ static double json_number(const char *text, const char *section, const char *key
     return p ? strtod(p + 1, NULL) : -1;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 16);
-    size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
 int pvs_bench_e2e(int argc, char **argv)
 {
     struct settings s = { .size = { 1920, 1080 }, .fps = 60, .seconds = 10, .encoder = "auto" };
@@ -216,11 +159,9 @@ int pvs_bench_e2e(int argc, char **argv)
         return rc;
 
     char self[1024], server[1024], client[1024];
-    char dir[512];
-    self_dir(dir, sizeof(dir));
-    snprintf(self, sizeof(self), "%.512s/pvstream-bench", dir);
-    find_program(server, sizeof(server), "PVS_SERVER", "server/pvstream-server");
-    find_program(client, sizeof(client), "PVS_CLIENT", "client/pvstream-client");
+    pvs_bench_find_program(self, sizeof(self), "PVS_BENCH", "bench/pvstream-bench");
+    pvs_bench_find_program(server, sizeof(server), "PVS_SERVER", "server/pvstream-server");
+    pvs_bench_find_program(client, sizeof(client), "PVS_CLIENT", "client/pvstream-client");
     if (access(server, X_OK) != 0 || access(client, X_OK) != 0) {
         fprintf(stderr, "pvstream-bench e2e: cannot find %s or %s (build them, or set PVS_SERVER "
                 "and PVS_CLIENT)\n", server, client);
@@ -257,7 +198,7 @@ int pvs_bench_e2e(int argc, char **argv)
             goto out;
         }
     }
-    int port = free_port();
+    int port = pvs_bench_free_port();
     if (port < 0) {
         fprintf(stderr, "pvstream-bench e2e: no free UDP port pair\n");
         goto out;
@@ -315,13 +256,13 @@ int pvs_bench_e2e(int argc, char **argv)
     /* The encoder the server chose, from its log ("encoding WxH with NAME"). */
     char encoder[64];
     snprintf(encoder, sizeof(encoder), "%.63s", s.encoder);
-    char *slog = read_all("out/e2e-server.log");
+    char *slog = pvs_bench_read_all("out/e2e-server.log");
     const char *with = slog ? strstr(slog, "encoding ") : NULL;
     with = with ? strstr(with, " with ") : NULL;
     if (with && sscanf(with + 6, "%63[^ \n]", encoder) != 1)
         snprintf(encoder, sizeof(encoder), "%.63s", s.encoder);
     free(slog);
-    char *text = read_all(stats);
+    char *text = pvs_bench_read_all(stats);
     if (!text) {
         fprintf(stderr, "pvstream-bench e2e: the client wrote no %s\n", stats);
         goto out;

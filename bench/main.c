@@ -19,6 +19,7 @@ static const struct {
     { "fec", pvs_bench_fec, "Reed-Solomon FEC encode and decode time per block" },
     { "net", pvs_bench_net, "media transport over loopback: latency, loss, recovery, CPU" },
     { "e2e", pvs_bench_e2e, "Xvfb + painter + server + headless client: painted -> decoded latency" },
+    { "audio", pvs_bench_audio, "private PulseAudio + server + headless client: audio latency, SNR, loss" },
     { "stampread", pvs_bench_stampread, "raw frames on stdin: how old each one is, by its stamp" },
     { "paint", pvs_bench_paint, "an X11 client painting the test desktop with the stamp (--display)" },
 };

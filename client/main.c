@@ -33,8 +33,8 @@ struct app {
     struct pvs_present *present;
     struct pvs_sdl_input input;
     bool overlay;
-    char overlay_text[6][128];
-    const char *overlay_lines[6];
+    char overlay_text[7][128];
+    const char *overlay_lines[7];
     int overlay_n;
     int64_t start_us;
     int64_t deadline_us;       /* --seconds: when to stop; 0: not started */
@@ -74,6 +74,7 @@ static void build_overlay(struct app *a, const struct pvs_client_second *sec,
     snprintf(a->overlay_text[i++], 128, "lost %llu (%.1f %%)  fec %llu  replaced %llu",
              (unsigned long long)sec->lost, sec->loss_pct, (unsigned long long)sec->recovered,
              (unsigned long long)sec->replaced);
+    pvs_client_stats_format_audio(sec, a->overlay_text[i++], 128);
     if (a->input.grabbed)
         snprintf(a->overlay_text[i++], 128, "input grabbed (ctrl+alt+g releases)");
     a->overlay_n = i;
@@ -317,6 +318,7 @@ int main(int argc, char **argv)
         .record = a->opt.record,
         .trace = a->opt.trace,
         .want_pictures = !a->opt.headless,
+        .no_audio = !a->opt.audio,
         .connect_timeout_ms = a->opt.connect_timeout * 1000,
     };
     a->start_us = pvs_time_us();

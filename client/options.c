@@ -20,6 +20,8 @@ const struct pvs_option pvs_client_options[] = {
         "pace presentation to the display's refresh (adds up to a refresh of latency)"),
     OPT("overlay", PVS_OPT_BOOL, overlay, 0, 0, NULL,
         "start with the statistics overlay shown (Ctrl+Alt+S toggles it)"),
+    OPT("audio", PVS_OPT_BOOL, audio, 0, 0, NULL,
+        "play the server's sound (SDL audio; SDL_AUDIODRIVER picks the driver)"),
     OPT("decoder", PVS_OPT_STRING, decoder, 0, 0, "auto|software|NAME",
         "video decoder: hardware first (auto), software only, or a device type "
         "(vaapi, vdpau, cuda)"),
@@ -49,6 +51,7 @@ void pvs_client_opts_default(struct pvs_client_opts *o)
     o->port = PVS_CONTROL_DEFAULT_PORT;
     strcpy(o->decoder, "auto");
     o->connect_timeout = 5;
+    o->audio = true;
 }
 
 static void usage(FILE *out, const struct pvs_client_opts *o)

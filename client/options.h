@@ -20,6 +20,7 @@ struct pvs_client_opts {
     bool fullscreen;
     bool vsync;
     bool overlay;                       /* start with the statistics overlay shown */
+    bool audio;                         /* play the server's sound (--no-audio: don't) */
     bool version;
     char decoder[PVS_OPT_STRING_MAX];   /* auto, software, or a device type */
     int seconds;                        /* 0: until stopped */

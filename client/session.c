@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/audio.h"
 #include "client/decoder.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -20,6 +21,7 @@
 #define KEYFRAME_MIN_INTERVAL_US 100000
 #define STATS_INTERVAL_US 1000000
 #define SNAPSHOT_INTERVAL_US 100000
+#define AUDIO_COLLECT_US 100000
 #define META_RING 32
 
 /* The counters of closed receivers and the open one, for STATS and the
@@ -51,6 +53,15 @@ struct pvs_session {
     struct pvs_decoder *dec;
     struct pvs_thread *thread;
     atomic_bool stop;
+
+    /* audio, main thread (the receive thread calls into `audio` through the
+     * receiver's hook while it runs) */
+    struct pvs_client_audio *audio;
+    struct pvs_ctl_stream audio_params; /* the STREAM audio was last set up for */
+    bool audio_tried;
+    uint32_t audio_epoch;            /* +1 per audio opened or closed */
+    uint32_t rx_audio_epoch;         /* the audio the receiver's hook feeds */
+    int64_t last_audio_collect_us;
 
     /* receive thread -> main thread */
     atomic_int want_keyframe;        /* 0, or enum pvs_ctl_keyframe_reason */
@@ -309,10 +320,72 @@ static void close_receiver(struct pvs_session *s)
     pvs_receiver_close(&s->rx);
 }
 
+/* ---- audio (main thread) --------------------------------------------------- */
+
+static bool same_audio(const struct pvs_ctl_stream *a, const struct pvs_ctl_stream *b)
+{
+    return a->audio_ssrc == b->audio_ssrc && a->audio_frame == b->audio_frame &&
+           a->audio_channels == b->audio_channels &&
+           a->audio_redundancy == b->audio_redundancy && a->audio_bitrate == b->audio_bitrate;
+}
+
+static void collect_audio(struct pvs_session *s)
+{
+    if (!s->audio)
+        return;
+    pvs_mutex_lock(&s->stats_lock);
+    pvs_client_audio_collect(s->audio, s->stats);
+    pvs_mutex_unlock(&s->stats_lock);
+}
+
+/* The receive thread must not be running (it may be feeding the audio). */
+static void close_audio(struct pvs_session *s)
+{
+    if (!s->audio)
+        return;
+    collect_audio(s);
+    pvs_mutex_lock(&s->stats_lock);
+    s->stats->audio_on = false;
+    pvs_mutex_unlock(&s->stats_lock);
+    pvs_client_audio_close(&s->audio);
+    s->audio_epoch++;
+}
+
+/* Opens the sound the STREAM describes, if any; without it the session
+ * goes on with video alone (said in one line). */
+static void open_audio(struct pvs_session *s, const struct pvs_ctl_stream *st)
+{
+    if (!st->audio_ssrc || s->cfg.no_audio)
+        return; /* said once: at open (--no-audio), or by the server */
+    if (st->audio_channels != 2) {
+        PVS_LOG_W("audio off: the server sends %u channels; this client plays 2",
+                  (unsigned)st->audio_channels);
+        return;
+    }
+    char why[256] = "";
+    int rc = pvs_client_audio_open(&s->audio, st->audio_frame, why, sizeof(why));
+    if (rc < 0) {
+        PVS_LOG_W("audio off: %s", why[0] ? why : pvs_strerror(rc));
+        return;
+    }
+    s->audio_epoch++;
+    if (atomic_load(&s->have_offset))
+        pvs_client_audio_set_offset(s->audio, atomic_load(&s->offset_us));
+    pvs_mutex_lock(&s->stats_lock);
+    s->stats->audio_on = true;
+    pvs_mutex_unlock(&s->stats_lock);
+    s->last_audio_collect_us = pvs_time_us();
+    PVS_LOG_I("audio: Opus %.1f ms frames at %u kbit/s, %u earlier frame%s carried again",
+              st->audio_frame * 1000.0 / 48000, st->audio_bitrate / 1000,
+              (unsigned)st->audio_redundancy, st->audio_redundancy == 1 ? "" : "s");
+}
+
 static void stop_stream(struct pvs_session *s)
 {
     stop_thread(s);
     close_receiver(s);
+    close_audio(s);
+    s->audio_tried = false;
     pvs_decoder_close(&s->dec);
     s->have_stream = false;
 }
@@ -350,6 +423,15 @@ static void configure(struct pvs_session *s, const struct pvs_ctl_stream *st)
         return;
     stop_thread(s);
 
+    /* Audio first: a new audio (or none) needs a new receiver, whose hook
+     * feeds it. */
+    if (!s->audio_tried || !same_audio(&s->audio_params, st)) {
+        close_audio(s);
+        s->audio_params = *st;
+        s->audio_tried = true;
+        open_audio(s, st);
+    }
+
     bool new_decoder = !s->dec || codec != s->codec || st->width != s->stream.width ||
                        st->height != s->stream.height;
     if (new_decoder) {
@@ -370,7 +452,8 @@ static void configure(struct pvs_session *s, const struct pvs_ctl_stream *st)
         PVS_LOG_I("decoding with %s", s->status.decoder);
     }
     bool new_receiver = !s->rx || st->ssrc != s->stream.ssrc || st->fps != s->stream.fps ||
-                        st->datagram_size != s->stream.datagram_size;
+                        st->datagram_size != s->stream.datagram_size ||
+                        s->rx_audio_epoch != s->audio_epoch;
     if (new_receiver) {
         close_receiver(s);
         struct pvs_receiver_config rc_cfg = {
@@ -388,6 +471,15 @@ static void configure(struct pvs_session *s, const struct pvs_ctl_stream *st)
             s->have_stream = false;
             return;
         }
+        if (s->audio) {
+            rc = pvs_receiver_set_audio(s->rx, s->srtp_key, st->audio_ssrc,
+                                        pvs_client_audio_packet, s->audio);
+            if (rc < 0) {
+                PVS_LOG_W("audio off: cannot receive it (%s)", pvs_strerror(rc));
+                close_audio(s);
+            }
+        }
+        s->rx_audio_epoch = s->audio_epoch;
     }
     s->codec = codec;
     s->stream = *st;
@@ -531,6 +623,12 @@ int pvs_session_service(struct pvs_session *s, int timeout_ms)
     if (s->keyed && pvs_control_client_get_clock(s->ctl, &clk) == 0 && clk.samples > 0) {
         atomic_store(&s->offset_us, clk.offset_us);
         atomic_store(&s->have_offset, true);
+        if (s->audio)
+            pvs_client_audio_set_offset(s->audio, clk.offset_us);
+    }
+    if (s->audio && now - s->last_audio_collect_us >= AUDIO_COLLECT_US) {
+        collect_audio(s);
+        s->last_audio_collect_us = now;
     }
 
     if (s->keyed && s->have_stream) {
@@ -670,6 +768,8 @@ int pvs_session_open(struct pvs_session **out, const struct pvs_session_config *
     if (rc < 0)
         goto fail_net; /* the control client said why */
     PVS_LOG_I("connecting to %s (media on UDP port %u)", s->server_name, (unsigned)cc.hello.media_port);
+    if (cfg->no_audio)
+        PVS_LOG_I("audio off (--no-audio)");
     *out = s;
     return 0;
 

@@ -8,7 +8,12 @@
  * mailbox holds one picture: a newer one replaces one not yet taken (and
  * is counted as replaced); nothing queues. The receive thread raises a
  * flag when a frame was lost or the decoder failed; pvs_session_service
- * sends KEYFRAME_REQUEST for it, at most one per 100 ms. */
+ * sends KEYFRAME_REQUEST for it, at most one per 100 ms.
+ *
+ * Sound: when STREAM describes audio, the session opens client/audio.h's
+ * player (jitter buffer and SDL device) and hands it the audio packets
+ * from the receive thread; without an audio device it says so once and
+ * streams video alone. */
 #ifndef PVS_CLIENT_SESSION_H
 #define PVS_CLIENT_SESSION_H
 
@@ -31,6 +36,7 @@ struct pvs_session_config {
     const char *record;        /* NULL or "": off; else the received stream goes there */
     const char *trace;         /* NULL or "": off; else each frame's times as CSV */
     bool want_pictures;        /* copy decoded pictures to the mailbox (a window shows them) */
+    bool no_audio;             /* play no sound (--no-audio): no device, no audio hook */
     int connect_timeout_ms;    /* "no answer" after this long without a session */
     /* From pairing (client/pair.h): this client's identity key and the
      * server's public key. Both required. */

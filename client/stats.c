@@ -24,6 +24,8 @@ struct pvs_client_stats *pvs_client_stats_new(int64_t now_us)
         pvs_stats_reset(&s->total[i]);
         pvs_stats_reset(&s->window[i]);
     }
+    pvs_stats_reset(&s->audio_total);
+    pvs_stats_reset(&s->audio_window);
     s->win_start_us = now_us;
     return s;
 }
@@ -104,6 +106,31 @@ void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_
                     f->decoded_us - origin);
 }
 
+bool pvs_client_audio_latency(uint64_t capture_us, int64_t offset_us, int64_t callback_us,
+                              int64_t ahead_us, int64_t *latency_us)
+{
+    /* As for video: a capture time past INT64_MAX / 2 cannot be a
+     * monotonic clock's, and 0 means no packet gave one. */
+    if (capture_us == 0 || capture_us > (uint64_t)INT64_MAX / 2 ||
+        offset_us > INT64_MAX / 4 || offset_us < -(INT64_MAX / 4))
+        return false;
+    int64_t capture_here = (int64_t)capture_us - offset_us;
+    *latency_us = callback_us + ahead_us - capture_here;
+    return true;
+}
+
+void pvs_client_stats_audio(struct pvs_client_stats *s, const struct pvs_stats *latency,
+                            uint64_t frames, uint64_t underruns, uint64_t concealed)
+{
+    if (latency && latency->count) {
+        pvs_stats_merge(&s->audio_total, latency);
+        pvs_stats_merge(&s->audio_window, latency);
+    }
+    s->audio_frames += frames;
+    s->audio_underruns += underruns;
+    s->audio_concealed += concealed;
+}
+
 static double median_ms(const struct pvs_stats *st)
 {
     return st->count ? (double)pvs_stats_quantile(st, 0.5) / 1e6 : NAN;
@@ -130,9 +157,12 @@ void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
                          ? s->packets_recovered - s->win_recovered_base : 0;
     uint64_t all = s->win_frames + out->lost;
     out->loss_pct = all ? 100.0 * (double)out->lost / (double)all : 0;
+    out->audio_on = s->audio_on;
+    out->audio_ms = median_ms(&s->audio_window);
 
     for (int i = 0; i < PVS_CSTAGE_COUNT; i++)
         pvs_stats_reset(&s->window[i]);
+    pvs_stats_reset(&s->audio_window);
     s->win_start_us = now_us;
     s->win_frames = s->win_bytes = 0;
     s->win_lost_base = s->frames_lost;
@@ -150,16 +180,26 @@ static const char *ms(double v, char *buf, size_t len)
     return buf;
 }
 
+int pvs_client_stats_format_audio(const struct pvs_client_second *sec, char *buf, size_t len)
+{
+    if (!sec->audio_on)
+        return snprintf(buf, len, "audio off");
+    if (isnan(sec->audio_ms)) /* silence (nothing sent), or no clock offset yet */
+        return snprintf(buf, len, "audio n/a");
+    return snprintf(buf, len, "audio %.0f ms", sec->audio_ms);
+}
+
 int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len)
 {
-    char h[16], n[16], d[16], g[16];
+    char h[16], n[16], d[16], g[16], a[32];
+    pvs_client_stats_format_audio(sec, a, sizeof(a));
     return snprintf(buf, len,
                     "fps %.1f | %.2f Mbit/s | host %s net %s decode %s g2g %s ms | "
-                    "lost %llu (%.1f %%) | fec %llu | replaced %llu",
+                    "lost %llu (%.1f %%) | fec %llu | replaced %llu | %s",
                     sec->fps, sec->mbps, ms(sec->host_ms, h, sizeof(h)),
                     ms(sec->network_ms, n, sizeof(n)), ms(sec->decode_ms, d, sizeof(d)),
                     ms(sec->g2g_ms, g, sizeof(g)), (unsigned long long)sec->lost, sec->loss_pct,
-                    (unsigned long long)sec->recovered, (unsigned long long)sec->replaced);
+                    (unsigned long long)sec->recovered, (unsigned long long)sec->replaced, a);
 }
 
 void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
@@ -169,6 +209,19 @@ void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
             (unsigned long long)s->frames_decoded, (unsigned long long)s->frames_lost,
             (unsigned long long)s->decode_errors, (unsigned long long)s->keyframe_requests,
             (unsigned long long)s->replaced, (double)s->bytes / 1e6);
+    if (s->audio_frames) {
+        struct pvs_stats_summary a;
+        pvs_stats_summarize(&s->audio_total, &a);
+        fprintf(out, "audio: %llu frames played, %llu underruns, %llu concealed; ",
+                (unsigned long long)s->audio_frames, (unsigned long long)s->audio_underruns,
+                (unsigned long long)s->audio_concealed);
+        if (a.count)
+            fprintf(out, "capture -> heard p50 %.1f ms, p99 %.1f ms\n", a.p50_ms, a.p99_ms);
+        else
+            fprintf(out, "latency unavailable (no clock offset from the server)\n");
+    } else {
+        fprintf(out, "audio: none played\n");
+    }
     fprintf(out, "%-15s %8s %8s %8s %8s %8s\n", "stage", "frames", "p50 ms", "p95 ms", "p99 ms",
             "max ms");
     for (int i = 0; i < PVS_CSTAGE_COUNT; i++) {
@@ -212,7 +265,20 @@ int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f)
     json_summary(f, "network", &s->total[PVS_CSTAGE_NETWORK]);
     fputc(',', f);
     json_summary(f, "decode", &s->total[PVS_CSTAGE_DECODE]);
-    fprintf(f, "}}\n");
+    fprintf(f, "},\"audio\":");
+    if (!s->audio_frames) {
+        fprintf(f, "null");
+    } else {
+        struct pvs_stats_summary a;
+        pvs_stats_summarize(&s->audio_total, &a);
+        if (a.count)
+            fprintf(f, "{\"latency_ms\":{\"p50\":%.4f,\"p99\":%.4f}", a.p50_ms, a.p99_ms);
+        else
+            fprintf(f, "{\"latency_ms\":{\"p50\":null,\"p99\":null}");
+        fprintf(f, ",\"underruns\":%llu,\"concealed\":%llu}",
+                (unsigned long long)s->audio_underruns, (unsigned long long)s->audio_concealed);
+    }
+    fprintf(f, "}\n");
     return ferror(f) ? PVS_EIO : 0;
 }
 

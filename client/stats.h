@@ -64,6 +64,12 @@ struct pvs_client_stats {
     uint64_t win_frames, win_bytes, win_lost_base, win_replaced_base, win_presented_base;
     uint64_t win_packets_base, win_recovered_base;
     uint64_t packets, packets_recovered;   /* datagrams in, shards rebuilt by FEC */
+    /* Audio (client/audio.c feeds it through pvs_client_stats_audio). */
+    bool audio_on;                 /* a device is playing the server's sound now */
+    uint64_t audio_frames;         /* frames played from a packet (their own or a copy) */
+    uint64_t audio_underruns;      /* the jitter buffer found nothing to play */
+    uint64_t audio_concealed;      /* frames Opus made up (lost, or late) */
+    struct pvs_stats audio_total, audio_window;  /* capture -> heard, ns */
 };
 
 /* The figures of one window (about a second). A latency is the window's
@@ -78,6 +84,8 @@ struct pvs_client_second {
     uint64_t replaced;
     uint64_t recovered;      /* shards rebuilt by FEC in the window */
     double loss_pct;         /* lost / (decoded + lost) in the window */
+    bool audio_on;           /* sound is playing */
+    double audio_ms;         /* the window's median audio latency; NAN when none */
 };
 
 /* Allocates (the histograms take about 130 KiB) and resets with the window
@@ -93,13 +101,34 @@ void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_
  * unavailable figure is empty). The stats own the file and close it. */
 void pvs_client_stats_set_trace(struct pvs_client_stats *s, FILE *trace);
 
+/* Audio latency: when a frame captured at capture_us (the server's clock;
+ * offset_us = server's clock - ours) will be heard, if its first sample
+ * goes to the device in a callback that runs at callback_us (our clock)
+ * with ahead_us of sound queued before it (the device's buffer, and the
+ * part of this callback's buffer before the frame). Returns true with
+ * *latency_us set; false when it cannot be known (capture_us 0 or not a
+ * clock's). */
+bool pvs_client_audio_latency(uint64_t capture_us, int64_t offset_us, int64_t callback_us,
+                              int64_t ahead_us, int64_t *latency_us);
+
+/* Adds the audio figures gathered since the last call: latency samples
+ * (ns; NULL: none), frames played, underruns and concealed frames. */
+void pvs_client_stats_audio(struct pvs_client_stats *s, const struct pvs_stats *latency,
+                            uint64_t frames, uint64_t underruns, uint64_t concealed);
+
 /* Ends the window at now_us: fills *out and starts the next window. */
 void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
                            struct pvs_client_second *out);
 
-/* "fps 59.9 | 12.3 Mbit/s | host 3.1 net 0.4 decode 2.2 g2g 6.0 ms | lost 0 (0.0 %)"
- * with "n/a" for an unavailable figure. Returns what snprintf returns. */
+/* "fps 59.9 | 12.3 Mbit/s | host 3.1 net 0.4 decode 2.2 g2g 6.0 ms | lost 0 (0.0 %)
+ * | fec 0 | replaced 0 | audio 23 ms" ("audio off" without sound) with "n/a" for
+ * an unavailable figure. Returns what snprintf returns. */
 int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len);
+
+/* "audio 23 ms", "audio n/a" (nothing heard in the window: silence, or no
+ * clock offset yet) or "audio off", for
+ * the line above and the overlay. Returns what snprintf returns. */
+int pvs_client_stats_format_audio(const struct pvs_client_second *sec, char *buf, size_t len);
 
 /* The summary at exit: counts and p50/p95/p99/max per stage. */
 void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out);
@@ -107,7 +136,9 @@ void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
 /* Writes {"frames_decoded", "frames_lost", "keyframe_requests",
  * "frames_stamped", "glass_to_glass": {"p50_ms", "p95_ms", "p99_ms",
  * "max_ms"}, "stages": {"capture": {...}, "host": {...}, "network": {...},
- * "decode": {...}}} and a newline; a stage with no sample has null figures.
+ * "decode": {...}}, "audio": {"latency_ms": {"p50", "p99"}, "underruns",
+ * "concealed"}} and a newline; a stage with no sample has null figures,
+ * and "audio" is null when no audio frame was played.
  * Glass to glass runs from the frame's stamp (when it was painted) where
  * frames carry one, else from its capture; "capture" (painted -> captured)
  * has figures only for stamped frames. Returns 0 or PVS_EIO. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audio/packet.h"
 #include "capture/capture.h"
 #include "common/codec.h"
 #include "common/error.h"
@@ -15,9 +16,11 @@
 #include "net/media.h"
 #include "net/sender.h"
 #include "pvs_config.h"
+#include "server/audio.h"
 #include "server/server.h"
 
 static const char *const capture_choices[] = { "auto", "x11", "testsrc", NULL };
+static const char *const audio_source_choices[] = { "auto", "pulse", "wasapi", "tone", NULL };
 /* The codec names of enum pvs_codec, then "auto". */
 static const char *const codec_choices[] = {
     [PVS_CODEC_H264] = "h264", [PVS_CODEC_HEVC] = "hevc", [PVS_CODEC_AV1] = "av1",
@@ -59,6 +62,19 @@ const struct pvs_option pvs_server_options[] = {
         "pacing rate of a frame's packets, bits per second; 0 = off"),
     OPT("network", "dscp", PVS_OPT_INT, dscp, -1, 63, NULL, "N",
         "DSCP mark on media packets (46: expedited forwarding); -1 = none"),
+    OPT("audio", "audio", PVS_OPT_BOOL, audio, 0, 0, NULL, NULL,
+        "send the system's sound"),
+    OPT("audio", "audio-source", PVS_OPT_STRING, audio_source, 0, 0, NULL, "auto|pulse|wasapi|tone",
+        "auto: PulseAudio (Linux) or WASAPI loopback (Windows) when one works, else no audio; "
+        "tone: a 1 kHz test tone"),
+    OPT("audio", "audio-device", PVS_OPT_STRING, audio_device, 0, 0, NULL, "NAME",
+        "the source's device (pulse: a source name; empty: the default sink's monitor)"),
+    OPT("audio", "audio-bitrate", PVS_OPT_INT64, audio_bitrate, PVS_OPUS_MIN_BITRATE,
+        PVS_OPUS_MAX_BITRATE, NULL, "BITS", "Opus bits per second (k suffix)"),
+    OPT("audio", "audio-frame-ms", PVS_OPT_CHOICE, audio_frame, 0, 0,
+        pvs_server_audio_frame_choices, "MS", "audio frame length (shorter: less latency, more packets)"),
+    OPT("audio", "audio-redundancy", PVS_OPT_INT, audio_redundancy, 0, PVS_AUDIO_MAX_REDUNDANCY,
+        NULL, "N", "earlier audio frames each packet carries again, to survive the loss of N in a row"),
     OPT("server", "input", PVS_OPT_BOOL, input, 0, 0, NULL, NULL,
         "inject the client's keyboard, mouse and gamepads (--no-input to refuse them)"),
     OPT("server", "stats-interval", PVS_OPT_INT, stats_interval, 0, 3600, NULL, "S",
@@ -84,6 +100,11 @@ void pvs_server_defaults(struct pvs_server_settings *s)
     s->pace = PVS_SENDER_DEFAULT_PACE_BPS;
     s->dscp = -1;
     s->input = true;
+    s->audio = true;
+    snprintf(s->audio_source, sizeof(s->audio_source), "auto");
+    s->audio_bitrate = PVS_OPUS_DEFAULT_BITRATE;
+    s->audio_frame = PVS_SERVER_AUDIO_DEFAULT_FRAME_CHOICE;
+    s->audio_redundancy = 1;
     s->stats_interval = 5;
 }
 
@@ -194,6 +215,14 @@ int main(int argc, char **argv)
         known |= !strcmp(s.capture, capture_choices[i]);
     if (!known) {
         fprintf(stderr, "pvstream-server: --capture '%s': one of auto, x11, testsrc\n", s.capture);
+        return 2;
+    }
+    known = false;
+    for (int i = 0; audio_source_choices[i]; i++)
+        known |= !strcmp(s.audio_source, audio_source_choices[i]);
+    if (!known) {
+        fprintf(stderr, "pvstream-server: --audio-source '%s': one of auto, pulse, wasapi, tone\n",
+                s.audio_source);
         return 2;
     }
     if ((s.size[0] | s.size[1]) & 1) {

@@ -19,6 +19,7 @@
 #include "net/fec.h"
 #include "net/media.h"
 #include "net/sender.h"
+#include "server/audio.h"
 
 /* Nothing changed on screen: still send a frame this often, so a client
  * that joined (or lost one) sees the picture without waiting for a change. */
@@ -37,6 +38,7 @@ struct video {
     uint32_t ssrc;
     int datagram;
     uint32_t client_codecs;          /* PVS_CTL_CODEC_BIT_* */
+    struct pvs_ctl_stream audio;     /* the audio fields of every STREAM (audio_ssrc 0: none) */
     struct pvs_thread *thread;
 
     atomic_bool stop;
@@ -105,6 +107,9 @@ static void publish(struct video *v, const struct pvs_encoder *enc, int width, i
         .fec_percent = (uint8_t)cfg->fec_percent, .fec_min_parity = (uint8_t)cfg->fec_min,
         .media_port = (uint16_t)(cfg->port + 1), .ssrc = v->ssrc,
         .generation = v->made + 1,
+        .audio_ssrc = v->audio.audio_ssrc, .audio_frame = v->audio.audio_frame,
+        .audio_channels = v->audio.audio_channels,
+        .audio_redundancy = v->audio.audio_redundancy, .audio_bitrate = v->audio.audio_bitrate,
     };
     v->made++;
     int64_t until = pvs_time_ns() + STREAM_WAIT_NS;
@@ -246,7 +251,7 @@ static void video_stop(struct video **pv)
 }
 
 static int video_start(struct video **out, const struct pvs_server_settings *cfg, pvs_socket sock,
-                       const struct pvs_control_event *ready)
+                       const struct pvs_control_event *ready, const struct pvs_ctl_stream *audio)
 {
     struct video *v = calloc(1, sizeof(*v));
     if (!v)
@@ -255,7 +260,10 @@ static int video_start(struct video **out, const struct pvs_server_settings *cfg
     v->sock = sock;
     v->to = ready->u.ready.media_addr;
     memcpy(v->key, ready->u.ready.keys.srtp_tx, sizeof(v->key));
-    randombytes_buf(&v->ssrc, sizeof(v->ssrc));
+    v->audio = *audio;
+    do
+        randombytes_buf(&v->ssrc, sizeof(v->ssrc));
+    while (v->ssrc == audio->audio_ssrc);
     v->datagram = cfg->datagram < ready->u.ready.hello.max_datagram
                       ? cfg->datagram : ready->u.ready.hello.max_datagram;
     v->client_codecs = ready->u.ready.codecs;
@@ -285,6 +293,7 @@ struct server {
     struct pvs_control_server *ctl;
     pvs_socket media;
     struct video *video;
+    struct pvs_server_audio *audio;
     struct pvs_injector *inj;
     bool inj_tried;
     char client[64];
@@ -292,11 +301,13 @@ struct server {
     bool have_client_stats;
     int64_t next_report_ns;
     uint64_t reported_frames, reported_bytes;
+    uint64_t reported_audio_packets, reported_audio_bytes;
     int64_t reported_ns;
 };
 
 static void end_session(struct server *s, const char *why)
 {
+    pvs_server_audio_stop(&s->audio);
     if (s->video) {
         video_stop(&s->video);
         PVS_LOG_I("server: client %s %s; waiting for the next", s->client, why);
@@ -332,8 +343,15 @@ static void report(struct server *s, int64_t now)
     struct pvs_stats_summary enc;
     pvs_stats_summarize(&v->encode, &enc);
     pvs_mutex_unlock(&v->mu);
+    struct pvs_server_audio_stats au;
+    pvs_server_audio_get_stats(s->audio, &au);
     double secs = (double)(now - s->reported_ns) / 1e9;
     if (s->reported_ns && secs > 0) {
+        char audio[96] = "; audio off";
+        if (s->audio)
+            snprintf(audio, sizeof(audio), "; audio %.0f packets/s, %.0f kbit/s",
+                     (double)(au.packets - s->reported_audio_packets) / secs,
+                     (double)(au.bytes - s->reported_audio_bytes) * 8 / secs / 1e3);
         char client[160] = "";
         if (s->have_client_stats)
             snprintf(client, sizeof(client), "; client: %u frames, %u dropped, %llu packets lost, "
@@ -342,15 +360,54 @@ static void report(struct server *s, int64_t now)
                      (unsigned long long)s->client_stats.packets_lost,
                      (unsigned long long)s->client_stats.packets_recovered);
         fprintf(stderr, "streaming to %s: %.1f fps, %.1f Mbit/s, capture->sent p50 %.2f ms p99 "
-                "%.2f ms, %llu unchanged frames skipped%s\n", s->client,
+                "%.2f ms, %llu unchanged frames skipped%s%s\n", s->client,
                 (double)(frames - s->reported_frames) / secs,
                 (double)(bytes - s->reported_bytes) * 8 / secs / 1e6, enc.p50_ms, enc.p99_ms,
-                (unsigned long long)unchanged, client);
+                (unsigned long long)unchanged, audio, client);
     }
+    s->reported_audio_packets = au.packets;
+    s->reported_audio_bytes = au.bytes;
     s->reported_frames = frames;
     s->reported_bytes = bytes;
     s->reported_ns = now;
     s->next_report_ns = now + (int64_t)s->cfg->stats_interval * 1000000000LL;
+}
+
+/* Opens the session's audio, before the stream is first described, and
+ * fills the audio fields of STREAM (left zero: no audio). Without a source
+ * the session goes on without sound, said in one line. */
+static void start_audio(struct server *s, const struct pvs_control_event *ev,
+                        struct pvs_ctl_stream *desc)
+{
+    const struct pvs_server_settings *cfg = s->cfg;
+    if (!cfg->audio)
+        return;
+    int datagram = cfg->datagram < ev->u.ready.hello.max_datagram ? cfg->datagram
+                                                                  : ev->u.ready.hello.max_datagram;
+    struct pvs_server_audio_config ac = {
+        .source = cfg->audio_source,
+        .device = cfg->audio_device,
+        .frame_samples = pvs_server_audio_frame_samples(cfg->audio_frame),
+        .bitrate = (int)cfg->audio_bitrate,
+        .redundancy = cfg->audio_redundancy,
+        .sock = s->media,
+        .to = ev->u.ready.media_addr,
+        .datagram = datagram,
+    };
+    char why[400] = "";
+    int err = pvs_server_audio_start(&s->audio, &ac, ev->u.ready.keys.srtp_tx, why, sizeof(why));
+    if (err) {
+        PVS_LOG_W("audio off: %s", why[0] ? why : pvs_strerror(err));
+        return;
+    }
+    desc->audio_ssrc = pvs_server_audio_ssrc(s->audio);
+    desc->audio_frame = (uint16_t)ac.frame_samples;
+    desc->audio_channels = 2;
+    desc->audio_redundancy = (uint8_t)ac.redundancy;
+    desc->audio_bitrate = (uint32_t)ac.bitrate;
+    PVS_LOG_I("server: audio %s ms frames, %d kbit/s, %d earlier frame%s carried again",
+              pvs_server_audio_frame_choices[cfg->audio_frame], ac.bitrate / 1000, ac.redundancy,
+              ac.redundancy == 1 ? "" : "s");
 }
 
 static void handle(struct server *s, struct pvs_control_event *ev)
@@ -362,15 +419,19 @@ static void handle(struct server *s, struct pvs_control_event *ev)
         const struct pvs_ctl_hello *h = &ev->u.ready.hello;
         if (s->cfg->datagram > h->max_datagram)
             PVS_LOG_I("server: %s takes datagrams of at most %u bytes", s->client, h->max_datagram);
-        int err = video_start(&s->video, s->cfg, s->media, ev);
+        struct pvs_ctl_stream audio = { 0 };
+        start_audio(s, ev, &audio);
+        int err = video_start(&s->video, s->cfg, s->media, ev, &audio);
         pvs_session_keys_wipe(&ev->u.ready.keys);
         if (err) {
             PVS_LOG_E("server: cannot start streaming: %s", pvs_strerror(err));
+            pvs_server_audio_stop(&s->audio);
             pvs_control_server_disconnect(s->ctl, PVS_CTL_BYE_ERROR);
             return;
         }
         s->reported_ns = 0;
         s->reported_frames = s->reported_bytes = 0;
+        s->reported_audio_packets = s->reported_audio_bytes = 0;
         s->next_report_ns = 0;
         PVS_LOG_I("server: streaming to %s", s->client);
         return;

@@ -4,7 +4,8 @@
  * session events, input injection); each session gets a video thread
  * (capture -> convert -> encode -> packetize -> SRTP -> send, with no
  * hand-off and no queue). When the client goes, the video thread ends and
- * the server waits for the next. */
+ * the server waits for the next. A session with sound also gets an audio
+ * thread (server/audio.h), started before the stream is first described. */
 #ifndef PVS_SERVER_H
 #define PVS_SERVER_H
 
@@ -35,6 +36,12 @@ struct pvs_server_settings {
     int64_t pace;                       /* bits per second; 0: off */
     int dscp;                           /* -1: leave */
     bool input;                         /* inject the client's input */
+    bool audio;                         /* send the system's sound (--no-audio: none) */
+    char audio_source[PVS_OPT_STRING_MAX]; /* auto, pulse, wasapi, tone */
+    char audio_device[PVS_OPT_STRING_MAX]; /* "" = the source's default */
+    int64_t audio_bitrate;              /* Opus bits per second */
+    int audio_frame;                    /* index into pvs_server_audio_frame_choices */
+    int audio_redundancy;               /* earlier frames per packet, 0..2 */
     int stats_interval;                 /* seconds between statistics lines; 0: none */
     int exit_after;                     /* seconds; 0: run until stopped (tests) */
     /* Not options (set by code, from the configuration directory): the

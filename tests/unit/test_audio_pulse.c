@@ -3,11 +3,9 @@
  * right frequency, with capture times that make sense; and without a
  * server, opening fails at once with a sentence that says why.
  *
- * The server: pulseaudio -n (no default.pa) with only a null sink and the
- * native protocol on a socket in a temporary directory, which HOME,
- * XDG_RUNTIME_DIR and PULSE_RUNTIME_PATH also point at, so nothing of the
- * machine's own sound setup is touched. It runs as root as well (a
- * warning, not --system). Needs the pulseaudio package: without it the
+ * The server is the audio rig's (tests/audio_rig.h): pulseaudio -n with only
+ * a null sink, in a temporary directory, so nothing of the machine's own
+ * sound setup is touched. Needs the pulseaudio package: without it the
  * test fails, as CI installs it. */
 #include <errno.h>
 #include <math.h>
@@ -25,98 +23,19 @@
 #include "audio/source.h"
 #include "common/error.h"
 #include "common/platform/platform.h"
+#include "tests/audio_rig.h"
 #include "tests/unit/test.h"
 
 #define RATE PVS_AUDIO_RATE
 #define TONE_HZ 1000.0
 
 static char dir[] = "/tmp/pvs-pulse-XXXXXX";
-static char sock[256];
-static pid_t server = -1;
-
-static bool on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    char buf[512];
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-        if (access(buf, X_OK) == 0)
-            return true;
-        path = end ? end + 1 : NULL;
-    }
-    return false;
-}
-
-static void set_env(void)
-{
-    char run[300];
-    snprintf(run, sizeof(run), "%s/run", dir);
-    mkdir(run, 0700);
-    setenv("HOME", dir, 1);
-    setenv("XDG_RUNTIME_DIR", run, 1);
-    setenv("PULSE_RUNTIME_PATH", run, 1);
-    setenv("PULSE_STATE_PATH", dir, 1);
-}
-
-static int start_server(void)
-{
-    snprintf(sock, sizeof(sock), "%s/native", dir);
-    char native[400], log[300], server_env[300];
-    snprintf(native, sizeof(native),
-             "module-native-protocol-unix socket=%s auth-anonymous=1", sock);
-    snprintf(log, sizeof(log), "%s/pulseaudio.log", dir);
-    server = fork();
-    if (server < 0)
-        return -1;
-    if (server == 0) {
-        FILE *f = freopen(log, "w", stderr);
-        (void)f;
-        execlp("pulseaudio", "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
-               "--disallow-exit", "--use-pid-file=no", "--log-target=stderr",
-               "--load", "module-null-sink sink_name=pvs rate=48000 channels=2",
-               "--load", native, (char *)NULL);
-        _exit(127);
-    }
-    snprintf(server_env, sizeof(server_env), "unix:%s", sock);
-    setenv("PULSE_SERVER", server_env, 1);
-    /* Wait until it answers (the socket appears a little before): 10 s at
-     * most. */
-    pa_sample_spec ss = {.format = PA_SAMPLE_S16LE, .rate = RATE, .channels = 2};
-    for (int i = 0; i < 1000; i++) {
-        if (access(sock, F_OK) == 0) {
-            pa_simple *s = pa_simple_new(NULL, "pvstream test", PA_STREAM_PLAYBACK, "pvs", "probe",
-                                         &ss, NULL, NULL, NULL);
-            if (s) {
-                pa_simple_free(s);
-                return 0;
-            }
-        }
-        int st;
-        if (waitpid(server, &st, WNOHANG) == server) {
-            server = -1;
-            return -1;
-        }
-        pvs_sleep_ns(10 * 1000000LL);
-    }
-    return -1;
-}
-
-static void stop_server(void)
-{
-    if (server > 0) {
-        kill(server, SIGTERM);
-        int st;
-        waitpid(server, &st, 0);
-        server = -1;
-    }
-}
+static struct pvs_rig_pulse pulse;
 
 static void print_log(void)
 {
     char path[300], line[400];
-    snprintf(path, sizeof(path), "%s/pulseaudio.log", dir);
+    snprintf(path, sizeof(path), "%s/log", pulse.dir);
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof(line), f))
         fprintf(stderr, "  pulseaudio: %s", line);
@@ -135,9 +54,10 @@ static int play(void *arg)
 {
     struct player *pl = arg;
     pa_sample_spec ss = {.format = PA_SAMPLE_S16LE, .rate = RATE, .channels = 2};
-    /* A short playback buffer: the tone reaches the sink soon after it is
-     * written, so the capture sees it within a few frames. */
-    pa_buffer_attr attr = {.maxlength = (uint32_t)-1, .tlength = 4 * 480, .prebuf = (uint32_t)-1,
+    /* A 100 ms playback buffer: enough that a loaded machine (another
+     * test's PulseAudio beside this one) does not starve the stream, which
+     * would put gaps in the tone; the capture waits for the onset anyway. */
+    pa_buffer_attr attr = {.maxlength = (uint32_t)-1, .tlength = 4 * 4800, .prebuf = (uint32_t)-1,
                            .minreq = (uint32_t)-1, .fragsize = (uint32_t)-1};
     int err = 0;
     pa_simple *s = pa_simple_new(NULL, "pvstream test", PA_STREAM_PLAYBACK, "pvs", "tone", &ss,
@@ -289,16 +209,12 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    set_env();
     /* First without any server. */
     RUN(test_no_server);
-    if (!on_path("pulseaudio")) {
+    int rc = pvs_rig_pulse_start(&pulse, dir);
+    if (rc == PVS_ENOENT)
         fprintf(stderr, "pulseaudio is not installed (apt-get install pulseaudio): "
                         "the capture test cannot run\n");
-        CHECK(false);
-        TEST_EXIT();
-    }
-    int rc = start_server();
     CHECK_INT(rc, ==, 0);
     if (rc == 0) {
         RUN(test_capture_tone);
@@ -306,7 +222,7 @@ int main(void)
     } else {
         print_log();
     }
-    stop_server();
+    pvs_rig_pulse_stop(&pulse);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)

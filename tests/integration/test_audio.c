@@ -1,0 +1,275 @@
+/* System sound end to end, the real programs: a private PulseAudio server
+ * (tests/audio_rig.h) plays 1 kHz bursts (200 ms on, 300 ms off) into a
+ * null sink; pvstream-server captures its monitor (--audio-source pulse,
+ * video from the test source) and a headless pvstream-client plays what it
+ * receives through SDL's "disk" driver into a file, which is measured:
+ *  - round trip: capture -> Opus -> SRTP -> UDP -> jitter buffer -> SDL:
+ *    the tone's frequency within 1 Hz, its SNR above a floor, no silence
+ *    inside a burst, the client's audio figures present;
+ *  - 5 % loss (the client's loss simulator, in runs of 2 so that some
+ *    frames cannot be rebuilt from the next packet's copy): the output is
+ *    still continuous (no run of digital silence inside a burst as long as
+ *    half a frame: lost frames are rebuilt or concealed, never left out),
+ *    and the client counts concealed frames;
+ *  - a client without an audio device (SDL_AUDIODRIVER names no driver):
+ *    video still streams, and it says "audio off";
+ *  - a server without PulseAudio (PULSE_SERVER names a socket nobody
+ *    listens on): video streams, and its log has the "audio off: ..."
+ *    line.
+ * Each client run is bounded (its --seconds, plus 30 s to give up); no
+ * timing is asserted. Arguments: the paths of pvstream-server and
+ * pvstream-client. Skips (77) when pulseaudio is not installed. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/platform/platform.h"
+#include "common/process.h"
+#include "net/pairing.h"
+#include "tests/audio_rig.h"
+#include "tests/programs.h"
+#include "tests/unit/test.h"
+
+/* The lowest median SNR of the bursts' middles. Measured over the whole
+ * path 36-40 dB (the SDL disk driver paces a little slower than real time,
+ * so the jitter buffer drops a frame now and then, a phase jump in that
+ * burst); docs/audio.md has 47.5 dB for Opus alone. */
+#define SNR_FLOOR_DB 25
+/* Half a frame (5 ms frames): a lost frame left out, or played as zeros,
+ * would show as a silence at least a frame long. */
+#define GAP_LIMIT_MS 2.5
+
+static const char *server_bin, *client_bin;
+static char dir[] = "/tmp/pvs-audio-XXXXXX";
+static char server_cfg[64], client_cfg[64], port[16], target[32];
+static struct pvs_rig_signal sig;
+
+static void path(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/%s", dir, name);
+}
+
+static pid_t start_server(const char *log)
+{
+    char lp[256];
+    path(lp, sizeof(lp), log);
+    char *argv[] = { (char *)server_bin, "--capture", "testsrc", "--size", "320x240", "--fps", "30",
+                     "--port", port, "--no-input", "--audio-source", "auto",
+                     "--stats-interval", "0", NULL };
+    setenv("PVS_CONFIG_DIR", server_cfg, 1);
+    pid_t pid = pvs_process_start(argv, lp);
+    pvs_sleep_ns(500000000); /* its sockets */
+    return pid;
+}
+
+/* Runs a headless client for `seconds` with SDL's audio driver `driver`
+ * writing to `raw` (in the scratch directory); returns its exit status. */
+static int run_client(const char *seconds, const char *driver, const char *raw, const char *json,
+                      const char *losssim, const char *log)
+{
+    char jp[256], rp[256], lp[256];
+    path(jp, sizeof(jp), json);
+    path(rp, sizeof(rp), raw);
+    path(lp, sizeof(lp), log);
+    char *argv[] = { (char *)client_bin, target, "--headless", "--seconds", (char *)seconds,
+                     "--stats-json", jp, losssim ? "--losssim" : NULL, (char *)losssim, NULL };
+    setenv("PVS_CONFIG_DIR", client_cfg, 1);
+    setenv("SDL_AUDIODRIVER", driver, 1);
+    setenv("SDL_DISKAUDIOFILE", rp, 1);
+    remove(rp);
+    pid_t pid = pvs_process_start(argv, lp);
+    unsetenv("SDL_AUDIODRIVER");
+    unsetenv("SDL_DISKAUDIOFILE");
+    if (pid < 0)
+        return -1;
+    int status = pvs_process_wait(pid, (atoi(seconds) + 30) * 1000);
+    if (status < 0)
+        pvs_process_stop(&pid);
+    return status;
+}
+
+static char *slurp(const char *name)
+{
+    char p[256];
+    path(p, sizeof(p), name);
+    return pvs_test_slurp(p);
+}
+
+/* The client's output file, measured. Returns false when there is none. */
+static bool analyze(const char *raw, struct pvs_rig_analysis *a, double *seconds)
+{
+    char p[256];
+    path(p, sizeof(p), raw);
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return false;
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    size_t n = bytes > 0 ? (size_t)bytes / 4 : 0;
+    int16_t *pcm = malloc(n * 4 + 4);
+    bool ok = pcm && fread(pcm, 4, n, f) == n &&
+              pvs_rig_analyze(pcm, n, &sig, NULL, 0, NULL, 0, a) == 0;
+    fclose(f);
+    free(pcm);
+    *seconds = (double)n / PVS_RIG_RATE;
+    return ok;
+}
+
+/* "audio": null in the client's JSON. */
+static bool audio_null(const char *json)
+{
+    const char *p = json ? strstr(json, "\"audio\":") : NULL;
+    return p && !strncmp(p + strlen("\"audio\":"), "null", 4);
+}
+
+static void test_round_trip(void)
+{
+    int rc = run_client("5", "disk", "a.raw", "a.json", NULL, "client-a.log");
+    CHECK_INT(rc, ==, 0);
+    struct pvs_rig_analysis a;
+    double secs = 0;
+    bool ok = analyze("a.raw", &a, &secs);
+    CHECK(ok);
+    char *json = slurp("a.json");
+    CHECK(json != NULL);
+    double p50 = pvs_test_json_num(json, "audio", "p50");
+    fprintf(stderr, "round trip: %.2f s out, %d bursts (%d short, %d long), %.3f Hz, SNR %.1f dB "
+            "(lowest burst %.1f), longest silence in a burst %.2f ms; client: latency p50 %.1f ms "
+            "p99 %.1f ms, %.0f underruns, %.0f concealed\n", secs, a.bursts, a.short_bursts,
+            a.long_bursts, a.freq_hz, a.snr_db, a.snr_min_db, a.longest_gap_ms, p50,
+            pvs_test_json_num(json, "audio", "p99"), pvs_test_json_num(json, "audio", "underruns"),
+            pvs_test_json_num(json, "audio", "concealed"));
+    if (ok) {
+        CHECK(a.bursts >= 5); /* 10 in 5 s, less the client's start */
+        CHECK(a.freq_error_hz < 1);
+        CHECK(a.snr_db > SNR_FLOOR_DB);
+        CHECK(a.longest_gap_ms < GAP_LIMIT_MS);
+        CHECK_INT(a.long_bursts, ==, 0);
+    }
+    CHECK(json && !audio_null(json));
+    CHECK(p50 > 0);
+    CHECK(pvs_test_json_num(json, "audio", "underruns") >= 0);
+    CHECK(pvs_test_json_num(json, NULL, "frames_decoded") > 30);
+    free(json);
+}
+
+static void test_loss(void)
+{
+    int rc = run_client("5", "disk", "b.raw", "b.json", "loss=5,burst=2,seed=3", "client-b.log");
+    CHECK_INT(rc, ==, 0);
+    struct pvs_rig_analysis a;
+    double secs = 0;
+    bool ok = analyze("b.raw", &a, &secs);
+    CHECK(ok);
+    char *json = slurp("b.json");
+    double concealed = pvs_test_json_num(json, "audio", "concealed");
+    fprintf(stderr, "5 %% loss: %.2f s out, %d bursts (%d short), %.3f Hz, SNR %.1f dB (lowest "
+            "burst %.1f), longest silence in a burst %.2f ms; client: %.0f concealed, %.0f "
+            "underruns, latency p50 %.1f ms\n", secs, a.bursts, a.short_bursts, a.freq_hz,
+            a.snr_db, a.snr_min_db, a.longest_gap_ms, concealed,
+            pvs_test_json_num(json, "audio", "underruns"), pvs_test_json_num(json, "audio", "p50"));
+    if (ok) {
+        CHECK(a.bursts >= 5);
+        CHECK(a.longest_gap_ms < GAP_LIMIT_MS);
+        CHECK(a.freq_error_hz < 1);
+    }
+    CHECK(concealed > 0);
+    CHECK(pvs_test_json_num(json, NULL, "frames_decoded") > 30);
+    free(json);
+}
+
+static void test_no_audio_device(void)
+{
+    int rc = run_client("3", "no-such-driver", "c.raw", "c.json", NULL, "client-c.log");
+    CHECK_INT(rc, ==, 0);
+    char *json = slurp("c.json"), *log = slurp("client-c.log");
+    double frames = pvs_test_json_num(json, NULL, "frames_decoded");
+    const char *off = log ? strstr(log, "audio off") : NULL;
+    fprintf(stderr, "no audio device: %.0f frames decoded; the client said \"%.*s\"\n", frames,
+            off ? (int)strcspn(off, "\n") : 0, off ? off : "");
+    CHECK(frames > 30);
+    CHECK(off != NULL);
+    CHECK(audio_null(json));
+    char p[256];
+    path(p, sizeof(p), "c.raw");
+    CHECK(access(p, F_OK) != 0); /* no disk driver, no output */
+    free(json);
+    free(log);
+}
+
+static void test_server_without_pulse(void)
+{
+    char none[300];
+    snprintf(none, sizeof(none), "unix:%s/nobody-listens", dir);
+    setenv("PULSE_SERVER", none, 1);
+    pid_t srv = start_server("server-b.log");
+    int rc = run_client("3", "disk", "d.raw", "d.json", NULL, "client-d.log");
+    CHECK_INT(rc, ==, 0);
+    pvs_process_stop(&srv);
+    char *json = slurp("d.json"), *log = slurp("server-b.log");
+    double frames = pvs_test_json_num(json, NULL, "frames_decoded");
+    const char *off = log ? strstr(log, "audio off: ") : NULL;
+    fprintf(stderr, "server without PulseAudio: %.0f frames decoded; the server said \"%.*s\"\n",
+            frames, off ? (int)strcspn(off, "\n") : 0, off ? off : "");
+    CHECK(frames > 30);
+    CHECK(off != NULL);
+    CHECK(log && strstr(log, "PulseAudio") != NULL);
+    CHECK(audio_null(json));
+    free(json);
+    free(log);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_audio SERVER CLIENT\n");
+        return 2;
+    }
+    server_bin = argv[1];
+    client_bin = argv[2];
+    if (!mkdtemp(dir) || pvs_net_init() != 0)
+        return 1;
+    struct pvs_rig_pulse pulse;
+    int err = pvs_rig_pulse_start(&pulse, dir);
+    if (err == PVS_ENOENT) {
+        fprintf(stderr, "skipped: pulseaudio is not installed (apt-get install pulseaudio)\n");
+        pvs_test_scratch_done(dir, false);
+        return 77;
+    }
+    struct pvs_rig_player *player = NULL;
+    if (err || pvs_rig_player_start(&player, &sig) != 0) {
+        fprintf(stderr, "cannot set up: the private PulseAudio server or its player (%s/log)\n",
+                pulse.dir);
+        pvs_rig_pulse_stop(&pulse);
+        return 1;
+    }
+    pvs_rig_signal_resolve(&sig);
+    snprintf(port, sizeof(port), "%d", 43000 + (int)(getpid() % 5000) * 2);
+    snprintf(target, sizeof(target), "127.0.0.1:%s", port);
+    snprintf(server_cfg, sizeof(server_cfg), "%s/server-config", dir);
+    snprintf(client_cfg, sizeof(client_cfg), "%s/client-config", dir);
+    if (mkdir(server_cfg, 0700) != 0 || mkdir(client_cfg, 0700) != 0 ||
+        pvs_pair_local(server_cfg, client_cfg, "tester", target) != 0) {
+        fprintf(stderr, "cannot pair the server and the client in %s\n", dir);
+        return 1;
+    }
+    /* An idle null sink renders far ahead for a while once a client asks
+     * for low latency (docs/audio.md): the player alone on it first. */
+    pvs_sleep_ns(3000000000LL);
+
+    pid_t srv = start_server("server-a.log");
+    RUN(test_round_trip);
+    RUN(test_loss);
+    RUN(test_no_audio_device);
+    pvs_process_stop(&srv);
+    RUN(test_server_without_pulse);
+
+    pvs_rig_player_stop(&player);
+    pvs_rig_pulse_stop(&pulse);
+    pvs_test_scratch_done(dir, test_checks_failed != 0);
+    pvs_net_deinit();
+    TEST_EXIT();
+}
