@@ -37,6 +37,7 @@ struct pvs_jitter {
     struct pvs_opus_dec *dec;
     int F;
     int64_t frame_ns, min_ns, max_ns, start_ns;
+    int64_t cfg_min_ns, cfg_max_ns; /* as opened; min/max_ns follow set_min_delay */
 
     bool started;
     int64_t play;        /* next frame to play */
@@ -45,15 +46,21 @@ struct pvs_jitter {
     bool in_gap;         /* missing frames are silence, not loss */
     int resync_run;      /* out-of-range packets in a row */
     int64_t last_shrink_ns;
+    int64_t last_grow_ns;   /* a frame inserted only to reach a raised floor */
 
     /* The sender's timeline: the newest timestamp seen, extended. */
     uint32_t last_ts;
     int64_t last_ext;
 
     int64_t transit[MAX_TRANSITS];
+    int64_t transit_at[MAX_TRANSITS]; /* its packet's arrival */
     int transit_n, transit_pos, transit_cap;
+    int64_t newest_at;   /* the newest arrival: the window ends there */
+    int64_t settle_at;   /* the history restarts at the first packet after
+                            this (0: done), see PVS_JITTER_SETTLE_MS */
     int64_t transit_min;
     int64_t jitter_ns, target_ns;
+    int64_t net_target_ns;  /* the target within the configured bounds */
     bool dirty;
 
     int64_t pulls[PVS_JITTER_PULL_WINDOW];
@@ -119,8 +126,10 @@ int pvs_jitter_open(struct pvs_jitter **out, const struct pvs_jitter_config *cfg
     j->frame_ns = sample_ns(n);
     j->min_ns = c.min_delay_ms * MS;
     j->max_ns = c.max_delay_ms * MS;
+    j->cfg_min_ns = j->min_ns;
+    j->cfg_max_ns = j->max_ns;
     j->start_ns = clamp64(c.start_delay_ms * MS, j->min_ns, j->max_ns);
-    j->target_ns = j->start_ns;
+    j->target_ns = j->net_target_ns = j->start_ns;
     j->transit_cap = (int)((int64_t)PVS_JITTER_WINDOW_MS * MS / j->frame_ns);
     if (j->transit_cap > MAX_TRANSITS)
         j->transit_cap = MAX_TRANSITS;
@@ -173,16 +182,28 @@ static void anchor(struct pvs_jitter *j, uint32_t ts, int64_t arrival_ns)
     j->in_gap = true;
     j->resync_run = 0;
     j->last_shrink_ns = arrival_ns;
+    j->last_grow_ns = arrival_ns;
     j->last_ts = ts;
     j->last_ext = (int64_t)ts;
     j->transit_n = j->transit_pos = 0;
+    j->settle_at = arrival_ns + PVS_JITTER_SETTLE_MS * MS;
+    if (!j->settle_at)
+        j->settle_at = 1;
     j->pull_n = j->pull_pos = 0;
-    j->target_ns = j->start_ns;
+    j->target_ns = j->net_target_ns = j->start_ns;
     j->dirty = true;
 }
 
-static void add_transit(struct pvs_jitter *j, int64_t t)
+static void add_transit(struct pvs_jitter *j, int64_t t, int64_t at)
 {
+    if (j->settle_at && at >= j->settle_at) {
+        /* What came before was the start's backlog: forget it. */
+        j->transit_n = j->transit_pos = 0;
+        j->settle_at = 0;
+    }
+    if (at > j->newest_at || !j->transit_n)
+        j->newest_at = at;
+    j->transit_at[j->transit_pos] = at;
     j->transit[j->transit_pos] = t;
     j->transit_pos = (j->transit_pos + 1) % j->transit_cap;
     if (j->transit_n < j->transit_cap)
@@ -196,16 +217,24 @@ static void update_target(struct pvs_jitter *j)
     if (!j->dirty || !j->transit_n)
         return;
     j->dirty = false;
-    int64_t lo = j->transit[0];
-    for (int i = 1; i < j->transit_n; i++)
-        if (j->transit[i] < lo)
+    /* The window: packets that arrived in the last PVS_JITTER_WINDOW_MS
+     * (by time, not by count: the sender's silence gate sends nothing for
+     * much of the time). The newest is always in it. */
+    int64_t since = j->newest_at - PVS_JITTER_WINDOW_MS * MS;
+    int64_t lo = INT64_MAX;
+    uint32_t n = 0;
+    for (int i = 0; i < j->transit_n; i++)
+        if (j->transit_at[i] >= since && j->transit[i] < lo)
             lo = j->transit[i];
     memset(j->hist, 0, sizeof(j->hist));
     for (int i = 0; i < j->transit_n; i++) {
+        if (j->transit_at[i] < since)
+            continue;
         int64_t b = (j->transit[i] - lo) / JITTER_BIN_NS;
         j->hist[b >= JITTER_BINS ? JITTER_BINS - 1 : b]++;
+        n++;
     }
-    uint32_t want = (uint32_t)(JITTER_QUANTILE * j->transit_n + 0.5), seen = 0;
+    uint32_t want = (uint32_t)(JITTER_QUANTILE * n + 0.5), seen = 0;
     int b = 0;
     for (; b < JITTER_BINS - 1; b++) {
         seen += j->hist[b];
@@ -214,7 +243,9 @@ static void update_target(struct pvs_jitter *j)
     }
     j->transit_min = lo;
     j->jitter_ns = (int64_t)b * JITTER_BIN_NS + JITTER_BIN_NS / 2;
-    j->target_ns = clamp64(j->jitter_ns + j->frame_ns + TARGET_MARGIN_NS, j->min_ns, j->max_ns);
+    int64_t want_ns = j->jitter_ns + j->frame_ns + TARGET_MARGIN_NS;
+    j->target_ns = clamp64(want_ns, j->min_ns, j->max_ns);
+    j->net_target_ns = clamp64(want_ns, j->cfg_min_ns, j->cfg_max_ns);
 }
 
 static void store(struct slot *s, int64_t frame, const struct pvs_audio_chunk *c,
@@ -267,7 +298,7 @@ int pvs_jitter_insert(struct pvs_jitter *j, const uint8_t *pkt, size_t len, int6
         j->last_ext = ext;
         j->last_ts = p.timestamp;
     }
-    add_transit(j, arrival_ns - sample_ns(ext));
+    add_transit(j, arrival_ns - sample_ns(ext), arrival_ns);
 
     if (fn < j->play) {
         j->st.late++;
@@ -378,8 +409,12 @@ int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
             have = s->full && s->frame == j->play;
             info->timestamp = j->play_ts;
         }
-    } else if (eff + j->frame_ns / 2 < j->target_ns && eff + j->frame_ns <= j->max_ns) {
-        /* Too little: hold this frame back one tick. */
+    } else if (eff + j->frame_ns / 2 < j->target_ns && eff + j->frame_ns <= j->max_ns &&
+               (eff + j->frame_ns / 2 < j->net_target_ns || (j->in_gap && !have) ||
+                now_ns - j->last_grow_ns >= PVS_JITTER_SHRINK_MS * MS)) {
+        /* Too little: hold this frame back one tick. At once when the
+         * network needs it or nothing is heard; for a raised floor alone
+         * (A/V sync), one frame every PVS_JITTER_SHRINK_MS. */
         shift_pulls(j, j->frame_ns);
         if (j->in_gap && !have) {
             memset(pcm, 0, bytes);
@@ -389,6 +424,8 @@ int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
             conceal(j, pcm);
             info->kind = PVS_JITTER_INSERTED;
             j->st.inserted++;
+            if (eff + j->frame_ns / 2 >= j->net_target_ns)
+                j->last_grow_ns = now_ns;
         }
         pvs_mutex_unlock(&j->lock);
         return 0;
@@ -440,5 +477,27 @@ void pvs_jitter_get_stats(struct pvs_jitter *j, struct pvs_jitter_stats *out)
     *out = j->st;
     out->jitter_ms = (double)j->jitter_ns / MS;
     out->target_ms = (double)j->target_ns / MS;
+    out->min_delay_ms = (double)j->min_ns / MS;
+    out->net_target_ms = (double)j->net_target_ns / MS;
     pvs_mutex_unlock(&j->lock);
+}
+
+int pvs_jitter_set_min_delay_us(struct pvs_jitter *j, int64_t min_us)
+{
+    if (min_us < 0)
+        return PVS_EINVAL;
+    /* The most the slots hold, with room for what arrives ahead. */
+    int64_t cap_ns = (PVS_JITTER_SLOTS / 2 - 1) * j->frame_ns;
+    int64_t ns = min_us > cap_ns / 1000 ? cap_ns : min_us * 1000;
+    pvs_mutex_lock(&j->lock);
+    j->min_ns = ns > j->cfg_min_ns ? ns : j->cfg_min_ns;
+    j->max_ns = j->min_ns > j->cfg_max_ns ? j->min_ns : j->cfg_max_ns;
+    if (j->transit_n) {
+        j->dirty = true;
+        update_target(j);
+    } else {
+        j->target_ns = clamp64(j->start_ns, j->min_ns, j->max_ns);
+    }
+    pvs_mutex_unlock(&j->lock);
+    return 0;
 }

@@ -10,11 +10,16 @@
  * delay has grown by one frame.
  *
  * Delay. Each packet's transit (arrival less its timestamp, on the local
- * clock) is kept for the last PVS_JITTER_WINDOW_MS; the jitter is the 98th
- * percentile of transit above the smallest. The target delay is
+ * clock) is kept for the last PVS_JITTER_WINDOW_MS of arrivals; the jitter
+ * is the 98th percentile of transit above the smallest. What arrives in
+ * the first PVS_JITTER_SETTLE_MS after playback starts is not kept: the
+ * first packets of a stream come in a burst (they waited in the socket
+ * while the client set up its decoder and audio device), an old backlog,
+ * not network jitter. The target delay is
  *     jitter + one frame (so the next packet, with the copy of a lost
  *     frame, is in time) + 1 ms,
- * clamped to [min_delay_ms, max_delay_ms]. The delay itself is measured at
+ * clamped to [min_delay_ms, max_delay_ms] (pvs_jitter_set_min_delay_us
+ * may raise that floor later, for A/V sync). The delay itself is measured at
  * each pull (now less the frame's timestamp less the smallest transit; the
  * least of the last PVS_JITTER_PULL_WINDOW pulls, as playback takes frames
  * in bursts). Above target by more than a frame, one frame is dropped, at
@@ -44,6 +49,7 @@
 #define PVS_JITTER_PULL_WINDOW 16
 #define PVS_JITTER_SHRINK_MS 250
 #define PVS_JITTER_RESYNC 4
+#define PVS_JITTER_SETTLE_MS 500
 
 struct pvs_jitter_config {
     int frame_samples;    /* per channel: 120, 240, 480, 960; 0 = 240 */
@@ -85,6 +91,9 @@ struct pvs_jitter_stats {
     uint64_t decode_errors; /* packets Opus refused (concealed instead) */
     double jitter_ms;       /* 98th percentile of transit above the least */
     double target_ms;
+    double net_target_ms;   /* the target within the configured bounds: what
+                               the network alone asks for */
+    double min_delay_ms;    /* the target's floor now (see set_min_delay_us) */
     double delay_ms;        /* the measured delay (see above) */
 };
 
@@ -106,5 +115,15 @@ int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
                     struct pvs_jitter_frame *info);
 
 void pvs_jitter_get_stats(struct pvs_jitter *j, struct pvs_jitter_stats *out);
+
+/* Sets the target delay's floor to min_us (A/V sync: audio heard before
+ * its picture is shown waits longer). Below the configured min_delay_ms it
+ * is that; above the configured max_delay_ms the ceiling rises with it, up
+ * to what the slots hold (PVS_JITTER_SLOTS / 2 - 1 frames), where it
+ * stops. The delay follows gently: a frame inserted while playback is in a
+ * silence, else at most one every PVS_JITTER_SHRINK_MS (concealment, about
+ * inaudible at 5 ms); lowering the floor drops frames as the target says
+ * (jitter.h above). Thread-safe. Returns 0, or PVS_EINVAL when min_us < 0. */
+int pvs_jitter_set_min_delay_us(struct pvs_jitter *j, int64_t min_us);
 
 #endif

@@ -36,7 +36,12 @@ struct pvs_client_audio {
     /* main thread: the jitter counters already reported */
     uint64_t reported_underruns, reported_concealed;
     int collects;
+    double sync_extra_ms;             /* A/V sync: delay on top of the target */
 };
+
+/* The most A/V sync adds: beyond this, sound waits no longer (video that
+ * far behind has other trouble). */
+#define MAX_SYNC_EXTRA_MS 200.0
 
 int pvs_client_audio_period(int frame_samples)
 {
@@ -197,6 +202,26 @@ void pvs_client_audio_set_offset(struct pvs_client_audio *a, int64_t offset_us)
 {
     atomic_store(&a->offset_us, offset_us);
     atomic_store(&a->have_offset, true);
+}
+
+double pvs_client_audio_sync(struct pvs_client_audio *a, double audio_ms, double video_ms,
+                             double video_frame_ms)
+{
+    double frame_ms = a->frame * 1000.0 / PVS_AUDIO_RATE;
+    double extra = pvs_client_av_sync(audio_ms, video_ms, video_frame_ms, frame_ms,
+                                      a->sync_extra_ms, MAX_SYNC_EXTRA_MS);
+    struct pvs_jitter_stats js;
+    pvs_jitter_get_stats(a->jb, &js);
+    if (extra != a->sync_extra_ms)
+        PVS_LOG_D("audio: A/V %+.1f ms (audio %.1f, video %.1f): extra delay %.1f -> %.1f ms",
+                  audio_ms - video_ms, audio_ms, video_ms, a->sync_extra_ms, extra);
+    a->sync_extra_ms = extra;
+    /* The floor follows the network's own target, so the extra stays an
+     * extra as the jitter changes; 0 extra: back to the configured floor. */
+    (void)pvs_jitter_set_min_delay_us(a->jb, extra > 0
+                                                 ? (int64_t)((js.net_target_ms + extra) * 1000)
+                                                 : 0);
+    return extra;
 }
 
 void pvs_client_audio_collect(struct pvs_client_audio *a, struct pvs_client_stats *s)

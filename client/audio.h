@@ -13,7 +13,7 @@
  * Works without a window: SDL_AUDIODRIVER=disk SDL_DISKAUDIOFILE=FILE
  * writes what would be heard to FILE (raw S16 stereo 48 kHz).
  *
- * Threading: open, close, set_offset and collect from the main thread;
+ * Threading: open, close, set_offset, sync and collect from the main thread;
  * pvs_client_audio_packet from the receive thread; SDL's audio thread runs
  * the callback. The jitter buffer has its own lock; the latency samples
  * have another. */
@@ -48,6 +48,14 @@ void pvs_client_audio_packet(void *ctx, const uint8_t *pkt, size_t len, int64_t 
 
 /* The session's clock offset (server's clock - ours), once measured. */
 void pvs_client_audio_set_offset(struct pvs_client_audio *a, int64_t offset_us);
+
+/* A/V sync, once a second (docs/audio.md, "Sync"): given that second's
+ * median audio latency and glass to glass (ms; NAN: none) and the video
+ * frame interval, moves the extra delay on top of the jitter buffer's own
+ * target by pvs_client_av_sync (client/stats.h) and sets the buffer's
+ * floor to that target + the extra. Returns the extra delay now, ms. */
+double pvs_client_audio_sync(struct pvs_client_audio *a, double audio_ms, double video_ms,
+                             double video_frame_ms);
 
 /* Moves the figures gathered since the last call into s (latency samples,
  * frames played, underruns, concealed frames). The caller holds the lock

@@ -62,6 +62,7 @@ struct pvs_session {
     uint32_t audio_epoch;            /* +1 per audio opened or closed */
     uint32_t rx_audio_epoch;         /* the audio the receiver's hook feeds */
     int64_t last_audio_collect_us;
+    uint64_t av_seen;                /* the stats' av_seconds last acted on */
 
     /* receive thread -> main thread */
     atomic_int want_keyframe;        /* 0, or enum pvs_ctl_keyframe_reason */
@@ -630,6 +631,15 @@ int pvs_session_service(struct pvs_session *s, int timeout_ms)
         collect_audio(s);
         s->last_audio_collect_us = now;
     }
+    /* A/V sync: once per second that measured an offset (the statistics'
+     * roll takes it). */
+    pvs_mutex_lock(&s->stats_lock);
+    bool av_new = s->stats->av_seconds != s->av_seen;
+    double av_audio = s->stats->av_audio_ms, av_video = s->stats->av_video_ms;
+    s->av_seen = s->stats->av_seconds;
+    pvs_mutex_unlock(&s->stats_lock);
+    if (av_new && s->audio && s->have_stream && s->stream.fps > 0)
+        pvs_client_audio_sync(s->audio, av_audio, av_video, 1000.0 / s->stream.fps);
 
     if (s->keyed && s->have_stream) {
         int reason = atomic_exchange(&s->want_keyframe, 0);

@@ -26,6 +26,10 @@ struct pvs_client_stats *pvs_client_stats_new(int64_t now_us)
     }
     pvs_stats_reset(&s->audio_total);
     pvs_stats_reset(&s->audio_window);
+    pvs_stats_reset(&s->av_late);
+    pvs_stats_reset(&s->av_early);
+    pvs_stats_reset(&s->av_abs);
+    s->av_audio_ms = s->av_video_ms = NAN;
     s->win_start_us = now_us;
     return s;
 }
@@ -136,6 +140,34 @@ static double median_ms(const struct pvs_stats *st)
     return st->count ? (double)pvs_stats_quantile(st, 0.5) / 1e6 : NAN;
 }
 
+double pvs_client_av_sync(double audio_ms, double video_ms, double video_frame_ms,
+                          double audio_frame_ms, double extra_ms, double max_extra_ms)
+{
+    if (isnan(audio_ms) || isnan(video_ms) || !(video_frame_ms > 0) || !(audio_frame_ms > 0))
+        return extra_ms;
+    double off = audio_ms - video_ms, step = audio_frame_ms;
+    if (off < -video_frame_ms / 2)
+        extra_ms += -off < step ? -off : step;
+    else if (off > 0 && extra_ms > 0)
+        extra_ms -= off < step ? off : step;
+    if (extra_ms > max_extra_ms)
+        extra_ms = max_extra_ms;
+    return extra_ms > 0 ? extra_ms : 0;
+}
+
+double pvs_client_stats_av_quantile(const struct pvs_client_stats *s, double q)
+{
+    uint64_t ne = s->av_early.count, nl = s->av_late.count;
+    if (!ne && !nl)
+        return NAN;
+    /* Ordered from the earliest: the early ones by falling magnitude,
+     * then the late ones. */
+    double r = q * (double)(ne + nl);
+    if (ne && (r < (double)ne || !nl))
+        return -(double)pvs_stats_quantile(&s->av_early, 1.0 - r / (double)ne) / 1e6;
+    return (double)pvs_stats_quantile(&s->av_late, (r - (double)ne) / (double)nl) / 1e6;
+}
+
 void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
                            struct pvs_client_second *out)
 {
@@ -159,6 +191,15 @@ void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
     out->loss_pct = all ? 100.0 * (double)out->lost / (double)all : 0;
     out->audio_on = s->audio_on;
     out->audio_ms = median_ms(&s->audio_window);
+    out->av_offset_ms = out->audio_ms - out->g2g_ms; /* NAN when either is */
+    if (!isnan(out->av_offset_ms)) {
+        int64_t ns = (int64_t)(out->av_offset_ms * 1e6);
+        pvs_stats_add(ns < 0 ? &s->av_early : &s->av_late, ns < 0 ? -ns : ns);
+        pvs_stats_add(&s->av_abs, ns < 0 ? -ns : ns);
+        s->av_audio_ms = out->audio_ms;
+        s->av_video_ms = out->g2g_ms;
+        s->av_seconds++;
+    }
 
     for (int i = 0; i < PVS_CSTAGE_COUNT; i++)
         pvs_stats_reset(&s->window[i]);
@@ -184,14 +225,19 @@ int pvs_client_stats_format_audio(const struct pvs_client_second *sec, char *buf
 {
     if (!sec->audio_on)
         return snprintf(buf, len, "audio off");
+    char av[32];
+    if (isnan(sec->av_offset_ms))
+        snprintf(av, sizeof(av), "A/V n/a");
+    else
+        snprintf(av, sizeof(av), "A/V %+.0f ms", sec->av_offset_ms);
     if (isnan(sec->audio_ms)) /* silence (nothing sent), or no clock offset yet */
-        return snprintf(buf, len, "audio n/a");
-    return snprintf(buf, len, "audio %.0f ms", sec->audio_ms);
+        return snprintf(buf, len, "audio n/a | %s", av);
+    return snprintf(buf, len, "audio %.0f ms | %s", sec->audio_ms, av);
 }
 
 int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len)
 {
-    char h[16], n[16], d[16], g[16], a[32];
+    char h[16], n[16], d[16], g[16], a[64];
     pvs_client_stats_format_audio(sec, a, sizeof(a));
     return snprintf(buf, len,
                     "fps %.1f | %.2f Mbit/s | host %s net %s decode %s g2g %s ms | "
@@ -219,6 +265,11 @@ void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
             fprintf(out, "capture -> heard p50 %.1f ms, p99 %.1f ms\n", a.p50_ms, a.p99_ms);
         else
             fprintf(out, "latency unavailable (no clock offset from the server)\n");
+        if (s->av_abs.count)
+            fprintf(out, "A/V offset (audio - video, per second): p50 %+.1f ms, p99 of |offset| "
+                    "%.1f ms over %llu s\n", pvs_client_stats_av_quantile(s, 0.5),
+                    (double)pvs_stats_quantile(&s->av_abs, 0.99) / 1e6,
+                    (unsigned long long)s->av_abs.count);
     } else {
         fprintf(out, "audio: none played\n");
     }
@@ -275,6 +326,12 @@ int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f)
             fprintf(f, "{\"latency_ms\":{\"p50\":%.4f,\"p99\":%.4f}", a.p50_ms, a.p99_ms);
         else
             fprintf(f, "{\"latency_ms\":{\"p50\":null,\"p99\":null}");
+        if (s->av_abs.count)
+            fprintf(f, ",\"av_offset_ms\":{\"p50\":%.4f,\"p99\":%.4f}",
+                    pvs_client_stats_av_quantile(s, 0.5),
+                    (double)pvs_stats_quantile(&s->av_abs, 0.99) / 1e6);
+        else
+            fprintf(f, ",\"av_offset_ms\":{\"p50\":null,\"p99\":null}");
         fprintf(f, ",\"underruns\":%llu,\"concealed\":%llu}",
                 (unsigned long long)s->audio_underruns, (unsigned long long)s->audio_concealed);
     }

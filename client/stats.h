@@ -70,6 +70,14 @@ struct pvs_client_stats {
     uint64_t audio_underruns;      /* the jitter buffer found nothing to play */
     uint64_t audio_concealed;      /* frames Opus made up (lost, or late) */
     struct pvs_stats audio_total, audio_window;  /* capture -> heard, ns */
+    /* A/V offset, one per second that had both sound and pictures: the
+     * window's median audio latency less its median glass to glass. In ns,
+     * by sign (early: audio ahead of the picture, stored as -offset), and
+     * the absolute value. */
+    struct pvs_stats av_late, av_early, av_abs;
+    uint64_t av_seconds;           /* +1 per offset taken (the session's
+                                      sync watches it) */
+    double av_audio_ms, av_video_ms; /* the last one's two medians */
 };
 
 /* The figures of one window (about a second). A latency is the window's
@@ -86,6 +94,8 @@ struct pvs_client_second {
     double loss_pct;         /* lost / (decoded + lost) in the window */
     bool audio_on;           /* sound is playing */
     double audio_ms;         /* the window's median audio latency; NAN when none */
+    double av_offset_ms;     /* audio_ms - g2g_ms (> 0: sound after its picture);
+                                NAN when either is missing */
 };
 
 /* Allocates (the histograms take about 130 KiB) and resets with the window
@@ -116,18 +126,35 @@ bool pvs_client_audio_latency(uint64_t capture_us, int64_t offset_us, int64_t ca
 void pvs_client_stats_audio(struct pvs_client_stats *s, const struct pvs_stats *latency,
                             uint64_t frames, uint64_t underruns, uint64_t concealed);
 
+/* A/V sync (docs/audio.md, "Sync"): the jitter buffer's delay added on top
+ * of what the network asks for, so that sound is not heard before its
+ * picture is shown. Given one second's medians (audio latency and glass
+ * to glass, ms; NAN: that second had none, and nothing changes), the
+ * video frame interval and the audio frame (the largest step, ms), the
+ * extra delay now and the most it may be: returns the new extra delay.
+ * Sound early by more than half a video frame: + min(step, early); sound
+ * late while some extra delay is held: - min(step, late, extra). Never
+ * below 0: video is never held back for sound. */
+double pvs_client_av_sync(double audio_ms, double video_ms, double video_frame_ms,
+                          double audio_frame_ms, double extra_ms, double max_extra_ms);
+
+/* The signed A/V offset at quantile q over the run (ms; NAN without
+ * any). */
+double pvs_client_stats_av_quantile(const struct pvs_client_stats *s, double q);
+
 /* Ends the window at now_us: fills *out and starts the next window. */
 void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
                            struct pvs_client_second *out);
 
 /* "fps 59.9 | 12.3 Mbit/s | host 3.1 net 0.4 decode 2.2 g2g 6.0 ms | lost 0 (0.0 %)
- * | fec 0 | replaced 0 | audio 23 ms" ("audio off" without sound) with "n/a" for
+ * | fec 0 | replaced 0 | audio 23 ms | A/V +6 ms" ("audio off" without sound) with "n/a" for
  * an unavailable figure. Returns what snprintf returns. */
 int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len);
 
 /* "audio 23 ms", "audio n/a" (nothing heard in the window: silence, or no
- * clock offset yet) or "audio off", for
- * the line above and the overlay. Returns what snprintf returns. */
+ * clock offset yet) or "audio off", and with sound on, " | A/V +6 ms" (the
+ * window's A/V offset; "A/V n/a" without one), for the line above and the
+ * overlay. Returns what snprintf returns. */
 int pvs_client_stats_format_audio(const struct pvs_client_second *sec, char *buf, size_t len);
 
 /* The summary at exit: counts and p50/p95/p99/max per stage. */
@@ -136,9 +163,11 @@ void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
 /* Writes {"frames_decoded", "frames_lost", "keyframe_requests",
  * "frames_stamped", "glass_to_glass": {"p50_ms", "p95_ms", "p99_ms",
  * "max_ms"}, "stages": {"capture": {...}, "host": {...}, "network": {...},
- * "decode": {...}}, "audio": {"latency_ms": {"p50", "p99"}, "underruns",
- * "concealed"}} and a newline; a stage with no sample has null figures,
- * and "audio" is null when no audio frame was played.
+ * "decode": {...}}, "audio": {"latency_ms": {"p50", "p99"}, "av_offset_ms":
+ * {"p50", "p99"}, "underruns", "concealed"}} and a newline; a stage with no
+ * sample has null figures, and "audio" is null when no audio frame was
+ * played. av_offset_ms is over the per-second offsets: p50 signed, p99 of
+ * the absolute value.
  * Glass to glass runs from the frame's stamp (when it was painted) where
  * frames carry one, else from its capture; "capture" (painted -> captured)
  * has figures only for stamped frames. Returns 0 or PVS_EIO. */

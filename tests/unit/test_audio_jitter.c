@@ -445,6 +445,89 @@ static void test_garbage(void)
     pvs_jitter_close(&j);
 }
 
+/* pvs_jitter_set_min_delay_us (A/V sync): raising the floor makes the
+ * delay grow to it, a frame at most every PVS_JITTER_SHRINK_MS during
+ * sound; lowering it brings the delay back; bad values are refused or
+ * capped. In-order stream, 5 ms pulls, as run() does. */
+static void test_min_delay(void)
+{
+    int frames = 1200; /* 6 s */
+    make_stream(frames, 1, NULL);
+    struct pvs_jitter *j = open_jb();
+    CHECK_INT(pvs_jitter_set_min_delay_us(j, -1), ==, PVS_EINVAL);
+    struct pvs_stats lat_before, lat_high, lat_after;
+    pvs_stats_reset(&lat_before);
+    pvs_stats_reset(&lat_high);
+    pvs_stats_reset(&lat_after);
+    struct pvs_jitter_stats st;
+    int next = 0, last_insert = -1000, min_gap = 1000, inserted_high = 0;
+    double delay_high = 0, target_high = 0, floor_high = 0;
+    for (int k = 0; k < frames; k++) {
+        int64_t now = T0 + FRAME_NS + 200000 + MS + k * FRAME_NS;
+        while (next < frames && arrival[next] <= now) {
+            pvs_jitter_insert(j, pkts[next], (size_t)lens[next], arrival[next]);
+            next++;
+        }
+        if (k == 200)
+            CHECK_INT(pvs_jitter_set_min_delay_us(j, 30000), ==, 0);
+        if (k == 700)
+            CHECK_INT(pvs_jitter_set_min_delay_us(j, 0), ==, 0);
+        struct pvs_jitter_frame info;
+        pvs_jitter_pull(j, now, out + (size_t)k * F * 2, &info);
+        kinds[k] = info.kind;
+        if (info.kind == PVS_JITTER_INSERTED && k > 200 && k < 700) {
+            inserted_high++;
+            if (k - last_insert < min_gap)
+                min_gap = k - last_insert;
+            last_insert = k;
+        }
+        int64_t l = now - (int64_t)info.capture_us * 1000;
+        if (info.capture_us && k >= 100 && k < 200)
+            pvs_stats_add(&lat_before, l);
+        if (info.capture_us && k >= 600 && k < 700)
+            pvs_stats_add(&lat_high, l);
+        if (info.capture_us && k >= 1100)
+            pvs_stats_add(&lat_after, l);
+        if (k == 699) {
+            pvs_jitter_get_stats(j, &st);
+            delay_high = st.delay_ms;
+            target_high = st.target_ms;
+            floor_high = st.min_delay_ms;
+        }
+    }
+    pvs_jitter_get_stats(j, &st);
+    double before = (double)pvs_stats_quantile(&lat_before, 0.5) / 1e6;
+    double high = (double)pvs_stats_quantile(&lat_high, 0.5) / 1e6;
+    double after = (double)pvs_stats_quantile(&lat_after, 0.5) / 1e6;
+    printf("min delay 30 ms: delay %.1f ms (target %.1f, floor %.1f), %d frames inserted, at least "
+           "%d pulls apart; capture to pull p50 %.1f -> %.1f -> %.1f ms (floor back to 5); "
+           "%llu dropped, %llu concealed\n", delay_high, target_high, floor_high, inserted_high,
+           min_gap, before, high, after, (unsigned long long)st.dropped,
+           (unsigned long long)st.concealed);
+    CHECK_NEAR(floor_high, 30, 0.01);
+    CHECK_NEAR(target_high, 30, 0.01);
+    CHECK(delay_high >= 27.5 && delay_high <= 35);
+    /* From about 11 ms to 30: four frames, each 250 ms apart at least. */
+    CHECK(inserted_high >= 3 && inserted_high <= 5);
+    CHECK_INT(min_gap, >=, PVS_JITTER_SHRINK_MS / 5);
+    /* The delay went from about 11 ms (the target) to the floor: the
+     * latency rose by as much. */
+    CHECK(high - before >= 15 && high - before <= 25);
+    /* Back down: the configured floor again, the latency as before. */
+    CHECK_NEAR(st.min_delay_ms, 5, 0.01);
+    CHECK(st.target_ms < 10);
+    CHECK_NEAR(after, before, 5.1);
+    CHECK_INT(st.concealed, ==, 0);
+    CHECK_INT(st.underruns, ==, 0);
+    check_tone(1100, frames);
+    /* Past what the slots hold: capped (63 frames of 5 ms). */
+    CHECK_INT(pvs_jitter_set_min_delay_us(j, 10000000), ==, 0);
+    pvs_jitter_get_stats(j, &st);
+    CHECK_NEAR(st.min_delay_ms, (PVS_JITTER_SLOTS / 2 - 1) * 5.0, 0.01);
+    CHECK_NEAR(st.target_ms, st.min_delay_ms, 0.01);
+    pvs_jitter_close(&j);
+}
+
 static void test_packet_layout(void)
 {
     struct pvs_audio_packer pk;
@@ -578,5 +661,6 @@ int main(void)
     RUN(test_adapts);
     RUN(test_silence_gate);
     RUN(test_garbage);
+    RUN(test_min_delay);
     TEST_EXIT();
 }
