@@ -40,6 +40,7 @@ struct pvs_jitter {
     int64_t cfg_min_ns, cfg_max_ns; /* as opened; min/max_ns follow set_min_delay */
 
     bool started;
+    bool pulled;    /* playback has taken a frame since the last anchor */
     int64_t play;        /* next frame to play */
     uint32_t play_ts;    /* its timestamp */
     int64_t highest;     /* the newest frame held (< play: nothing waiting) */
@@ -185,6 +186,7 @@ static void anchor(struct pvs_jitter *j, uint32_t ts, int64_t arrival_ns)
     j->last_grow_ns = arrival_ns;
     j->last_ts = ts;
     j->last_ext = (int64_t)ts;
+    j->pulled = false;
     j->transit_n = j->transit_pos = 0;
     j->settle_at = arrival_ns + PVS_JITTER_SETTLE_MS * MS;
     if (!j->settle_at)
@@ -291,6 +293,15 @@ int pvs_jitter_insert(struct pvs_jitter *j, const uint8_t *pkt, size_t len, int6
         fn = j->play + (int32_t)(p.timestamp - j->play_ts) / j->F;
     }
     j->resync_run = 0;
+    /* Until playback takes its first frame, each newer packet (on this
+     * timeline) moves the start to it: packets that waited in the socket
+     * while the client set up arrive as one burst, and the oldest of them
+     * would otherwise start playback a burst's age late. Nothing has been
+     * heard yet. */
+    if (!j->pulled && fn > j->highest && j->highest >= 0) {
+        anchor(j, p.timestamp, arrival_ns);
+        fn = j->play + (int32_t)(p.timestamp - j->play_ts) / j->F;
+    }
 
     /* Transit, on the sender's extended timeline. */
     int64_t ext = ext_of(j, p.timestamp);
@@ -368,6 +379,7 @@ int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
         pvs_mutex_unlock(&j->lock);
         return 0;
     }
+    j->pulled = true;
     update_target(j);
     info->timestamp = j->play_ts;
 

@@ -25,9 +25,11 @@
  * in bursts). Above target by more than a frame, one frame is dropped, at
  * most one every PVS_JITTER_SHRINK_MS (all at once during a silence, where
  * nothing is heard); below target, a concealed frame is inserted. The
- * first packet starts playback start_delay_ms after it arrives, and the
- * first packet after a silence (RTP's marker) re-anchors playback on the
- * target at no cost.
+ * first packet starts playback start_delay_ms after it arrives; until
+ * playback has taken its first frame, each newer packet moves that start
+ * to itself (the burst of packets that waited in the socket starts from
+ * its newest, not a burst's age late). The first packet after a silence
+ * (RTP's marker) re-anchors playback on the target at no cost.
  *
  * Untrusted input: a packet that does not parse, has another frame size,
  * or whose timestamp is not a whole number of frames from the stream's is
