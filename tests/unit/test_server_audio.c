@@ -121,6 +121,13 @@ static void run_loopback(int frame, int bitrate, int redundancy, int datagram)
         if (!first_arrival)
             first_arrival = now;
         CHECK_INT(pvs_jitter_insert(jb, buf, len, now), >=, 0);
+        if (!packets) {
+            /* Playback starts with the first packet (as a device would pull
+             * every period); until its first pull the buffer would follow
+             * the newest packet, as for a backlog. */
+            int16_t pcm[PVS_AUDIO_MAX_FRAME * 2];
+            pvs_jitter_pull(jb, now, pcm, NULL);
+        }
         packets++;
     }
     CHECK_INT(packets, ==, WANT_PACKETS);
@@ -146,8 +153,8 @@ static void run_loopback(int frame, int bitrate, int redundancy, int datagram)
      * arrival on: once playback starts, every frame comes from its own
      * packet. */
     int frames = 0, from_packets = 0;
-    int64_t t = first_arrival;
     int64_t step = (int64_t)frame * 1000000000LL / PVS_AUDIO_RATE;
+    int64_t t = first_arrival + step;
     int total = packets;
     for (int i = 0; i < total + 16 && frames < total && jb; i++, t += step) {
         struct pvs_jitter_frame info;
