@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audio/source.h"
 #include "capture/capture.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/platform/platform.h"
 #include "encode/encoder.h"
 #include "input/injector.h"
+#include "server/audio.h"
 #include "server/server.h"
 
 static void line(const char *what, bool ok, const char *detail)
@@ -117,6 +119,31 @@ static void check_input(const struct pvs_server_settings *s)
     pvs_injector_close(&inj);
 }
 
+/* Sound is optional: a source that cannot open is reported, but the
+ * server is still ready to stream the picture. */
+static void check_audio(const struct pvs_server_settings *s)
+{
+    printf("audio\n");
+    fflush(stdout);
+    if (!s->audio) {
+        line("sound", false, "off (--no-audio)");
+        return;
+    }
+    struct pvs_audio_opts o = { .frame_samples = pvs_server_audio_frame_samples(s->audio_frame),
+                                .device = s->audio_device[0] ? s->audio_device : NULL };
+    struct pvs_audio_source *src = NULL;
+    char why[256] = "";
+    int err = pvs_audio_open(&src, s->audio_source, &o, why, sizeof(why));
+    char detail[320];
+    if (!err)
+        snprintf(detail, sizeof(detail), "%s", src->ops->description);
+    else
+        snprintf(detail, sizeof(detail), "%s; the picture streams without it",
+                 *why ? why : pvs_strerror(err));
+    line(s->audio_source, !err, detail);
+    pvs_audio_close(&src);
+}
+
 int pvs_server_doctor(const struct pvs_server_settings *s)
 {
     if (pvs_net_init() != 0)
@@ -128,6 +155,7 @@ int pvs_server_doctor(const struct pvs_server_settings *s)
     bool ports = check_port(s, s->port, "control");
     ports &= check_port(s, s->port + 1, "media");
     check_input(s);
+    check_audio(s);
     pvs_net_deinit();
 
     bool ready = captures > 0 && encoders > 0 && ports;
