@@ -103,7 +103,7 @@ int pvs_jitter_open(struct pvs_jitter **out, const struct pvs_jitter_config *cfg
     if (!c.start_delay_ms)
         c.start_delay_ms = 10;
     int n = c.frame_samples;
-    if ((n != 120 && n != 240 && n != 480 && n != 960) || c.min_delay_ms < 0 ||
+    if (!pvs_audio_frame_ok(n) || c.min_delay_ms < 0 ||
         c.max_delay_ms < c.min_delay_ms || c.max_delay_ms > 1000 || c.start_delay_ms < 0 ||
         (int64_t)c.max_delay_ms * PVS_AUDIO_RATE / 1000 / n >= PVS_JITTER_SLOTS / 2) {
         PVS_LOG_E("jitter buffer: bad settings (%d-sample frames, delay %d..%d ms, start %d ms)",

@@ -25,11 +25,6 @@ struct pvs_opus_dec {
     int frame_samples;
 };
 
-static bool frame_ok(int n)
-{
-    return n == 120 || n == 240 || n == 480 || n == 960;
-}
-
 bool pvs_opus_is_silence(const int16_t *pcm, int n)
 {
     for (int i = 0; i < 2 * n; i++)
@@ -51,7 +46,7 @@ int pvs_opus_enc_open(struct pvs_opus_enc **out, const struct pvs_opus_config *c
     if (!c.frame_samples)
         c.frame_samples = PVS_AUDIO_DEFAULT_FRAME;
     if (c.bitrate < PVS_OPUS_MIN_BITRATE || c.bitrate > PVS_OPUS_MAX_BITRATE ||
-        !frame_ok(c.frame_samples) || c.loss_percent < 0 || c.loss_percent > 100 ||
+        !pvs_audio_frame_ok(c.frame_samples) || c.loss_percent < 0 || c.loss_percent > 100 ||
         c.complexity < -1 || c.complexity > 10 || c.silence < PVS_OPUS_SILENCE_GATE ||
         c.silence > PVS_OPUS_SILENCE_DTX) {
         PVS_LOG_E("opus: bad settings (%d bit/s, %d-sample frames, loss %d %%, complexity %d): "
@@ -157,7 +152,7 @@ int pvs_opus_dec_open(struct pvs_opus_dec **out, int frame_samples)
     *out = NULL;
     if (!frame_samples)
         frame_samples = PVS_AUDIO_DEFAULT_FRAME;
-    if (!frame_ok(frame_samples))
+    if (!pvs_audio_frame_ok(frame_samples))
         return PVS_EINVAL;
     struct pvs_opus_dec *d = calloc(1, sizeof(*d));
     if (!d)

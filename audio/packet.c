@@ -3,20 +3,16 @@
 #include <string.h>
 
 #include "audio/packet.h"
+#include "audio/source.h"
 #include "common/error.h"
 #include "net/media.h"
 #include "net/wire.h"
-
-static bool frame_ok(unsigned n)
-{
-    return n == 120 || n == 240 || n == 480 || n == 960;
-}
 
 int pvs_audio_packer_init(struct pvs_audio_packer *p, uint32_t ssrc, uint16_t first_seq,
                           int frame_samples, int redundancy)
 {
     memset(p, 0, sizeof(*p));
-    if (frame_samples < 0 || !frame_ok((unsigned)frame_samples) || redundancy < 0 ||
+    if (!pvs_audio_frame_ok(frame_samples) || redundancy < 0 ||
         redundancy > PVS_AUDIO_MAX_REDUNDANCY)
         return PVS_EINVAL;
     p->ssrc = ssrc;
@@ -111,7 +107,7 @@ int pvs_audio_packet_parse(const uint8_t *pkt, size_t len, struct pvs_audio_pack
     if (h[0] != PVS_AUDIO_VERSION || h[12] > PVS_AUDIO_MAX_REDUNDANCY)
         return PVS_EBADDATA;
     unsigned frame = pvs_get_be16(h + 2);
-    if (!frame_ok(frame))
+    if (!pvs_audio_frame_ok((int)frame))
         return PVS_EBADDATA;
     int r = h[12];
     size_t pos = fixed + 2u * (size_t)r;

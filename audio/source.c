@@ -40,8 +40,7 @@ int pvs_audio_opts_resolve(const struct pvs_audio_opts *in, struct pvs_audio_opt
     *out = in ? *in : none;
     if (!out->frame_samples)
         out->frame_samples = PVS_AUDIO_DEFAULT_FRAME;
-    if (out->frame_samples != 120 && out->frame_samples != 240 &&
-        out->frame_samples != 480 && out->frame_samples != 960) {
+    if (!pvs_audio_frame_ok(out->frame_samples)) {
         PVS_LOG_E("audio: frame of %d samples: take 120, 240, 480 or 960 (2.5 to 20 ms)",
                   out->frame_samples);
         return PVS_EINVAL;

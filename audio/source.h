@@ -27,6 +27,13 @@
 #define PVS_AUDIO_MAX_FRAME 960
 #define PVS_AUDIO_DEFAULT_FRAME 240 /* 5 ms */
 
+/* Whether `samples` (per channel) is one of those frame sizes: 120, 240,
+ * 480 or 960. */
+static inline bool pvs_audio_frame_ok(int samples)
+{
+    return samples == 120 || samples == 240 || samples == 480 || samples == 960;
+}
+
 struct pvs_audio_opts {
     int frame_samples;   /* samples per channel per read(): 120, 240, 480 or
                             960; 0 = 240 (5 ms) */

@@ -106,8 +106,7 @@ int pvs_client_audio_open(struct pvs_client_audio **out, int frame_samples, char
     if (!out)
         return PVS_EINVAL;
     *out = NULL;
-    if (frame_samples != 120 && frame_samples != 240 && frame_samples != 480 &&
-        frame_samples != 960) {
+    if (!pvs_audio_frame_ok(frame_samples)) {
         if (why && why_len)
             snprintf(why, why_len, "frames of %d samples are not Opus frames", frame_samples);
         return PVS_EINVAL;

@@ -30,7 +30,7 @@ const struct pvs_option pvs_client_options[] = {
         "0 = until stopped"),
     OPT("stats-json", PVS_OPT_STRING, stats_json, 0, 0, "FILE",
         "at exit, write frame counts and latency percentiles (host, network, decode, "
-        "glass to glass) as JSON"),
+        "glass to glass, audio, A/V offset) as JSON"),
     OPT("record", PVS_OPT_STRING, record, 0, 0, "FILE",
         "write the received video stream as is (H.264/HEVC Annex B, AV1 OBUs)"),
     OPT("trace", PVS_OPT_STRING, trace, 0, 0, "FILE",

@@ -124,12 +124,6 @@ int pvs_host_format_list_json(const struct pvs_host_gpu *gpus, int count, char *
 
 /* Text from sysfs is already free of control characters (sysfs.h); ids
  * come from directory names, so they are checked again here. */
-static void put_plain(struct pvs_text *t, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        pvs_text_append(t, *p < 0x20 || *p == 0x7f ? "?" : (const char *)p, 1);
-}
-
 int pvs_host_format_list_table(const struct pvs_host_gpu *gpus, int count, char **out)
 {
     struct pvs_text t = PVS_TEXT_INIT;
@@ -137,11 +131,11 @@ int pvs_host_format_list_table(const struct pvs_host_gpu *gpus, int count, char 
     for (int i = 0; i < count; i++) {
         const struct pvs_host_gpu *g = &gpus[i];
         pvs_text_printf(&t, "%-7s ", g->backend ? g->backend : "?");
-        put_plain(&t, g->id);
+        pvs_text_plain(&t, g->id);
         for (size_t pad = strlen(g->id); pad < 13; pad++)
             pvs_text_puts(&t, " ");
         pvs_text_printf(&t, " %04x:%04x  ", (unsigned)g->vendor_id, (unsigned)g->device_id);
-        put_plain(&t, *g->name ? g->name : "(unknown: no pci.ids entry)");
+        pvs_text_plain(&t, *g->name ? g->name : "(unknown: no pci.ids entry)");
         pvs_text_puts(&t, "\n");
         if (g->backend && !strcmp(g->backend, "sriov")) {
             pvs_text_printf(&t, "        virtual functions: %d of %d enabled\n", g->num_vfs,
@@ -152,15 +146,15 @@ int pvs_host_format_list_table(const struct pvs_host_gpu *gpus, int count, char 
             for (int j = 0; j < g->type_count; j++) {
                 const struct pvs_host_mdev_type *ty = &g->types[j];
                 pvs_text_puts(&t, "        type ");
-                put_plain(&t, ty->id);
+                pvs_text_plain(&t, ty->id);
                 pvs_text_printf(&t, ": %d available", ty->available_instances);
                 if (*ty->name) {
                     pvs_text_puts(&t, ", ");
-                    put_plain(&t, ty->name);
+                    pvs_text_plain(&t, ty->name);
                 }
                 if (*ty->device_api) {
                     pvs_text_puts(&t, " (");
-                    put_plain(&t, ty->device_api);
+                    pvs_text_plain(&t, ty->device_api);
                     pvs_text_puts(&t, ")");
                 }
                 pvs_text_puts(&t, "\n");

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/error.h"
 #include "host/backend.h"
@@ -60,13 +59,8 @@ const char *pvs_check_verdict_name(enum pvs_check_verdict v)
     }
 }
 
-/* Text from PowerShell or sysfs, shown in a table: control characters '?'. */
-static void put_plain(struct pvs_text *t, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        pvs_text_append(t, *p < 0x20 || *p == 0x7f ? "?" : (const char *)p, 1);
-}
-
+/* Text from PowerShell or sysfs goes through pvs_text_plain: control
+ * characters become '?'. */
 int pvs_checks_format_table(const struct pvs_checks *c, char **out)
 {
     struct pvs_text t = PVS_TEXT_INIT;
@@ -76,15 +70,15 @@ int pvs_checks_format_table(const struct pvs_checks *c, char **out)
         failed += k->verdict == PVS_CHECK_FAIL;
         warned += k->verdict == PVS_CHECK_WARN;
         pvs_text_printf(&t, "%-4s  ", pvs_check_verdict_name(k->verdict));
-        put_plain(&t, k->id);
+        pvs_text_plain(&t, k->id);
         for (size_t pad = strlen(k->id); pad < 16; pad++)
             pvs_text_puts(&t, " ");
         pvs_text_puts(&t, " ");
-        put_plain(&t, k->found);
+        pvs_text_plain(&t, k->found);
         pvs_text_puts(&t, "\n");
         if (*k->fix) {
             pvs_text_puts(&t, "      fix: ");
-            put_plain(&t, k->fix);
+            pvs_text_plain(&t, k->fix);
             pvs_text_puts(&t, "\n");
         }
     }
@@ -139,12 +133,6 @@ static int count_entries(const char *dir)
     return n;
 }
 
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The IOMMU words of the kernel command line ("intel_iommu=on iommu=pt"),
  * or "" (none, or no cmdline). */
 static void iommu_words(const char *root, char *buf, size_t len)
@@ -192,7 +180,7 @@ static int check_modules(const char *root, bool mdev, struct pvs_checks *out)
     for (size_t i = 0; i < sizeof(vfio) / sizeof(vfio[0]); i++) {
         if (pvs_sysfs_path(path, sizeof(path), root, "sys/module/%s", vfio[i]) < 0)
             return PVS_ERANGE;
-        if (!is_dir(path))
+        if (!pvs_sysfs_is_dir(path))
             snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
                      *missing ? ", " : "", vfio[i]);
     }
@@ -211,7 +199,7 @@ static int check_modules(const char *root, bool mdev, struct pvs_checks *out)
         return rc;
     if (pvs_sysfs_path(path, sizeof(path), root, "sys/module/mdev") < 0)
         return PVS_ERANGE;
-    if (is_dir(path))
+    if (pvs_sysfs_is_dir(path))
         return pvs_checks_add(out, "mdev-module", PVS_CHECK_OK, "mdev is loaded", NULL);
     return pvs_checks_add(out, "mdev-module", PVS_CHECK_FAIL,
                           "mdev GPUs are listed, but the mdev module is not loaded",

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/error.h"
@@ -123,8 +122,7 @@ int pvs_host_cmd_apply(int argc, char **argv)
                 npos ? "give one plan file" : "which plan? give the file");
         return 2;
     }
-    struct stat st;
-    if (stat(c.sysfs_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (!pvs_sysfs_is_dir(c.sysfs_root)) {
         fprintf(stderr, PROG ": --sysfs-root '%s' is not a directory\n", c.sysfs_root);
         return 2;
     }

@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/error.h"
 #include "host/check.h"
 #include "host/cmds.h"
+#include "host/sysfs.h"
 
 #define PROG "pvstream-host check"
 
@@ -85,8 +85,7 @@ int pvs_host_cmd_check(int argc, char **argv)
                     "Linux, check the host and see the VM's XML with virsh dumpxml\n", c.vm);
             return 2;
         }
-        struct stat st;
-        if (stat(c.sysfs_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (!pvs_sysfs_is_dir(c.sysfs_root)) {
             fprintf(stderr, PROG ": --sysfs-root '%s' is not a directory\n", c.sysfs_root);
             return 2;
         }

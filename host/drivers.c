@@ -74,28 +74,11 @@ static int win_error(void)
  * UTF-8. */
 static wchar_t *wide(const char *path)
 {
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
-    if (n <= 0)
-        return NULL;
-    wchar_t *w = malloc((size_t)n * sizeof(*w));
-    if (!w)
-        return NULL;
-    MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n);
-    for (wchar_t *p = w; *p; p++)
+    wchar_t *w = pvs_text_wide(path);
+    for (wchar_t *p = w; p && *p; p++)
         if (*p == L'/')
             *p = L'\\';
     return w;
-}
-
-static char *narrow(const wchar_t *w)
-{
-    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-    if (n <= 0)
-        return NULL;
-    char *s = malloc((size_t)n);
-    if (s)
-        WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
-    return s;
 }
 
 static int fs_stat(const char *path, enum kind *k, uint64_t *size)
@@ -189,7 +172,7 @@ static int fs_list_raw(const char *dir, int (*add)(void *, const char *, enum ki
     do {
         if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L".."))
             continue;
-        char *name = narrow(fd.cFileName);
+        char *name = pvs_text_utf8(fd.cFileName);
         if (!name) {
             rc = PVS_ENOMEM;
             break;

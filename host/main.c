@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/error.h"
@@ -18,6 +17,7 @@
 #include "host/planfile.h"
 #include "host/ps.h"
 #include "host/report.h"
+#include "host/sysfs.h"
 #include "pvs_config.h"
 
 #define PROG "pvstream-host"
@@ -149,8 +149,7 @@ static int write_file(const char *path, const char *text)
 static int plan_for_gpu(const struct plan_cli *c, struct pvs_planfile_request *req,
                         struct pvs_planfile *pf, char *err, size_t err_len)
 {
-    struct stat st;
-    if (stat(c->sysfs_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (!pvs_sysfs_is_dir(c->sysfs_root)) {
         snprintf(err, err_len, "--sysfs-root '%s' is not a directory", c->sysfs_root);
         return PVS_EINVAL;
     }
@@ -425,8 +424,7 @@ static int cmd_list(int argc, char **argv)
         fprintf(stderr, PROG " list: unexpected argument '%s' (see list --help)\n", argv[2]);
         return 2;
     }
-    struct stat st;
-    if (stat(c.sysfs_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (!pvs_sysfs_is_dir(c.sysfs_root)) {
         fprintf(stderr, PROG " list: --sysfs-root '%s' is not a directory\n", c.sysfs_root);
         return 2;
     }

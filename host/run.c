@@ -348,32 +348,6 @@ static void remove_file(const char *path)
 
 #else /* _WIN32 */
 
-static wchar_t *to_wide(const char *s)
-{
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-    if (n <= 0)
-        return NULL;
-    wchar_t *w = malloc((size_t)n * sizeof(*w));
-    if (w && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
-        free(w);
-        w = NULL;
-    }
-    return w;
-}
-
-static char *to_utf8(const wchar_t *w)
-{
-    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-    if (n <= 0)
-        return NULL;
-    char *s = malloc((size_t)n);
-    if (s && WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL) != n) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
 static bool is_file(const wchar_t *path)
 {
     DWORD a = GetFileAttributesW(path);
@@ -386,7 +360,7 @@ static bool is_file(const wchar_t *path)
 static int find_program(const char *name, wchar_t **path)
 {
     *path = NULL;
-    wchar_t *wname = to_wide(name);
+    wchar_t *wname = pvs_text_wide(name);
     if (!wname)
         return PVS_EINVAL;
     if (wcspbrk(wname, L"\\/:")) {
@@ -508,7 +482,7 @@ static int run_child(char *const argv[], const char *input, struct sink *o, stru
         pvs_text_error(why, why_len, "%s: %s", argv[0], pvs_strerror(rc));
         goto out;
     }
-    if (pvs_host_win_cmdline(argv, &cmd) < 0 || !(wcmd = to_wide(cmd))) {
+    if (pvs_host_win_cmdline(argv, &cmd) < 0 || !(wcmd = pvs_text_wide(cmd))) {
         pvs_text_error(why, why_len, "cannot build the command line for %s", argv[0]);
         rc = PVS_EINVAL;
         goto out;
@@ -615,7 +589,7 @@ static int temp_script(char *path, size_t len, FILE **f)
             return PVS_EIO;
         }
         CloseHandle(h);
-        char *u = to_utf8(name);
+        char *u = pvs_text_utf8(name);
         if (!u || strlen(u) >= len) {
             DeleteFileW(name);
             free(u);
@@ -635,7 +609,7 @@ static int temp_script(char *path, size_t len, FILE **f)
 
 static void remove_file(const char *path)
 {
-    wchar_t *w = to_wide(path);
+    wchar_t *w = pvs_text_wide(path);
     if (w)
         DeleteFileW(w);
     free(w);

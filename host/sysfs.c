@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef _WIN32
 #include <fcntl.h>
@@ -277,4 +278,10 @@ int pvs_sysfs_link_name(const char *path, char *buf, size_t len)
     strcpy(buf, base);
     return 0;
 #endif
+}
+
+bool pvs_sysfs_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }

@@ -43,6 +43,10 @@ int pvs_sysfs_read_hex(const char *path, unsigned max, unsigned *out);
  * what makes a directory entry safe to put in a path. */
 bool pvs_sysfs_is_pci_bdf(const char *s);
 
+/* Whether path is a directory (following links): for --sysfs-root and the
+ * checks' "is this sysfs directory there". */
+bool pvs_sysfs_is_dir(const char *path);
+
 /* The vendor's and device's names from ROOT/usr/share/misc/pci.ids or
  * ROOT/usr/share/hwdata/pci.ids, written as "Vendor Device" ("Vendor" alone
  * when the device is not listed). Returns 0, or PVS_ENOENT (no file, or the

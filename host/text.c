@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _WIN32
+#include <windows.h>
+#endif
+
 #include "common/error.h"
 #include "host/text.h"
 
@@ -119,3 +123,37 @@ void pvs_text_json_string(struct pvs_text *t, const char *s)
     }
     pvs_text_puts(t, "\"");
 }
+
+void pvs_text_plain(struct pvs_text *t, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        pvs_text_append(t, *p < 0x20 || *p == 0x7f ? "?" : (const char *)p, 1);
+}
+
+#ifdef _WIN32
+wchar_t *pvs_text_wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+    if (n <= 0)
+        return NULL;
+    wchar_t *w = malloc((size_t)n * sizeof(*w));
+    if (w && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
+        free(w);
+        w = NULL;
+    }
+    return w;
+}
+
+char *pvs_text_utf8(const wchar_t *w)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+    if (n <= 0)
+        return NULL;
+    char *s = malloc((size_t)n);
+    if (s && WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL) != n) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+#endif

@@ -41,8 +41,21 @@ void pvs_text_free(struct pvs_text *t);
  * characters as \\u00XX. */
 void pvs_text_json_string(struct pvs_text *t, const char *s);
 
+/* Appends s for a plain-text table: control characters (a sysfs value or
+ * a name can hold any) become '?'. */
+void pvs_text_plain(struct pvs_text *t, const char *s);
+
 /* Writes a message into a caller's buffer of len bytes (an error's "why");
  * does nothing when buf is NULL or len 0. */
 void pvs_text_error(char *buf, size_t len, const char *fmt, ...) PVS_TEXT_PRINTF(3, 4);
+
+#ifdef _WIN32
+#include <wchar.h>
+/* UTF-8 to UTF-16 and back, for the Windows API's W functions. Each
+ * returns a new string (the caller frees it), or NULL when out of memory
+ * or (pvs_text_wide) s is not valid UTF-8. */
+wchar_t *pvs_text_wide(const char *s);
+char *pvs_text_utf8(const wchar_t *w);
+#endif
 
 #endif

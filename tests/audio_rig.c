@@ -20,28 +20,14 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/platform/platform.h"
+#include "tests/programs.h"
 
 /* ---- a private PulseAudio server ---------------------------------------- */
-
-static bool on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    char buf[512];
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-        if (access(buf, X_OK) == 0)
-            return true;
-        path = end ? end + 1 : NULL;
-    }
-    return false;
-}
 
 int pvs_rig_pulse_start(struct pvs_rig_pulse *p, const char *dir)
 {
     memset(p, 0, sizeof(*p));
-    if (!on_path("pulseaudio"))
+    if (!pvs_test_on_path("pulseaudio"))
         return PVS_ENOENT;
     char run[300], sock[300], native[400], log[300], cookie[300];
     snprintf(p->dir, sizeof(p->dir), "%.190s/pulse", dir);

@@ -3,9 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *pvs_test_slurp(const char *path)
 {
+    return pvs_test_slurp_len(path, NULL);
+}
+
+char *pvs_test_slurp_len(const char *path, size_t *len)
+{
+    if (len)
+        *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -18,9 +26,27 @@ char *pvs_test_slurp(const char *path)
         buf = NULL;
     }
     fclose(f);
-    if (buf)
+    if (buf) {
         buf[n] = '\0';
+        if (len)
+            *len = (size_t)n;
+    }
     return buf;
+}
+
+bool pvs_test_on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    char buf[512];
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
+        if (access(buf, X_OK) == 0)
+            return true;
+        path = end ? end + 1 : NULL;
+    }
+    return false;
 }
 
 double pvs_test_json_num(const char *text, const char *section, const char *key)

@@ -5,8 +5,15 @@
 
 #include <stdbool.h>
 
+#include <stddef.h>
+
 /* A whole file as a NUL-terminated string (free it), or NULL. */
 char *pvs_test_slurp(const char *path);
+/* The same, with its length in bytes (the NUL not counted) in *len. */
+char *pvs_test_slurp_len(const char *path, size_t *len);
+
+/* Whether an executable `prog` is in a directory of $PATH. */
+bool pvs_test_on_path(const char *prog);
 
 /* The number after "key": in JSON text (inside the object after
  * "section": when section is not NULL), or -1 when absent. */

@@ -105,18 +105,13 @@ static bool analyze(const char *raw, struct pvs_rig_analysis *a, double *seconds
 {
     char p[256];
     path(p, sizeof(p), raw);
-    FILE *f = fopen(p, "rb");
-    if (!f)
+    size_t bytes = 0;
+    char *data = pvs_test_slurp_len(p, &bytes);
+    if (!data)
         return false;
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    size_t n = bytes > 0 ? (size_t)bytes / 4 : 0;
-    int16_t *pcm = malloc(n * 4 + 4);
-    bool ok = pcm && fread(pcm, 4, n, f) == n &&
-              pvs_rig_analyze(pcm, n, &sig, NULL, 0, NULL, 0, a) == 0;
-    fclose(f);
-    free(pcm);
+    size_t n = bytes / 4; /* S16 stereo */
+    bool ok = pvs_rig_analyze((const int16_t *)(void *)data, n, &sig, NULL, 0, NULL, 0, a) == 0;
+    free(data);
     *seconds = (double)n / PVS_RIG_RATE;
     return ok;
 }

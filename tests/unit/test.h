@@ -59,6 +59,21 @@ static int test_checks_failed;
         return test_checks_failed ? 1 : 0;                                    \
     } while (0)
 
+/* What was written to `f` (a tmpfile()), as a NUL-terminated string to
+ * free; closes f. NULL when f is NULL or memory runs out. */
+static inline char *test_read_back(FILE *f)
+{
+    if (!f)
+        return NULL;
+    long n = ftell(f);
+    char *buf = n >= 0 ? calloc(1, (size_t)n + 1) : NULL;
+    rewind(f);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
 #define TEST_SKIP(why)                                                        \
     do {                                                                      \
         printf("skipped: %s\n", why);                                         \

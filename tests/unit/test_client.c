@@ -74,16 +74,9 @@ static void test_to_frame(void)
 static char *json_of(const struct pvs_client_stats *s)
 {
     FILE *f = tmpfile();
-    if (!f)
-        return NULL;
-    CHECK_INT(pvs_client_stats_write_json(s, f), ==, 0);
-    long n = ftell(f);
-    char *buf = calloc(1, (size_t)n + 1);
-    rewind(f);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
+    if (f)
+        CHECK_INT(pvs_client_stats_write_json(s, f), ==, 0);
+    return test_read_back(f);
 }
 
 static void test_stats(void)

@@ -35,31 +35,17 @@ static void test_latency_mapping(void)
 static char *json_of(const struct pvs_client_stats *s)
 {
     FILE *f = tmpfile();
-    if (!f)
-        return NULL;
-    CHECK_INT(pvs_client_stats_write_json(s, f), ==, 0);
-    long n = ftell(f);
-    char *buf = calloc(1, (size_t)n + 1);
-    rewind(f);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
+    if (f)
+        CHECK_INT(pvs_client_stats_write_json(s, f), ==, 0);
+    return test_read_back(f);
 }
 
 static char *summary_of(const struct pvs_client_stats *s)
 {
     FILE *f = tmpfile();
-    if (!f)
-        return NULL;
-    pvs_client_stats_print_summary(s, f);
-    long n = ftell(f);
-    char *buf = calloc(1, (size_t)n + 1);
-    rewind(f);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
+    if (f)
+        pvs_client_stats_print_summary(s, f);
+    return test_read_back(f);
 }
 
 static void test_stats_audio(void)

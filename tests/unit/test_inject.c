@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "input/injector.h"
+#include "tests/programs.h"
 #include "tests/unit/test.h"
 
 #define SCREEN_W 1920
@@ -35,21 +36,6 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static bool on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    char buf[512];
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-        if (access(buf, X_OK) == 0)
-            return true;
-        path = end ? end + 1 : NULL;
-    }
-    return false;
 }
 
 static void stop_xvfb(void)
@@ -413,7 +399,7 @@ int main(void)
     CHECK(inj == NULL);
     CHECK_INT(gamepads_off_lines, ==, 0);
 
-    if (!on_path("Xvfb"))
+    if (!pvs_test_on_path("Xvfb"))
         TEST_SKIP("Xvfb is not installed (apt-get install xvfb)");
     if (!start_xvfb()) {
         fprintf(stderr, "cannot start Xvfb on any display of :80..:89\n");
