@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* Named with its folder: this directory's opus.h must not stand in for it. */
-#include <opus/opus.h>
+#include <opus.h> /* libopus (pkg-config points into include/opus) */
 
 #include "audio/opus.h"
 #include "audio/source.h"

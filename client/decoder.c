@@ -282,6 +282,10 @@ int pvs_decoder_decode(struct pvs_decoder *d, const struct pvs_packet *pkt,
     int64_t fpts = d->frame->pts >= 0 ? d->frame->pts : pts;
     out->frame = d->meta[fpts % META_RING].frame;
     out->capture_ns = d->meta[fpts % META_RING].capture_ns;
+#ifdef AV_FRAME_FLAG_KEY /* FFmpeg 6.1: key_frame is deprecated */
+    out->keyframe = (d->frame->flags & AV_FRAME_FLAG_KEY) != 0;
+#else
     out->keyframe = d->frame->key_frame;
+#endif
     return 0;
 }

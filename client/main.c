@@ -22,9 +22,9 @@
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig)
+static void on_stop(void)
 {
-    stop_signal = sig;
+    stop_signal = 1;
 }
 
 struct app {
@@ -277,8 +277,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    pvs_on_stop_request(on_stop);
 
     if (!a->opt.headless) {
         /* Our own SIGINT handling: a clean stop with the summary. */
@@ -352,7 +351,7 @@ int main(int argc, char **argv)
         }
     }
     if (stop_signal)
-        PVS_LOG_I("stopping (signal %d)", (int)stop_signal);
+        PVS_LOG_I("stopping: asked to (Ctrl+C or a stop signal)");
 
     pvs_session_bye(a->session);
     struct pvs_client_stats *s = pvs_session_stats_lock(a->session);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "client/options.h"
 #include "common/error.h"
@@ -37,7 +36,7 @@ void pvs_client_server_name(const char *host, uint16_t port, char *out, size_t l
 static void default_name(char *out, size_t len)
 {
     char host[256] = "";
-    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+    if (pvs_host_name(host, sizeof(host)) != 0 || !host[0])
         snprintf(host, sizeof(host), "client");
     size_t n = 0;
     for (size_t i = 0; host[i] && n + 1 < len && n < PVS_PEER_NAME_MAX; i++)

@@ -271,6 +271,7 @@ static int receive_thread(void *arg)
 {
     struct pvs_session *s = arg;
     int64_t last_err_log = 0;
+    pvs_thread_boost("Games"); /* MMCSS on Windows; best effort */
     while (!atomic_load(&s->stop)) {
         struct pvs_rframe f;
         int rc = pvs_receiver_next(s->rx, 20, &f);

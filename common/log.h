@@ -5,6 +5,8 @@
 #ifndef PVS_LOG_H
 #define PVS_LOG_H
 
+#include <stdio.h> /* and, with mingw-w64, __MINGW_PRINTF_FORMAT */
+
 enum pvs_log_level {
     PVS_LOG_QUIET = -1,
     PVS_LOG_ERROR = 0,
@@ -13,7 +15,11 @@ enum pvs_log_level {
     PVS_LOG_DEBUG,
 };
 
-#if defined(__GNUC__)
+#if defined(__MINGW_PRINTF_FORMAT)
+/* mingw-w64: the archetype of the printf the build links (gnu_printf with
+ * __USE_MINGW_ANSI_STDIO, which the Windows build sets for %zu and %lld). */
+#define PVS_PRINTF(f, a) __attribute__((format(__MINGW_PRINTF_FORMAT, f, a)))
+#elif defined(__GNUC__)
 #define PVS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define PVS_PRINTF(f, a)

@@ -475,7 +475,14 @@ int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns
     in->pts = (int64_t)frame > e->last_pts ? (int64_t)frame : e->last_pts + 1;
     e->last_pts = in->pts;
     in->pict_type = force_idr ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+#ifdef AV_FRAME_FLAG_KEY /* FFmpeg 6.1: key_frame is deprecated */
+    if (force_idr)
+        in->flags |= AV_FRAME_FLAG_KEY;
+    else
+        in->flags &= ~AV_FRAME_FLAG_KEY;
+#else
     in->key_frame = force_idr;
+#endif
     e->meta[in->pts % META_RING].frame = frame;
     e->meta[in->pts % META_RING].capture_ns = capture_ns;
 

@@ -13,11 +13,8 @@
 
 #define PVS_SYSFS_PATH_MAX 1024
 
-#if defined(__GNUC__)
-#define PVS_SYSFS_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PVS_SYSFS_PRINTF(f, a)
-#endif
+#include "common/log.h"
+#define PVS_SYSFS_PRINTF(f, a) PVS_PRINTF(f, a)
 
 /* Writes ROOT/REL into buf: root "/" (or "") gives "/REL", "/tmp/t/" gives
  * "/tmp/t/REL". Returns 0, or PVS_ERANGE when it does not fit. */

@@ -8,11 +8,8 @@
 
 #include <stddef.h>
 
-#if defined(__GNUC__)
-#define PVS_TEXT_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define PVS_TEXT_PRINTF(f, a)
-#endif
+#include "common/log.h"
+#define PVS_TEXT_PRINTF(f, a) PVS_PRINTF(f, a)
 
 struct pvs_text {
     char *buf;    /* NUL-terminated once anything was appended; owned */

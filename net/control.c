@@ -17,12 +17,10 @@
 
 #include <enet/enet.h>
 #include <sodium.h>
-#ifndef _WIN32
-#include <unistd.h> /* gethostname; winsock2.h (through enet.h) on Windows */
-#endif
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/platform/platform.h"
 
 #define NS_PER_MS 1000000ll
 #define PVS_ENET_BYE_DATA 0x50565331u /* "PVS1" */
@@ -515,7 +513,7 @@ int pvs_control_server_open(struct pvs_control_server **out,
     }
     srv->cfg = *cfg;
     srv->cfg.bind_host = NULL; /* not kept: the caller's string */
-    if (gethostname(srv->host_name, sizeof(srv->host_name) - 1) != 0 || !srv->host_name[0])
+    if (pvs_host_name(srv->host_name, sizeof(srv->host_name)) != 0 || !srv->host_name[0])
         snprintf(srv->host_name, sizeof(srv->host_name), "this server");
     if (cfg->accept_any_client)
         PVS_LOG_W("control server: accepting any client key (accept_any_client): "

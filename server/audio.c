@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audio/opus.h"
+#include "common/platform/platform.h"
 #include "audio/packet.h"
 #include "audio/source.h"
 #include "common/error.h"
@@ -138,6 +139,7 @@ static int audio_thread(void *arg)
     struct pvs_server_audio *a = arg;
     int64_t retry_at = 0;
     bool said_gone = false;
+    pvs_thread_boost("Pro Audio"); /* MMCSS on Windows; best effort */
     while (!atomic_load(&a->stop)) {
         if (!a->src) {
             int64_t now = pvs_time_ns();

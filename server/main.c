@@ -124,14 +124,13 @@ static void usage(FILE *out, const struct pvs_server_settings *s)
             "section is the word before the key in pvstream-server.ini):\n"
             "  --config FILE        read settings from FILE first; options given here win\n");
     pvs_config_print_help(pvs_server_options, s, out);
-    fprintf(out, "\nStop with Ctrl+C (SIGINT) or SIGTERM. PVS_LOG=debug shows more.\n");
+    fprintf(out, "\nStop with Ctrl+C (or SIGTERM). PVS_LOG=debug shows more.\n");
 }
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_signal(int sig)
+static void on_stop(void)
 {
-    (void)sig;
     stop_flag = 1;
 }
 
@@ -247,8 +246,7 @@ int main(int argc, char **argv)
     if (doctor)
         return pvs_server_doctor(&s);
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    pvs_on_stop_request(on_stop);
     if (sub)
         return pvs_server_pair(&s, &stop_flag);
     struct pvs_static_keys identity;

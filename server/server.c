@@ -145,6 +145,7 @@ static int video_thread(void *arg)
     struct pvs_capture *cap = NULL;
     struct pvs_encoder *enc = NULL;
     struct pvs_sender *tx = NULL;
+    pvs_thread_boost("Games"); /* MMCSS on Windows; best effort */
     struct pvs_sender_config sc = {
         .packetizer = { .datagram_size = v->datagram, .fec_percent = cfg->fec_percent,
                         .fec_min_parity = cfg->fec_min, .ssrc = v->ssrc },

@@ -67,6 +67,30 @@ void pvs_cond_broadcast(pvs_cond *c);
  * happen: callers re-check their condition. */
 int pvs_cond_wait_until(pvs_cond *c, pvs_mutex *m, int64_t deadline_ns);
 
+/* Raises the calling thread's scheduling for latency-critical work: on
+ * Windows the Multimedia Class Scheduler's task `task` ("Games" for the
+ * video thread, "Pro Audio" for audio; MMCSS raises the priority while the
+ * thread runs and keeps it from being starved); elsewhere nothing is changed.
+ * Returns 0, or PVS_ENOTSUP where the system has no such service (the
+ * caller goes on at normal priority). Undone when the thread ends. */
+int pvs_thread_boost(const char *task);
+
+/* ---- the process ----------------------------------------------------------- */
+
+/* Calls fn() when the user or the system asks the process to stop: SIGINT
+ * and SIGTERM on POSIX; Ctrl+C, Ctrl+Break, closing the console window,
+ * log-off and shut-down on Windows. fn runs in a signal handler (POSIX) or
+ * on a thread the system starts (Windows), so it may only set a flag. On
+ * Windows a close, log-off or shut-down ends the process once the handler
+ * returns, so the handler waits up to 4 s (the system allows 5) for the
+ * program to finish its clean stop; the process ends when main returns. */
+void pvs_on_stop_request(void (*fn)(void));
+
+/* This machine's host name ("client" style names for pairing and the
+ * server's HELLO), UTF-8, cut to fit `len`. Returns 0, or a negative PVS_E*
+ * code with buf set to "". */
+int pvs_host_name(char *buf, size_t len);
+
 /* ---- libraries ----------------------------------------------------------- */
 
 /* True when the shared library `name` ("libnvidia-encode.so.1",

@@ -9,6 +9,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,46 @@ int64_t pvs_thread_cpu_time_ns(void)
 }
 
 /* ---- libraries ----------------------------------------------------------- */
+
+int pvs_thread_boost(const char *task)
+{
+    /* Real-time classes need privileges a streaming user does not have, and
+     * the CFS scheduler serves a mostly idle video thread well. */
+    (void)task;
+    return PVS_ENOTSUP;
+}
+
+int pvs_host_name(char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return PVS_EINVAL;
+    if (gethostname(buf, len) != 0) {
+        buf[0] = '\0';
+        return -errno;
+    }
+    buf[len - 1] = '\0'; /* POSIX leaves a cut name unterminated */
+    return 0;
+}
+
+static void (*stop_fn)(void);
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_fn)
+        stop_fn();
+}
+
+void pvs_on_stop_request(void (*fn)(void))
+{
+    stop_fn = fn;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 bool pvs_library_available(const char *name)
 {

@@ -8,6 +8,7 @@
 #include <mswsock.h>
 #include <windows.h>
 #include <mmsystem.h>
+#include <avrt.h>
 #include <process.h>
 
 #include <assert.h>
@@ -179,6 +180,59 @@ int64_t pvs_thread_cpu_time_ns(void)
 }
 
 /* ---- libraries ----------------------------------------------------------- */
+
+int pvs_thread_boost(const char *task)
+{
+    wchar_t wtask[64];
+    if (!task || MultiByteToWideChar(CP_UTF8, 0, task, -1, wtask, 64) <= 0)
+        return PVS_EINVAL;
+    DWORD index = 0;
+    /* The handle is released with the thread: MMCSS drops a thread that
+     * ends. */
+    if (!AvSetMmThreadCharacteristicsW(wtask, &index)) {
+        char why[160];
+        PVS_LOG_D("MMCSS refused task \"%s\": %s", task,
+                  sys_text(GetLastError(), why, sizeof(why)));
+        return PVS_ENOTSUP;
+    }
+    return 0;
+}
+
+int pvs_host_name(char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return PVS_EINVAL;
+    buf[0] = '\0';
+    /* Not gethostname: that needs WSAStartup and gives the ANSI code page. */
+    wchar_t w[256];
+    DWORD n = 256;
+    if (!GetComputerNameExW(ComputerNameDnsHostname, w, &n))
+        return PVS_EIO;
+    int m = WideCharToMultiByte(CP_UTF8, 0, w, (int)n, buf, (int)len - 1, NULL, NULL);
+    if (m <= 0)
+        return PVS_ERANGE;
+    buf[m] = '\0';
+    return 0;
+}
+
+static void (*volatile stop_fn)(void);
+
+static BOOL WINAPI on_console_event(DWORD event)
+{
+    void (*fn)(void) = stop_fn;
+    if (fn)
+        fn();
+    if (event == CTRL_CLOSE_EVENT || event == CTRL_LOGOFF_EVENT ||
+        event == CTRL_SHUTDOWN_EVENT)
+        Sleep(4000); /* the process ends when this returns: let main finish first */
+    return TRUE;
+}
+
+void pvs_on_stop_request(void (*fn)(void))
+{
+    stop_fn = fn;
+    SetConsoleCtrlHandler(on_console_event, TRUE);
+}
 
 bool pvs_library_available(const char *name)
 {

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Runs a Windows program under Wine without a prompt or a pop-up: a prefix of
+# pvstream's own (made on first use), no Mono or Gecko installer, no debug
+# chatter. meson's exe_wrapper for the cross build's tests, and what the
+# Wine tests run programs with.
+: "${WINEPREFIX:=${XDG_CACHE_HOME:-$HOME/.cache}/pvstream/wineprefix}"
+: "${WINEDEBUG:=-all}"
+: "${WINEDLLOVERRIDES:=mscoree,mshtml=}"
+export WINEPREFIX WINEDEBUG WINEDLLOVERRIDES
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    mkdir -p "$WINEPREFIX"
+    wineboot -i >/dev/null 2>&1 || true
+    wineserver -w
+fi
+exec wine "$@"
