@@ -762,6 +762,13 @@ int pvs_session_open(struct pvs_session **out, const struct pvs_session_config *
     rc = pvs_udp_local_addr(s->sock, &bound);
     if (rc < 0)
         goto fail_net;
+    /* Sized now, not only when the receiver opens: the server sends the
+     * first keyframe as soon as the session is keyed, and it waits here
+     * while the audio device and the decoder open (100 ms and more on a
+     * loaded machine, far more under Wine), which overflowed the default
+     * buffer (208 KiB on Linux) and lost it. The receiver asks again and
+     * warns when it gets less. */
+    (void)pvs_udp_set_buffers(s->sock, 0, PVS_RECEIVER_DEFAULT_RCVBUF, NULL, NULL);
 
     struct pvs_control_client_config cc;
     pvs_control_client_default_config(&cc);

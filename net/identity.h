@@ -28,8 +28,9 @@
  * addition (no file lock); the key file is created with link(), so two
  * processes creating it at once end up with the same key.
  *
- * POSIX only (permissions and owners as POSIX has them). Not thread-safe
- * against concurrent calls on the same file; otherwise reentrant. */
+ * On Windows the same rules hold with owners and DACLs instead of mode bits
+ * (common/platform/keyfile.h; docs/security.md). Not thread-safe against
+ * concurrent calls on the same file; otherwise reentrant. */
 #ifndef PVS_IDENTITY_H
 #define PVS_IDENTITY_H
 

@@ -100,7 +100,6 @@ pkg_config_libdir = ['$P/lib/pkgconfig']
 EOF
 export PKG_CONFIG_LIBDIR=$P/lib/pkgconfig PKG_CONFIG_PATH=
 export P HOST CC CXX JOBS=$jobs TOOLCHAIN CROSS_FILES="$root/windows/mingw-w64.txt $CROSS"
-CROSS_ARGS=(--cross-file "$root/windows/mingw-w64.txt" --cross-file "$CROSS")
 
 # ---- sources --------------------------------------------------------------
 # unpack NAME VERSION SHA COMMIT REPO DIR: the source tree in DIR/NAME-VERSION
@@ -159,9 +158,19 @@ fi
 
 # ---- pvstream ---------------------------------------------------------------
 t0=$(date +%s)
-if [ ! -f "$builddir/build.ninja" ] || ! grep -q "$P" "$builddir/meson-info/intro-buildoptions.json" 2>/dev/null; then
+if [ ! -f "$builddir/build.ninja" ] || ! grep -qF "$P/" "$builddir/cross-local.txt" 2>/dev/null; then
     rm -rf "$builddir"
-    meson setup "$builddir" "$root" "${CROSS_ARGS[@]}" --werror -Dprefer_static=true \
+    mkdir -p "$builddir"
+    # The prefix, and Wine to run the tests (meson test -C build-win).
+    cat > "$builddir/cross-local.txt" <<EOF
+[binaries]
+exe_wrapper = '$root/windows/wine-run.sh'
+
+[properties]
+pkg_config_libdir = ['$P/lib/pkgconfig']
+EOF
+    meson setup "$builddir" "$root" --cross-file "$root/windows/mingw-w64.txt" \
+        --cross-file "$builddir/cross-local.txt" --werror -Dprefer_static=true \
         -Dswscale=disabled >"$logs/pvstream-setup.log" 2>&1 ||
         { tail -n 40 "$logs/pvstream-setup.log" >&2; exit 1; }
 fi

@@ -27,6 +27,7 @@ FILES=(
     common/stamp.c
     common/platform/addr.c
     input/input.c
+    input/keymap_evdev.c
     input/injector.c
     input/uinput.c
     host/plan.c

@@ -114,6 +114,8 @@ build_mbedtls() {
         -DMBEDTLS_FATAL_WARNINGS=OFF -DUSE_SHARED_MBEDTLS_LIBRARY=OFF \
         -DUSE_STATIC_MBEDTLS_LIBRARY=ON
     cmake --install cmake-build
+    # Its random source is BCryptGenRandom; the .pc file does not say so.
+    sed -i '/^Libs:/s/ -lmbedcrypto$/ -lmbedcrypto -lbcrypt/' "$P/lib/pkgconfig/mbedcrypto.pc"
 }
 
 build_libsrtp() {

@@ -7,9 +7,16 @@
 : "${WINEDEBUG:=-all}"
 : "${WINEDLLOVERRIDES:=mscoree,mshtml=}"
 export WINEPREFIX WINEDEBUG WINEDLLOVERRIDES
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
+if [ ! -f "$WINEPREFIX/.pvs-ready" ]; then
+    # Made once, by one caller: parallel tests wait for it.
     mkdir -p "$WINEPREFIX"
-    wineboot -i >/dev/null 2>&1 || true
-    wineserver -w
+    (
+        flock 9
+        if [ ! -f "$WINEPREFIX/.pvs-ready" ]; then
+            wineboot -i >/dev/null 2>&1 || true
+            wineserver -w
+            touch "$WINEPREFIX/.pvs-ready"
+        fi
+    ) 9>"$WINEPREFIX.lock"
 fi
 exec wine "$@"

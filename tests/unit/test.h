@@ -7,6 +7,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef _WIN32
+#include "tests/unit/compat_win32.h"
+#endif
 
 static int test_checks_passed;
 static int test_checks_failed;

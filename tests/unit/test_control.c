@@ -686,6 +686,9 @@ static void test_auth(void)
  * after its interval. */
 static void test_impostor(void)
 {
+    /* Winsock must be started before ENet resolves a name; the control
+     * code does this itself, the raw ENet host here must too. */
+    CHECK_INT(enet_initialize(), ==, 0);
     ENetAddress addr = {.port = 0};
     enet_address_set_host(&addr, "127.0.0.1");
     ENetHost *imp = enet_host_create(&addr, 4, PVS_CTL_CHANNELS, 0, 0);
@@ -747,6 +750,7 @@ static void test_impostor(void)
     CHECK_INT(cs.sessions, ==, 0);
     close_side(&c);
     enet_host_destroy(imp);
+    enet_deinitialize();
 }
 
 /* Five attempts from one address within 10 s are answered; the sixth is

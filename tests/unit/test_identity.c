@@ -1,10 +1,17 @@
 /* Identity keys and paired peers (net/identity.h), all under a temporary
  * directory named by PVS_CONFIG_DIR: the directory is found and created
- * 0700; a key file is created 0600 and loads back as the same pair; files
- * open to others, owned by another user, not regular, or malformed are
- * refused and the log says how to fix it (or which line is wrong); peers
+ * private (0700; on Windows a protected owner-only DACL); a key file is
+ * created private (0600; owner-only DACL) and loads back as the same pair;
+ * files open to others, owned by another user, not regular, or malformed
+ * are refused and the log says how to fix it (or which line is wrong); a
+ * missing file is PVS_ENOENT and an exclusive write never replaces; peers
  * add, replace (by name and by key), remove and find round trip; the
- * fingerprint has its documented form and value. */
+ * fingerprint has its documented form and value.
+ *
+ * On Windows under Wine, whose file security descriptors are made from Unix
+ * mode bits (SYSTEM always listed, nothing protected or inherited), the
+ * checks Wine cannot pass say so and are skipped; the rest run. */
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +19,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
+#endif
+
 #include <sodium.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/platform/keyfile.h"
 #include "net/identity.h"
 #include "tests/unit/test.h"
 
@@ -51,6 +66,50 @@ static void path_of(char *buf, size_t len, const char *name)
     snprintf(buf, len, "%s/%s", g_dir, name);
 }
 
+/* Environment changes pvstream sees: on Windows it reads the process's
+ * Unicode environment, not the CRT's copy; values are UTF-8. */
+static void env_set(const char *name, const char *value)
+{
+#ifdef _WIN32
+    wchar_t wn[64], wv[600];
+    MultiByteToWideChar(CP_UTF8, 0, name, -1, wn, 64);
+    if (value)
+        MultiByteToWideChar(CP_UTF8, 0, value, -1, wv, 600);
+    CHECK(SetEnvironmentVariableW(wn, value ? wv : NULL) || !value);
+#else
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+#endif
+}
+
+/* Whether a name with ".tmp-" in it is left in `dir`. */
+static bool has_tmp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        found |= strstr(e->d_name, ".tmp-") != NULL;
+    closedir(d);
+    return found;
+}
+
+#ifdef _WIN32
+/* Files are written the way pvstream writes them: a file made by fopen
+ * inherits the directory's DACL on Windows but gets Unix mode 0644 under
+ * Wine, which it reports as readable by Everyone. `mode` is POSIX's. */
+static void write_file(const char *path, const char *text, int mode)
+{
+    (void)mode;
+    unlink(path);
+    CHECK_INT(pvs_keyfile_write(path, "test file", text, strlen(text), false), ==, 0);
+}
+#else
 static void write_file(const char *path, const char *text, mode_t mode)
 {
     unlink(path);
@@ -62,7 +121,182 @@ static void write_file(const char *path, const char *text, mode_t mode)
     fclose(f);
     CHECK_INT(chmod(path, mode), ==, 0);
 }
+#endif
 
+#ifdef _WIN32
+/* ---- Windows: reading security descriptors back ------------------------ */
+
+/* Wine's version, or NULL on Windows. Wine keeps no security descriptor a
+ * program sets on a file: it turns the DACL into Unix mode bits and makes a
+ * descriptor from those when asked (owner, SYSTEM and, for the mode's
+ * group and other bits, Everyone; never protected, never inherited). */
+static const char *wine_version(void)
+{
+    typedef const char *(*fn)(void);
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    fn f = ntdll ? (fn)(void (*)(void))GetProcAddress(ntdll, "wine_get_version") : NULL;
+    return f ? f() : NULL;
+}
+
+static void skip_note(const char *what, const char *why)
+{
+    printf("skipped: %s: %s\n", what, why);
+}
+
+static union {
+    TOKEN_USER tu;
+    BYTE bytes[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+} g_user;
+
+static PSID my_sid(void)
+{
+    return g_user.tu.User.Sid;
+}
+
+static bool running_as_system(void)
+{
+    return IsWellKnownSid(my_sid(), WinLocalSystemSid);
+}
+
+static HANDLE open_for_security(const char *path, DWORD access)
+{
+    wchar_t w[700];
+    MultiByteToWideChar(CP_UTF8, 0, path, -1, w, 700);
+    /* BACKUP_SEMANTICS opens directories too. */
+    return CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                       NULL, OPEN_EXISTING,
+                       FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+}
+
+/* Checks that `path` (file or directory) is owned by us, with a DACL that
+ * grants full control to us and nothing to anyone else, protected against
+ * inheritance; `inherit`: our ACE is passed on to what a directory holds.
+ * Under Wine: only that the owner is us and nobody but us and SYSTEM is
+ * granted anything (the mode bits Wine keeps say no more). */
+static void check_private(const char *path, bool inherit)
+{
+    HANDLE h = open_for_security(path, READ_CONTROL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    if (h == INVALID_HANDLE_VALUE)
+        return;
+    PSID owner = NULL;
+    PACL dacl = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD e = GetSecurityInfo(h, SE_FILE_OBJECT,
+                              OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                              &owner, NULL, &dacl, NULL, &sd);
+    CloseHandle(h);
+    CHECK_INT(e, ==, ERROR_SUCCESS);
+    if (e != ERROR_SUCCESS)
+        return;
+    bool wine = wine_version() != NULL;
+    CHECK(owner && EqualSid(owner, my_sid()));
+    CHECK(dacl != NULL);
+    SECURITY_DESCRIPTOR_CONTROL ctl = 0;
+    DWORD rev;
+    CHECK(GetSecurityDescriptorControl(sd, &ctl, &rev));
+    if (!wine)
+        CHECK(ctl & SE_DACL_PROTECTED);
+    int mine = 0, others = 0, inherited = 0, system = 0;
+    for (DWORD i = 0; dacl && i < dacl->AceCount; i++) {
+        ACE_HEADER *hd;
+        CHECK(GetAce(dacl, i, (void **)&hd));
+        if (hd->AceType != ACCESS_ALLOWED_ACE_TYPE) {
+            others++;  /* we write allow ACEs only */
+            continue;
+        }
+        ACCESS_ALLOWED_ACE *a = (ACCESS_ALLOWED_ACE *)hd;
+        PSID sid = (PSID)&a->SidStart;
+        inherited += (hd->AceFlags & INHERITED_ACE) != 0;
+        if (EqualSid(sid, my_sid())) {
+            mine++;
+            CHECK_INT(a->Mask & FILE_ALL_ACCESS, ==, FILE_ALL_ACCESS);
+            if (inherit && !wine)
+                CHECK_INT(hd->AceFlags & (OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE), ==,
+                          OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE);
+        } else if (wine && IsWellKnownSid(sid, WinLocalSystemSid)) {
+            system++;
+        } else {
+            others++;
+        }
+    }
+    CHECK_INT(mine, ==, 1);
+    CHECK_INT(others, ==, 0);
+    CHECK_INT(inherited, ==, 0);
+    if (wine && (system || !(ctl & SE_DACL_PROTECTED))) {
+        static bool told;
+        char why[400];
+        snprintf(why, sizeof(why), "Wine %s reports the DACL from Unix mode bits (SYSTEM "
+                 "listed: %s, protected flag: %s), so that exactly our owner-only, "
+                 "protected%s DACL was kept cannot be seen; checked only that the "
+                 "owner is us and nobody but us and SYSTEM is granted anything (the "
+                 "Unix mode Wine gives the file is not checked)",
+                 wine_version(), system ? "yes" : "no",
+                 ctl & SE_DACL_PROTECTED ? "kept" : "lost", inherit ? ", inheritable" : "");
+        skip_note(path, told ? "as above, Wine" : why);
+        told = true;
+    }
+    LocalFree(sd);
+}
+
+/* Adds an allow ACE for Everyone (`mask`) to the file's DACL, or replaces
+ * the DACL with none at all (`null_dacl`). Returns what the file's DACL
+ * then says: 1 when the change is visible in it, 0 when not. */
+static int loosen(const char *path, ACCESS_MASK mask, bool null_dacl)
+{
+    HANDLE h = open_for_security(path, READ_CONTROL | WRITE_DAC);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    if (h == INVALID_HANDLE_VALUE)
+        return 0;
+    union {
+        SID sid;
+        BYTE bytes[SECURITY_MAX_SID_SIZE];
+    } world;
+    DWORD wl = sizeof(world);
+    CHECK(CreateWellKnownSid(WinWorldSid, NULL, &world, &wl));
+    PACL old = NULL, next = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    CHECK_INT(GetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL,
+                              &old, NULL, &sd), ==, ERROR_SUCCESS);
+    if (!null_dacl) {
+        EXPLICIT_ACCESSW ea;
+        memset(&ea, 0, sizeof(ea));
+        ea.grfAccessPermissions = mask;
+        ea.grfAccessMode = GRANT_ACCESS;
+        ea.grfInheritance = NO_INHERITANCE;
+        ea.Trustee.TrusteeForm = TRUSTEE_IS_SID;
+        ea.Trustee.TrusteeType = TRUSTEE_IS_WELL_KNOWN_GROUP;
+        ea.Trustee.ptstrName = (LPWSTR)&world;
+        CHECK_INT(SetEntriesInAclW(1, &ea, old, &next), ==, ERROR_SUCCESS);
+    }
+    CHECK_INT(SetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL,
+                              next, NULL), ==, ERROR_SUCCESS);
+    LocalFree(sd);
+    LocalFree(next);
+    sd = NULL;
+    PACL now = NULL;
+    int visible = 0;
+    if (GetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &now,
+                        NULL, &sd) == ERROR_SUCCESS) {
+        if (null_dacl) {
+            visible = now == NULL;
+        } else {
+            for (DWORD i = 0; now && i < now->AceCount; i++) {
+                ACE_HEADER *hd;
+                if (GetAce(now, i, (void **)&hd) && hd->AceType == ACCESS_ALLOWED_ACE_TYPE &&
+                    EqualSid((PSID)&((ACCESS_ALLOWED_ACE *)hd)->SidStart, &world) &&
+                    (((ACCESS_ALLOWED_ACE *)hd)->Mask & mask))
+                    visible = 1;
+            }
+        }
+        LocalFree(sd);
+    }
+    CloseHandle(h);
+    return visible;
+}
+#endif
+
+#ifndef _WIN32
 static void test_dir(void)
 {
     char buf[600], want[600];
@@ -116,6 +350,62 @@ static void test_dir(void)
     unlink(want);
     setenv("PVS_CONFIG_DIR", g_dir, 1);
 }
+#else
+static void test_dir(void)
+{
+    char buf[600], want[600];
+    /* Either separator, and a name that is not ASCII (UTF-8 both ways). */
+    snprintf(want, sizeof(want), "%s/a\\b-\xc3\xa9", g_dir);
+    env_set("PVS_CONFIG_DIR", want);
+    CHECK_INT(pvs_identity_dir(buf, sizeof(buf)), ==, 0);
+    CHECK(strcmp(buf, want) == 0);
+    wchar_t w[600];
+    MultiByteToWideChar(CP_UTF8, 0, want, -1, w, 600);
+    DWORD attrs = GetFileAttributesW(w);
+    CHECK(attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY));
+    check_private(want, true);
+    CHECK_INT(pvs_identity_dir(buf, sizeof(buf)), ==, 0);  /* exists: fine */
+    char tiny[4];
+    log_reset();
+    CHECK_INT(pvs_identity_dir(tiny, sizeof(tiny)), ==, PVS_ERANGE);
+    CHECK_INT(g_errors, ==, 1);
+
+    /* Without PVS_CONFIG_DIR: %APPDATA%\pvstream (pointed at our directory,
+     * not the real profile). */
+    env_set("PVS_CONFIG_DIR", NULL);
+    wchar_t old_appdata[600];
+    DWORD ol = GetEnvironmentVariableW(L"APPDATA", old_appdata, 600);
+    snprintf(want, sizeof(want), "%s\\roaming", g_dir);
+    env_set("APPDATA", want);
+    if (running_as_system()) {
+        skip_note("the default directory", "running as LocalSystem, which uses "
+                  "%ProgramData%\\pvstream");
+    } else {
+        CHECK_INT(pvs_identity_dir(buf, sizeof(buf)), ==, 0);
+        snprintf(want, sizeof(want), "%s\\roaming\\pvstream", g_dir);
+        CHECK(strcmp(buf, want) == 0);
+        MultiByteToWideChar(CP_UTF8, 0, want, -1, w, 600);
+        attrs = GetFileAttributesW(w);
+        CHECK(attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY));
+        check_private(want, true);
+        env_set("APPDATA", NULL);
+        log_reset();
+        CHECK_INT(pvs_identity_dir(buf, sizeof(buf)), ==, PVS_ECONFIG);
+        CHECK(said("PVS_CONFIG_DIR"));
+    }
+    SetEnvironmentVariableW(L"APPDATA", ol > 0 && ol < 600 ? old_appdata : NULL);
+
+    /* A file where the directory should be. */
+    snprintf(want, sizeof(want), "%s/plainfile", g_dir);
+    write_file(want, "x", 0600);
+    env_set("PVS_CONFIG_DIR", want);
+    log_reset();
+    CHECK(pvs_identity_dir(buf, sizeof(buf)) < 0);
+    CHECK_INT(g_errors, >=, 1);
+    unlink(want);
+    env_set("PVS_CONFIG_DIR", g_dir);
+}
+#endif
 
 static void test_create_and_load(void)
 {
@@ -129,7 +419,11 @@ static void test_create_and_load(void)
     struct stat st;
     CHECK_INT(stat(path, &st), ==, 0);
     CHECK(S_ISREG(st.st_mode));
+#ifdef _WIN32
+    check_private(path, false);
+#else
     CHECK_INT(st.st_mode & 0777, ==, 0600);
+#endif
     /* The pair is a real X25519 pair. */
     uint8_t pub[32];
     CHECK_INT(crypto_scalarmult_base(pub, a.secret_key), ==, 0);
@@ -140,9 +434,7 @@ static void test_create_and_load(void)
     CHECK(memcmp(a.secret_key, b.secret_key, 32) == 0);
 
     /* No temporary files are left beside it. */
-    char cmd[800];
-    snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -q tmp-", dir);
-    CHECK(system(cmd) != 0);
+    CHECK(!has_tmp_files(dir));
 
     /* Another file makes another key. */
     struct pvs_identity c;
@@ -159,6 +451,7 @@ static void test_create_and_load(void)
     unlink(path);
 }
 
+#ifndef _WIN32
 static void test_refused(void)
 {
     char path[700];
@@ -206,6 +499,154 @@ static void test_refused(void)
     CHECK_INT(pvs_identity_load_or_create(other, &id), ==, PVS_ECONFIG);
     CHECK(said("symbolic link"));
     unlink(other);
+    unlink(path);
+}
+#else
+static void test_refused(void)
+{
+    char path[700], fix[800];
+    struct pvs_identity id;
+    static const struct pvs_identity zero;
+    path_of(path, sizeof(path), "key");
+    CHECK_INT(pvs_identity_load_or_create(path, &id), ==, 0);
+    pvs_identity_wipe(&id);
+    check_private(path, false);
+    snprintf(fix, sizeof(fix), "icacls \"%s\" /inheritance:r /grant:r \"%%USERNAME%%:F\" "
+             "/remove \"*S-1-1-0\"", path);
+
+    /* Readable by Everyone: refused, and the message gives the command
+     * (with /remove: the ACE is explicit, /inheritance:r would not drop it)
+     * and the advice for a key others may have read. */
+    if (loosen(path, FILE_GENERIC_READ, false)) {
+        log_reset();
+        CHECK_INT(pvs_identity_load_or_create(path, &id), ==, PVS_ECONFIG);
+        CHECK(said(fix));
+        CHECK(said("S-1-1-0"));
+        CHECK(said("read it"));
+        CHECK(said("delete the file to make a new key"));
+        CHECK(memcmp(&id, &zero, sizeof(id)) == 0);
+    } else {
+        skip_note("key file readable by Everyone", "the Everyone ACE set with "
+                  "SetSecurityInfo does not show in the DACL read back");
+    }
+    /* Writable by Everyone: "change". */
+    unlink(path);
+    CHECK_INT(pvs_identity_load_or_create(path, &id), ==, 0);
+    pvs_identity_wipe(&id);
+    if (loosen(path, FILE_GENERIC_WRITE, false)) {
+        log_reset();
+        CHECK_INT(pvs_identity_load_or_create(path, &id), ==, PVS_ECONFIG);
+        CHECK(said("change it"));
+    } else {
+        skip_note("key file writable by Everyone", "the Everyone ACE set with "
+                  "SetSecurityInfo does not show in the DACL read back");
+    }
+    /* No DACL at all: everyone may do anything. */
+    unlink(path);
+    CHECK_INT(pvs_identity_load_or_create(path, &id), ==, 0);
+    pvs_identity_wipe(&id);
+    int null_kept = loosen(path, 0, true);
+    log_reset();
+    CHECK_INT(pvs_identity_load_or_create(path, &id), ==, PVS_ECONFIG);
+    if (null_kept) {
+        CHECK(said("NULL DACL") || said("keeps no permissions"));
+    } else if (wine_version()) {
+        /* Wine turned it into mode bits: refused all the same, as Everyone's. */
+        CHECK(said("S-1-1-0"));
+        skip_note("NULL DACL", "Wine keeps no NULL DACL (it becomes Unix mode bits, "
+                  "read back as an Everyone ACE); checked that refusal instead");
+    } else {
+        CHECK(null_kept);  /* Windows keeps a NULL DACL on NTFS */
+    }
+    unlink(path);
+    CHECK_INT(pvs_identity_load_or_create(path, &id), ==, 0);
+    pvs_identity_wipe(&id);
+
+    /* Not a regular file. */
+    char other[700];
+    path_of(other, sizeof(other), "dirkey");
+    CHECK(CreateDirectoryA(other, NULL));
+    log_reset();
+    CHECK_INT(pvs_identity_load_or_create(other, &id), ==, PVS_ECONFIG);
+    CHECK(said("not a regular file"));
+    RemoveDirectoryA(other);
+
+    /* A symbolic link to a good file is refused, not followed. Creating one
+     * takes a privilege or Developer Mode on Windows. */
+    path_of(other, sizeof(other), "linkkey");
+    wchar_t wl[700], wt[700];
+    MultiByteToWideChar(CP_UTF8, 0, other, -1, wl, 700);
+    MultiByteToWideChar(CP_UTF8, 0, path, -1, wt, 700);
+    for (wchar_t *c = wt; *c; c++)
+        if (*c == L'/')
+            *c = L'\\';
+    DWORD la;
+    if (!CreateSymbolicLinkW(wl, wt, 0x2 /* ALLOW_UNPRIVILEGED_CREATE */)) {
+        char why[200];
+        snprintf(why, sizeof(why), "CreateSymbolicLinkW failed (error %lu): no privilege "
+                 "to make links here", (unsigned long)GetLastError());
+        skip_note("symbolic link", why);
+    } else if ((la = GetFileAttributesW(wl)) == INVALID_FILE_ATTRIBUTES ||
+               !(la & FILE_ATTRIBUTE_REPARSE_POINT)) {
+        /* Wine 8's CreateSymbolicLinkW is a stub that makes nothing. */
+        skip_note("symbolic link", la == INVALID_FILE_ATTRIBUTES
+                  ? "CreateSymbolicLinkW said it made the link, but there is nothing "
+                    "there (Wine's is a stub)"
+                  : "the link made is not shown as a reparse point");
+        DeleteFileW(wl);
+    } else {
+        log_reset();
+        CHECK_INT(pvs_identity_load_or_create(other, &id), ==, PVS_ECONFIG);
+        CHECK(said("symbolic link"));
+        DeleteFileW(wl);
+    }
+    unlink(path);
+}
+#endif
+
+/* The file layer directly: a missing file is PVS_ENOENT, unlogged; an
+ * exclusive write never replaces and says so with -EEXIST, unlogged; a
+ * plain write replaces, privately. */
+static void test_keyfile(void)
+{
+    char path[700];
+    path_of(path, sizeof(path), "kf");
+    unlink(path);
+    char *text = (char *)1;
+    size_t len = 1;
+    log_reset();
+    CHECK_INT(pvs_keyfile_read(path, "test file", false, 100, &text, &len), ==, PVS_ENOENT);
+    CHECK(text == NULL && len == 0);
+    char nodir[700];
+    path_of(nodir, sizeof(nodir), "no-such-dir/kf");
+    CHECK_INT(pvs_keyfile_read(nodir, "test file", false, 100, &text, &len), ==, PVS_ENOENT);
+    CHECK_INT(g_errors, ==, 0);
+
+    CHECK_INT(pvs_keyfile_write(path, "test file", "one\n", 4, true), ==, 0);
+    log_reset();
+    CHECK_INT(pvs_keyfile_write(path, "test file", "two\n", 4, true), ==, -EEXIST);
+    CHECK_INT(g_errors, ==, 0);
+    CHECK(!has_tmp_files(g_dir));
+    CHECK_INT(pvs_keyfile_read(path, "test file", false, 100, &text, &len), ==, 0);
+    CHECK(text && len == 4 && strcmp(text, "one\n") == 0);
+    pvs_keyfile_free(text, len);
+    pvs_keyfile_free(NULL, 0);
+
+    CHECK_INT(pvs_keyfile_write(path, "test file", "three\n", 6, false), ==, 0);
+    CHECK_INT(pvs_keyfile_read(path, "test file", false, 100, &text, &len), ==, 0);
+    CHECK(text && len == 6 && strcmp(text, "three\n") == 0);
+    pvs_keyfile_free(text, len);
+#ifdef _WIN32
+    check_private(path, false);
+#else
+    struct stat st;
+    CHECK_INT(stat(path, &st), ==, 0);
+    CHECK_INT(st.st_mode & 0777, ==, 0600);
+#endif
+    /* Larger than allowed. */
+    log_reset();
+    CHECK_INT(pvs_keyfile_read(path, "test file", false, 5, &text, &len), ==, PVS_ECONFIG);
+    CHECK(said("more than the 5"));
     unlink(path);
 }
 
@@ -303,9 +744,13 @@ static void test_peers(void)
     CHECK_INT(pvs_peers_add(path, &a), ==, 0);
     CHECK_INT(pvs_peers_add(path, &b), ==, 0);
     CHECK_INT(pvs_peers_add(path, &c), ==, 0);
+#ifdef _WIN32
+    check_private(path, false);
+#else
     struct stat st;
     CHECK_INT(stat(path, &st), ==, 0);
     CHECK_INT(st.st_mode & 0777, ==, 0600);
+#endif
 
     CHECK_INT(pvs_peers_load(path, &list, &n), ==, 0);
     CHECK_INT(n, ==, 3);
@@ -379,16 +824,30 @@ static void test_peers(void)
     pvs_peers_free(&list);
 
     /* The file decides who may connect: the same rules as the key file. */
+#ifdef _WIN32
+    if (!loosen(path, FILE_GENERIC_READ, false)) {
+        skip_note("peers file readable by Everyone", "the Everyone ACE set with "
+                  "SetSecurityInfo does not show in the DACL read back");
+        unlink(path);
+        return;
+    }
+    char fix[800];
+    snprintf(fix, sizeof(fix), "icacls \"%s\" /inheritance:r /grant:r \"%%USERNAME%%:F\"",
+             path);
+#else
     CHECK_INT(chmod(path, 0604), ==, 0);
+    char fix[800];
+    snprintf(fix, sizeof(fix), "chmod 600 %s", path);
+#endif
     log_reset();
     list = (struct pvs_peer *)1;
     CHECK_INT(pvs_peers_load(path, &list, &n), ==, PVS_ECONFIG);
     CHECK(list == NULL && n == 0);
-    char fix[800];
-    snprintf(fix, sizeof(fix), "chmod 600 %s", path);
     CHECK(said(fix));
     CHECK_INT(pvs_peers_add(path, &a), ==, PVS_ECONFIG);
+#ifndef _WIN32
     CHECK_INT(chmod(path, 0600), ==, 0);
+#endif
     unlink(path);
 }
 
@@ -468,6 +927,50 @@ static void test_fingerprint(void)
     CHECK(strcmp(f2, want) == 0);
 }
 
+#ifdef _WIN32
+/* Deletes a directory tree (no links are left in ours). */
+static void rm_rf_dir(const char *dir)
+{
+    wchar_t w[700];
+    MultiByteToWideChar(CP_UTF8, 0, dir, -1, w, 690);
+    wchar_t pattern[720];
+    _snwprintf(pattern, 720, L"%ls\\*", w);
+    pattern[719] = L'\0';
+    WIN32_FIND_DATAW fd;
+    HANDLE f = FindFirstFileW(pattern, &fd);
+    if (f != INVALID_HANDLE_VALUE) {
+        do {
+            if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L".."))
+                continue;
+            char name[700], sub[1400];
+            WideCharToMultiByte(CP_UTF8, 0, fd.cFileName, -1, name, sizeof(name), NULL, NULL);
+            snprintf(sub, sizeof(sub), "%s\\%s", dir, name);
+            wchar_t ws[1400];
+            MultiByteToWideChar(CP_UTF8, 0, sub, -1, ws, 1400);
+            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+                rm_rf_dir(sub);
+            else
+                DeleteFileW(ws);
+        } while (FindNextFileW(f, &fd));
+        FindClose(f);
+    }
+    RemoveDirectoryW(w);
+}
+
+/* A new private directory under %TEMP%, made by pvstream itself. */
+static bool make_test_dir(void)
+{
+    char tmp[MAX_PATH + 1];
+    DWORD n = GetTempPathA(sizeof(tmp), tmp);
+    if (n == 0 || n > MAX_PATH)
+        return false;
+    snprintf(g_dir, sizeof(g_dir), "%spvs-identity-%08lx%08lx", tmp,
+             (unsigned long)GetCurrentProcessId(), (unsigned long)randombytes_random());
+    env_set("PVS_CONFIG_DIR", g_dir);
+    char buf[600];
+    return pvs_identity_dir(buf, sizeof(buf)) == 0;
+}
+#else
 static int rm_rf_dir(const char *dir)
 {
     char cmd[700];
@@ -475,21 +978,45 @@ static int rm_rf_dir(const char *dir)
     return system(cmd);
 }
 
-int main(void)
+static bool make_test_dir(void)
 {
-    if (sodium_init() < 0)
-        TEST_SKIP("libsodium cannot initialize");
     const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(g_dir, sizeof(g_dir), "%s/pvs-identity-XXXXXX", tmp);
     if (!mkdtemp(g_dir)) {
         perror("mkdtemp");
+        return false;
+    }
+    env_set("PVS_CONFIG_DIR", g_dir);
+    return true;
+}
+#endif
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        TEST_SKIP("libsodium cannot initialize");
+#ifdef _WIN32
+    HANDLE token;
+    DWORD ul;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token) ||
+        !GetTokenInformation(token, TokenUser, &g_user, sizeof(g_user), &ul)) {
+        fprintf(stderr, "cannot read the process token: error %lu\n",
+                (unsigned long)GetLastError());
         return 1;
     }
-    setenv("PVS_CONFIG_DIR", g_dir, 1);
+    CloseHandle(token);
+    if (wine_version())
+        printf("running under Wine %s\n", wine_version());
+#endif
+    if (!make_test_dir()) {
+        fprintf(stderr, "cannot make a temporary directory\n");
+        return 1;
+    }
     pvs_log_set_sink(sink, NULL);
     RUN(test_dir);
     RUN(test_create_and_load);
     RUN(test_refused);
+    RUN(test_keyfile);
     RUN(test_malformed_key);
     RUN(test_peers);
     RUN(test_peers_malformed);
