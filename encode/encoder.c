@@ -42,6 +42,11 @@ static const char *const qsv_opts[] = {
     "async_depth", "1", "low_power", "1", "look_ahead", "0", "forced_idr", "1",
     "preset", "veryfast", NULL,
 };
+/* Media Foundation's hardware encoder (any vendor's MFT): the last
+ * hardware choice on Windows, for a GPU whose own SDK pvstream lacks. */
+static const char *const mf_opts[] = {
+    "hw_encoding", "1", "rate_control", "cbr", "scenario", "display_remoting", NULL,
+};
 static const char *const vaapi_opts[] = {
     "async_depth", "1", "rc_mode", "CBR", NULL,
 };
@@ -66,15 +71,22 @@ static const char *const svtav1_opts[] = {
 
 static const struct family fam_nvenc = {
     "nvenc", nvenc_opts, { LIB("libnvidia-encode.so.1", "nvEncodeAPI64.dll") },
-    "no NVIDIA driver (libnvidia-encode not found)", AV_HWDEVICE_TYPE_NONE, true, false,
+    "no NVIDIA driver (" LIB("libnvidia-encode", "nvEncodeAPI64.dll") " not found)",
+    AV_HWDEVICE_TYPE_NONE, true, false,
 };
 static const struct family fam_amf = {
     "amf", amf_opts, { LIB("libamfrt64.so.1", "amfrt64.dll") },
-    "no AMD driver (the AMF runtime amfrt64 not found)", AV_HWDEVICE_TYPE_NONE, false, false,
+    "no AMD driver (the AMF runtime " LIB("libamfrt64", "amfrt64.dll") " not found)",
+    AV_HWDEVICE_TYPE_NONE, false, false,
 };
 static const struct family fam_qsv = {
-    "qsv", qsv_opts, { LIB("libmfx.so.1", "libmfxhw64.dll"), LIB("libvpl.so.2", "libvpl.dll") },
-    "no Intel media runtime (libmfx / libvpl not found)", AV_HWDEVICE_TYPE_NONE, false, false,
+    "qsv", qsv_opts, { LIB("libmfx.so.1", "libmfx64-gen.dll"), LIB("libvpl.so.2", "libmfxhw64.dll") },
+    "no Intel media runtime (" LIB("libmfx / libvpl", "libmfx64-gen.dll / libmfxhw64.dll") " not found)",
+    AV_HWDEVICE_TYPE_NONE, false, false,
+};
+static const struct family fam_mf = {
+    "mf", mf_opts, { "mfplat.dll" }, "no Media Foundation (mfplat.dll not found)",
+    AV_HWDEVICE_TYPE_NONE, false, false,
 };
 static const struct family fam_vaapi = {
     "vaapi", vaapi_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_VAAPI, false, false,
@@ -88,10 +100,12 @@ const struct pvs_encoder_info pvs_encoder_infos[] = {
     { "h264_nvenc", PVS_CODEC_H264, "nvenc", true },
     { "h264_amf",   PVS_CODEC_H264, "amf",   true },
     { "h264_qsv",   PVS_CODEC_H264, "qsv",   true },
+    { "h264_mf",    PVS_CODEC_H264, "mf",    true },
     { "h264_vaapi", PVS_CODEC_H264, "vaapi", true },
     { "hevc_nvenc", PVS_CODEC_HEVC, "nvenc", true },
     { "hevc_amf",   PVS_CODEC_HEVC, "amf",   true },
     { "hevc_qsv",   PVS_CODEC_HEVC, "qsv",   true },
+    { "hevc_mf",    PVS_CODEC_HEVC, "mf",    true },
     { "hevc_vaapi", PVS_CODEC_HEVC, "vaapi", true },
     { "av1_nvenc",  PVS_CODEC_AV1,  "nvenc", true },
     { "av1_amf",    PVS_CODEC_AV1,  "amf",   true },
@@ -109,6 +123,7 @@ static const struct family *family_of(const struct pvs_encoder_info *info)
     if (!strcmp(info->family, "amf"))   return &fam_amf;
     if (!strcmp(info->family, "qsv"))   return &fam_qsv;
     if (!strcmp(info->family, "vaapi")) return &fam_vaapi;
+    if (!strcmp(info->family, "mf"))    return &fam_mf;
     if (!strcmp(info->name, "libx265")) return &fam_x265;
     if (!strcmp(info->name, "libsvtav1")) return &fam_svtav1;
     return &fam_x264;

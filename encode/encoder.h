@@ -32,7 +32,7 @@ struct pvs_encoder_opts {
 struct pvs_encoder_info {
     const char *name;   /* libavcodec encoder name, e.g. "h264_nvenc" */
     enum pvs_codec codec;
-    const char *family; /* "nvenc", "amf", "qsv", "vaapi", "software" */
+    const char *family; /* "nvenc", "amf", "qsv", "mf", "vaapi", "software" */
     bool hardware;
 };
 

@@ -5,6 +5,9 @@
 # clone), then pvstream itself with a meson cross file, then
 # dist/pvstream-VERSION-windows-x64.zip.
 #
+# On Debian it cross-compiles with mingw-w64; in an MSYS2 UCRT64 shell on
+# Windows it uses that shell's own compilers (README.md, "Windows").
+#
 # Usage: scripts/build-windows.sh [--jobs N] [--out DIR] [--builddir DIR] [--libs-only]
 # Environment:
 #   PVS_THIRD_PARTY  the archives of windows/deps.txt (default ../shared/third-party
@@ -48,10 +51,14 @@ started=$(date +%s)
 elapsed() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 
 HOST=x86_64-w64-mingw32
-CC=$HOST-gcc-posix
-CXX=$HOST-g++-posix
+case $(uname -s) in
+    MINGW*|MSYS*) # an MSYS2 shell: its gcc makes Windows programs natively
+        native=1; CC=gcc; CXX=g++; TOOL_PREFIX= ;;
+    *)  native=0; CC=$HOST-gcc-posix; CXX=$HOST-g++-posix; TOOL_PREFIX=$HOST- ;;
+esac
 missing=""
-for tool in "$CC" "$CXX" nasm yasm cmake meson ninja pkg-config autoreconf libtoolize make zip xz git sha256sum; do
+for tool in "$CC" "$CXX" "${TOOL_PREFIX}strip" nasm yasm cmake meson ninja pkg-config \
+            autoreconf libtoolize make zip xz git sha256sum; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
@@ -78,8 +85,9 @@ P=$cache/win64-$key
 logs=$P/logs
 mkdir -p "$P/lib/pkgconfig" "$P/include" "$logs"
 
-TOOLCHAIN=$P/toolchain.cmake
-cat > "$TOOLCHAIN" <<EOF
+TOOLCHAIN=
+[ "$native" -eq 1 ] || TOOLCHAIN=$P/toolchain.cmake
+[ "$native" -eq 1 ] || cat > "$TOOLCHAIN" <<EOF
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 set(CMAKE_C_COMPILER $CC)
@@ -99,7 +107,9 @@ cat > "$CROSS" <<EOF
 pkg_config_libdir = ['$P/lib/pkgconfig']
 EOF
 export PKG_CONFIG_LIBDIR=$P/lib/pkgconfig PKG_CONFIG_PATH=
-export P HOST CC CXX JOBS=$jobs TOOLCHAIN CROSS_FILES="$root/windows/mingw-w64.txt $CROSS"
+CROSS_FILES=
+[ "$native" -eq 1 ] || CROSS_FILES="$root/windows/mingw-w64.txt $CROSS"
+export P HOST CC CXX TOOL_PREFIX JOBS=$jobs TOOLCHAIN CROSS_FILES
 
 # ---- sources --------------------------------------------------------------
 # unpack NAME VERSION SHA COMMIT REPO DIR: the source tree in DIR/NAME-VERSION
@@ -158,20 +168,23 @@ fi
 
 # ---- pvstream ---------------------------------------------------------------
 t0=$(date +%s)
-if [ ! -f "$builddir/build.ninja" ] || ! grep -qF "$P/" "$builddir/cross-local.txt" 2>/dev/null; then
+if [ ! -f "$builddir/build.ninja" ] || ! grep -qF "$P/" "$builddir/prefix.txt" 2>/dev/null; then
     rm -rf "$builddir"
     mkdir -p "$builddir"
-    # The prefix, and Wine to run the tests (meson test -C build-win).
-    cat > "$builddir/cross-local.txt" <<EOF
+    echo "$P/" > "$builddir/prefix.txt"
+    setup=(--werror -Dprefer_static=true -Dswscale=disabled)
+    if [ "$native" -eq 0 ]; then
+        # The prefix, and Wine to run the tests (meson test -C build-win).
+        cat > "$builddir/cross-local.txt" <<EOF
 [binaries]
 exe_wrapper = '$root/windows/wine-run.sh'
 
 [properties]
 pkg_config_libdir = ['$P/lib/pkgconfig']
 EOF
-    meson setup "$builddir" "$root" --cross-file "$root/windows/mingw-w64.txt" \
-        --cross-file "$builddir/cross-local.txt" --werror -Dprefer_static=true \
-        -Dswscale=disabled >"$logs/pvstream-setup.log" 2>&1 ||
+        setup+=(--cross-file "$root/windows/mingw-w64.txt" --cross-file "$builddir/cross-local.txt")
+    fi
+    meson setup "$builddir" "$root" "${setup[@]}" >"$logs/pvstream-setup.log" 2>&1 ||
         { tail -n 40 "$logs/pvstream-setup.log" >&2; exit 1; }
 fi
 ninja -C "$builddir" -j "$jobs" >"$logs/pvstream.log" 2>&1 ||
@@ -185,7 +198,7 @@ stage=$builddir/$name
 rm -rf "$stage"
 mkdir -p "$stage/licences"
 for prog in server/pvstream-server client/pvstream-client bench/pvstream-bench host/pvstream-host; do
-    "$HOST-strip" -o "$stage/$(basename "$prog").exe" "$builddir/$prog.exe"
+    "${TOOL_PREFIX}strip" -o "$stage/$(basename "$prog").exe" "$builddir/$prog.exe"
 done
 cp "$root/server/pvstream-server.ini" "$stage/"
 cp "$root/windows/README-windows.txt" "$stage/"

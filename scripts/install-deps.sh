@@ -2,6 +2,8 @@
 # Installs every package pvstream needs to build, run and test, from Debian's
 # archive (Debian 12). Safe to run again: it installs only what is missing
 # and prints nothing when everything is there.
+# Usage: scripts/install-deps.sh [--windows]   (--windows: also what the
+# Windows build and its tests under Wine need)
 set -eu
 
 PACKAGES="
@@ -12,8 +14,13 @@ PACKAGES="
   libsdl2-dev libxcb1-dev libxcb-shm0-dev libxcb-xfixes0-dev libxcb-damage0-dev
   libxcb-randr0-dev libxcb-xtest0-dev xvfb x11-xserver-utils xauth
   libopus-dev libpulse-dev pulseaudio
-  gcc-mingw-w64-x86-64
 "
+if [ "${1:-}" = --windows ]; then
+  PACKAGES="$PACKAGES
+    gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 nasm yasm cmake make
+    autoconf automake libtool zip xz-utils git wine wine64
+  "
+fi
 
 missing=""
 for p in $PACKAGES; do

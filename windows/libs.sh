@@ -5,17 +5,21 @@
 #   P       the prefix (include/, lib/, lib/pkgconfig/)
 #   HOST    x86_64-w64-mingw32
 #   CC CXX  the posix-threads mingw-w64 compilers (libstdc++'s std::thread
-#           needs them; the whole build uses one thread model)
+#           needs them; the whole build uses one thread model); in an MSYS2
+#           shell its own gcc and g++
+#   TOOL_PREFIX  "x86_64-w64-mingw32-" for binutils when cross-compiling,
+#           empty in an MSYS2 shell
 #   JOBS    parallel jobs
-#   TOOLCHAIN  a CMake toolchain file
+#   TOOLCHAIN  a CMake toolchain file (empty in an MSYS2 shell)
 #   CROSS_FILES  meson's cross files: windows/mingw-w64.txt and the prefix's
+#           (empty in an MSYS2 shell, where PKG_CONFIG_LIBDIR finds the prefix)
 # Each recipe runs in its own `bash -e`: the first failing command stops it.
 # This file and deps.txt key the cache: changing a recipe rebuilds the
 # libraries, changing the packaging in build-windows.sh does not.
 
 cmake_configure() { # SRC [cmake options...]
     local src=$1; shift
-    cmake -S "$src" -B cmake-build -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
+    cmake -S "$src" -B cmake-build -G Ninja ${TOOLCHAIN:+-DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN"} \
         -DCMAKE_INSTALL_PREFIX="$P" -DCMAKE_BUILD_TYPE=Release \
         -DBUILD_SHARED_LIBS=OFF "$@"
 }
@@ -67,7 +71,7 @@ build_libvpl() {
 }
 
 build_x264() {
-    (cd "$1" && ./configure --host="$HOST" --cross-prefix="$HOST-" --prefix="$P" \
+    (cd "$1" && ./configure --host="$HOST" --cross-prefix="$TOOL_PREFIX" --prefix="$P" \
         --enable-static --disable-cli --disable-opencl --disable-avs --disable-swscale \
         --bit-depth=8 --disable-lavf --disable-ffms --disable-gpac --disable-lsmash \
         --extra-cflags="-O2" && make -j "$JOBS" && make install)
@@ -85,7 +89,7 @@ build_ffmpeg() {
     local hw=""
     for c in h264 hevc av1; do hw+=,${c}_d3d11va,${c}_d3d11va2,${c}_dxva2; done
     "$1/configure" --prefix="$P" --target-os=mingw32 --arch=x86_64 \
-        --cross-prefix="$HOST-" --cc="$CC" --cxx="$CXX" \
+        --cross-prefix="$TOOL_PREFIX" --cc="$CC" --cxx="$CXX" \
         --pkg-config=pkg-config --pkg-config-flags=--static \
         --extra-cflags="-I$P/include" --extra-ldflags="-L$P/lib" \
         --enable-static --disable-shared --enable-gpl --disable-debug \
@@ -131,7 +135,7 @@ build_enet() {
         "$CC" -O2 -I"$1/include" -c "$1/$f.c" -o "$f.o"
         objs+=("$f.o")
     done
-    "$HOST-ar" rcs "$P/lib/libenet.a" "${objs[@]}"
+    "${TOOL_PREFIX}ar" rcs "$P/lib/libenet.a" "${objs[@]}"
     cp -r "$1/include/enet" "$P/include/"
     write_pc libenet 1.3.18 "-lenet -lws2_32 -lwinmm"
 }

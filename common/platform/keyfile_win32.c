@@ -16,8 +16,8 @@
  * checked is what is read. Buffers that held file text are wiped before they
  * are freed: it may be a secret key.
  *
- * Only Windows APIs (advapi32, which mingw-w64 links by default), no libsodium:
- * scripts/check-windows.sh compiles this file without libsodium's headers. */
+ * Only Windows APIs (advapi32, which mingw-w64 links by default), no
+ * libsodium: the platform layer stays free of the crypto library. */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <aclapi.h>
