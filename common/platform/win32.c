@@ -473,6 +473,9 @@ static bool data_path_log_ok(void)
     return atomic_compare_exchange_strong(&last, &prev, now);
 }
 
+static void uso_probe(SOCKET s);  /* batched UDP, below */
+static void uso_forget(SOCKET s);
+
 int pvs_udp_open(pvs_socket *out, const struct pvs_addr *local)
 {
     if (!out)
@@ -538,6 +541,7 @@ int pvs_udp_open(pvs_socket *out, const struct pvs_addr *local)
         closesocket(s);
         return wsa_to_pvs(err);
     }
+    uso_probe(s);
     *out = (pvs_socket)s;
     return 0;
 }
@@ -706,9 +710,97 @@ int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
 
 /* ---- batched UDP --------------------------------------------------------- */
 
-/* Windows has no sendmmsg/recvmmsg; USO (its GSO) and RIO would be the
- * fast paths, but for now each datagram is its own call. */
+/* Windows has no sendmmsg/recvmmsg. Its GSO is USO (UDP segmentation
+ * offload, Windows 10 1703 and later): one WSASendMsg with a
+ * UDP_SEND_MSG_SIZE control message carries up to 64 KiB that the stack (or
+ * the NIC) cuts into equal datagrams. As on Linux, a socket opened by
+ * pvs_udp_open is probed once (getsockopt knows the option or not), the
+ * first refusal turns USO off for that socket for good, and
+ * PVS_UDP_NO_GSO=1 turns it off from the start. SOCKETs are handles, not
+ * small integers, so the sockets with USO on sit in a small table. */
 #define UDP_MAX_PAYLOAD 65507 /* 65,535 - 20 (IPv4 header) - 8 (UDP header) */
+#define USO_MAX_SEGMENTS 64
+#define USO_TABLE_SIZE 64
+#ifndef UDP_SEND_MSG_SIZE
+#define UDP_SEND_MSG_SIZE 2 /* ws2ipdef.h */
+#endif
+
+static _Atomic uintptr_t uso_sockets[USO_TABLE_SIZE];
+
+static bool uso_enabled(SOCKET s)
+{
+    for (int i = 0; i < USO_TABLE_SIZE; i++)
+        if (atomic_load_explicit(&uso_sockets[i], memory_order_relaxed) == (uintptr_t)s)
+            return true;
+    return false;
+}
+
+static void uso_forget(SOCKET s)
+{
+    for (int i = 0; i < USO_TABLE_SIZE; i++) {
+        uintptr_t want = (uintptr_t)s;
+        atomic_compare_exchange_strong(&uso_sockets[i], &want, 0);
+    }
+}
+
+static void uso_probe(SOCKET s)
+{
+    const char *env = getenv("PVS_UDP_NO_GSO");
+    if (env && *env && strcmp(env, "0") != 0)
+        return;
+    DWORD v = 0;
+    int len = sizeof(v);
+    if (getsockopt(s, IPPROTO_UDP, UDP_SEND_MSG_SIZE, (char *)&v, &len) != 0)
+        return;
+    for (int i = 0; i < USO_TABLE_SIZE; i++) {
+        uintptr_t empty = 0;
+        if (atomic_compare_exchange_strong(&uso_sockets[i], &empty, (uintptr_t)s))
+            return;
+    }
+    /* More USO sockets than the table holds: this one sends one by one. */
+}
+
+/* One USO send of n datagrams (2 <= n <= USO_MAX_SEGMENTS). Returns 0 or a
+ * WSA error code. */
+static int send_uso(SOCKET s, const uint8_t *p, size_t stride, size_t len, int n,
+                    const struct pvs_addr *to)
+{
+    /* One buffer per datagram keeps the boundaries when they have gaps. */
+    WSABUF bufs[USO_MAX_SEGMENTS];
+    int nbufs;
+    if (stride == len) {
+        bufs[0].buf = (char *)p;
+        bufs[0].len = (ULONG)(len * (size_t)n);
+        nbufs = 1;
+    } else {
+        for (int i = 0; i < n; i++) {
+            bufs[i].buf = (char *)(p + (size_t)i * stride);
+            bufs[i].len = (ULONG)len;
+        }
+        nbufs = n;
+    }
+    union {
+        char buf[WSA_CMSG_SPACE(sizeof(DWORD))];
+        WSACMSGHDR align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    WSAMSG msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.name = (LPSOCKADDR)addr_sa(to);
+    msg.namelen = (INT)to->len;
+    msg.lpBuffers = bufs;
+    msg.dwBufferCount = (DWORD)nbufs;
+    msg.Control.buf = control.buf;
+    msg.Control.len = sizeof(control.buf);
+    WSACMSGHDR *cm = WSA_CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = IPPROTO_UDP;
+    cm->cmsg_type = UDP_SEND_MSG_SIZE;
+    cm->cmsg_len = WSA_CMSG_LEN(sizeof(DWORD));
+    DWORD seg = (DWORD)len;
+    memcpy(WSA_CMSG_DATA(cm), &seg, sizeof(seg));
+    DWORD sent = 0;
+    return WSASendMsg(s, &msg, 0, &sent, NULL, NULL) == 0 ? 0 : WSAGetLastError();
+}
 
 int pvs_udp_send_batch(pvs_socket s, const void *buf, size_t stride, size_t len,
                        int count, const struct pvs_addr *to)
@@ -717,10 +809,38 @@ int pvs_udp_send_batch(pvs_socket s, const void *buf, size_t stride, size_t len,
         stride < len)
         return PVS_EINVAL;
     const uint8_t *p = buf;
-    for (int i = 0; i < count; i++) {
-        int r = pvs_udp_send(s, p + (size_t)i * stride, len, to);
+    int sent = 0;
+    while (sent < count) {
+        const uint8_t *at = p + (size_t)sent * stride;
+        int left = count - sent;
+        if (left >= 2 && uso_enabled((SOCKET)s)) {
+            int n = left < USO_MAX_SEGMENTS ? left : USO_MAX_SEGMENTS;
+            if ((size_t)n * len > UDP_MAX_PAYLOAD)
+                n = (int)(UDP_MAX_PAYLOAD / len);
+            if (n >= 2) {
+                int err = send_uso((SOCKET)s, at, stride, len, n, to);
+                if (err == 0) {
+                    sent += n;
+                    continue;
+                }
+                if (err == WSAEWOULDBLOCK || err == WSAENOBUFS)
+                    return sent > 0 ? sent : PVS_EAGAIN;
+                if (err != WSAEINVAL && err != WSAEOPNOTSUPP && err != WSAENOPROTOOPT &&
+                    err != WSAEMSGSIZE)
+                    return sent > 0 ? sent : wsa_to_pvs(err);
+                uso_forget((SOCKET)s);
+                char name[64];
+                pvs_addr_format(to, name, sizeof(name));
+                PVS_LOG_I("Windows refuses UDP segmentation offload for %s (%s): "
+                          "sending datagram by datagram on this socket from now on",
+                          name, SYS_TEXT(err));
+                /* Then the same datagrams one by one, below. */
+            }
+        }
+        int r = pvs_udp_send(s, at, len, to);
         if (r < 0)
-            return i > 0 ? i : r; /* an error for the rest shows again next call */
+            return sent > 0 ? sent : r; /* an error for the rest shows again next call */
+        sent++;
     }
     return count;
 }
@@ -757,14 +877,14 @@ int pvs_udp_set_dscp(pvs_socket s, int dscp)
 
 bool pvs_udp_gso_active(pvs_socket s)
 {
-    (void)s;
-    return false;
+    return uso_enabled((SOCKET)s);
 }
 
 void pvs_socket_close(pvs_socket *s)
 {
     if (!s || *s == PVS_INVALID_SOCKET)
         return;
+    uso_forget((SOCKET)*s);
     closesocket((SOCKET)*s);
     *s = PVS_INVALID_SOCKET;
 }
