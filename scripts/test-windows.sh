@@ -83,19 +83,16 @@ result() {
     printf '%s\t%s\t%s\t%s\n' "$name" "$st" "${text//$'\t'/ }" "${figs//$'\n'/ }" >>"$RESULTS"
 }
 
-# Python over JSON files: py 'CODE' ARGS...; CODE sees argv as `a` and
-# helpers j(path) (the parsed file) and f(x) (a number as text, or "n/a").
-py() {
-    local code=$1; shift
-    python3 -c "
-import json, math, re, sys
+# Python on stdin, with ARGS: py ARGS... <<'PY'; the code sees argv as `a`
+# and helpers j(path) (the parsed file) and f(x) (a number as text, or n/a).
+PY_PRELUDE='import json, math, re, sys
 a = sys.argv[1:]
 def j(p):
     with open(p) as fh: return json.load(fh)
 def f(x, d=2):
-    return 'n/a' if x is None or (isinstance(x, float) and math.isnan(x)) else f'{x:.{d}f}'
-$code" "$@"
-}
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
+'
+py() { python3 -c "$PY_PRELUDE$(cat)" "$@"; }
 
 # The build directory may be rebuilt while we run: wait (60 s at most) for
 # an executable that exists and has not changed for 3 seconds.
@@ -178,7 +175,10 @@ check_bench_encoders() {
     local works
     works=$(awk '$1 != "encoder" && / works$/ {print $1}' "$OUT/bench-encoders.table.txt" | paste -sd, -)
     local figs
-    figs=$(py 'print(json.dumps({"exit": int(a[0]), "working": [w for w in a[1].split(",") if w]}))' "$rc" "$works")
+    figs=$(py "$rc" "$works" <<'PY'
+print(json.dumps({"exit": int(a[0]), "working": [w for w in a[1].split(",") if w]}))
+PY
+)
     if [ $rc -ne 0 ]; then
         result FAIL bench-encoders "exit $rc (see $log)" "$figs"
     elif ! grep -Eq '^libx264 .* works$' "$OUT/bench-encoders.table.txt"; then
@@ -206,23 +206,24 @@ check_bench_encode() {
         result FAIL bench-encode "native: exit $rcl (see $OUT/encode-linux.log)"; return
     fi
     local line
-    line=$(py '
+    line=$(py "$OUT/encode-wine.json" "$OUT/encode-linux.json" <<'PY'
 w, l = j(a[0]), j(a[1])
 def fig(d):
-    s = d["stages"]
-    return {"encode_p50_ms": s["encode"]["p50_ms"], "total_p50_ms": s["total"]["p50_ms"],
-            "encode_p99_ms": s["encode"]["p99_ms"], "total_p99_ms": s["total"]["p99_ms"],
-            "fps": d["fps"], "late_frames": d["late_frames"], "frames": d["frames"],
-            "stamps_read": d["stamps_read"], "psnr_y": d["psnr_y"]}
+    s = d['stages']
+    return {"encode_p50_ms": s['encode']['p50_ms'], "total_p50_ms": s['total']['p50_ms'],
+            "encode_p99_ms": s['encode']['p99_ms'], "total_p99_ms": s['total']['p99_ms'],
+            "fps": d['fps'], "late_frames": d['late_frames'], "frames": d['frames'],
+            "stamps_read": d['stamps_read'], "psnr_y": d['psnr_y']}
 fw, fl = fig(w), fig(l)
 ratio = {k: fw[k] / fl[k] if fl[k] else None for k in ("encode_p50_ms", "total_p50_ms")}
-ok = all(x["stamps_read"] == x["frames"] == 300 for x in (fw, fl))
+ok = all(x['stamps_read'] == x['frames'] == 300 for x in (fw, fl))
 print(json.dumps({"wine": fw, "native": fl, "ratio": ratio, "stamps_ok": ok}))
-print(f"encode p50 {f(fw[\"encode_p50_ms\"])} ms Wine / {f(fl[\"encode_p50_ms\"])} ms native "
-      f"(x{f(ratio[\"encode_p50_ms\"])}); total p50 {f(fw[\"total_p50_ms\"])} / "
-      f"{f(fl[\"total_p50_ms\"])} ms (x{f(ratio[\"total_p50_ms\"])}); "
-      f"stamps read {fw[\"stamps_read\"]}/{fw[\"frames\"]} and {fl[\"stamps_read\"]}/{fl[\"frames\"]}")
-' "$OUT/encode-wine.json" "$OUT/encode-linux.json" 2>&1)
+print(f"encode p50 {f(fw['encode_p50_ms'])} ms Wine / {f(fl['encode_p50_ms'])} ms native "
+      f"(x{f(ratio['encode_p50_ms'])}); total p50 {f(fw['total_p50_ms'])} / "
+      f"{f(fl['total_p50_ms'])} ms (x{f(ratio['total_p50_ms'])}); "
+      f"stamps read {fw['stamps_read']}/{fw['frames']} and {fl['stamps_read']}/{fl['frames']}")
+PY
+)
     local figs=${line%%$'\n'*} text=${line#*$'\n'}
     case $figs in
     '{'*'"stamps_ok": true}') result ok bench-encode "$text" "$figs" ;;
@@ -315,8 +316,11 @@ PY
 )
     if [ -z "$line" ]; then result skip clock "the probe printed nothing (see $OUT/clock.log)"; return; fi
     local figs=${line%%$'\n'*} text=${line#*$'\n'}
-    CLOCK_DIFF_MS=$(py 'print(j(a[0])["monotonic_minus_qpc_ms"])' /dev/stdin <<<"$figs")
-    if py 'sys.exit(0 if abs(float(a[0])) < 1 else 1)' "$CLOCK_DIFF_MS"; then
+    CLOCK_DIFF_MS=$(py "$figs" <<'PY'
+print(json.loads(a[0])['monotonic_minus_qpc_ms'])
+PY
+)
+    if py "$CLOCK_DIFF_MS" <<<'sys.exit(0 if abs(float(a[0])) < 1 else 1)'; then
         result ok clock "$text; one clock for Wine and Linux" "$figs"
     else
         result ok clock "$text; the clients' PING/PONG offset must cancel it (checked below)" "$figs"
@@ -465,41 +469,42 @@ stream() {
     local src=$STOP_RC
 
     local line
-    line=$(py '
+    line=$(py "$json" "$slog" "$CLOCK_DIFF_MS" <<'PY'
 c = j(a[0]); slog = open(a[1], errors="replace").read()
 clock = float(a[2]) if a[2] else None
 rep = re.findall(r"capture->sent p50 ([0-9.]+) ms p99 ([0-9.]+) ms", slog)
 srv = {"capture_sent_p50_ms": float(rep[-1][0]), "capture_sent_p99_ms": float(rep[-1][1])} if rep else None
-g, st = c["glass_to_glass"], c["stages"]
-net50 = st["network"]["p50_ms"]
+g, st = c['glass_to_glass'], c['stages']
+net50 = st['network']['p50_ms']
 # Any error in the clock offset lands in the network stage (sent -> complete
 # on loopback: well under a millisecond when the offset is right).
 offset_ok = net50 is not None and -2 < net50 < 20
-figs = {"frames_decoded": c["frames_decoded"], "frames_stamped": c.get("frames_stamped"),
-        "frames_lost": c["frames_lost"], "keyframe_requests": c["keyframe_requests"],
+figs = {"frames_decoded": c['frames_decoded'], "frames_stamped": c.get("frames_stamped"),
+        "frames_lost": c['frames_lost'], "keyframe_requests": c['keyframe_requests'],
         "glass_to_glass": g, "stages": st, "server": srv,
         "clock_monotonic_minus_qpc_ms": clock, "offset_consistent": offset_ok}
 why = []
-if not c["frames_decoded"] > 0: why.append("no frame decoded")
+if not c['frames_decoded'] > 0: why.append("no frame decoded")
 if not (c.get("frames_stamped") or 0) > 0: why.append("no frame measured from its stamp")
-if c["frames_lost"] != 0: why.append(f"{c[\"frames_lost\"]} frames lost ({c[\"keyframe_requests\"]} keyframe requests)")
-counts = f"{c[\"frames_decoded\"]} frames decoded, {c.get(\"frames_stamped\")} from their stamp, {c[\"frames_lost\"]} lost"
-sv = f"server capture->sent p50 {f(srv[\"capture_sent_p50_ms\"])} / p99 {f(srv[\"capture_sent_p99_ms\"])} ms" if srv else "no server figures"
+if c['frames_lost'] != 0: why.append(f"{c['frames_lost']} frames lost ({c['keyframe_requests']} keyframe requests)")
+counts = f"{c['frames_decoded']} frames decoded, {c.get('frames_stamped')} from their stamp, {c['frames_lost']} lost"
+sv = f"server capture->sent p50 {f(srv['capture_sent_p50_ms'])} / p99 {f(srv['capture_sent_p99_ms'])} ms" if srv else "no server figures"
 if offset_ok:
-    figs["g2g_valid"] = True
-    t = (f"{counts}; glass to glass p50 {f(g[\"p50_ms\"])} / p99 {f(g[\"p99_ms\"])} ms "
-         f"(host {f(st[\"host\"][\"p50_ms\"])}, network {f(net50)}, decode {f(st[\"decode\"][\"p50_ms\"])} p50)")
+    figs['g2g_valid'] = True
+    t = (f"{counts}; glass to glass p50 {f(g['p50_ms'])} / p99 {f(g['p99_ms'])} ms "
+         f"(host {f(st['host']['p50_ms'])}, network {f(net50)}, decode {f(st['decode']['p50_ms'])} p50)")
     if clock is not None and abs(clock) >= 1:
         t += f" across clocks {clock:.0f} ms apart, PING/PONG offset applied"
     t += f"; {sv}"
 else:
-    figs["g2g_valid"] = False
+    figs['g2g_valid'] = False
     t = (f"{counts}; glass to glass not usable (network p50 {f(net50)} ms: the clock offset did not "
-         f"cancel the clocks\x27 {f(clock)} ms); {sv}")
+         f"cancel the clocks' {f(clock)} ms); {sv}")
 print(json.dumps(figs))
 print("; ".join(why) if why else "")
 print(t)
-' "$json" "$slog" "$CLOCK_DIFF_MS" 2>&1)
+PY
+)
     if [ ! -s "$json" ]; then
         result FAIL "$name" "client exit $crc, no stats JSON (see $clog; server $slog)"
         AUDIO_NOTE="the client wrote no statistics"; return
@@ -510,7 +515,8 @@ print(t)
     if [ $crc -ne 0 ]; then why="client exit $crc${why:+; $why}"; fi
     if [ $src -ne 0 ]; then why="server exit $src${why:+; $why}"; fi
     if [ -n "$why" ]; then
-        result FAIL "$name" "$why ($text; logs $clog, $slog)" "$figs"
+        # On 2 cores, anything else running starves the stream: say so.
+        result FAIL "$name" "$why ($text; load average $(cut -d' ' -f1-3 /proc/loadavg); logs $clog, $slog)" "$figs"
     else
         result ok "$name" "$text" "$figs"
     fi
@@ -525,19 +531,19 @@ audio_result() {
     local name=$1 cside=$2
     if [ -n "$AUDIO_NOTE" ]; then result FAIL "$name" "$AUDIO_NOTE"; return; fi
     local line
-    line=$(py '
+    line=$(py "$STREAM_JSON" "$STREAM_CLOG" "$STREAM_SLOG" "$STREAM_REC" <<'PY'
 c = j(a[0]); clog = open(a[1], errors="replace").read().replace("\r", "")
 slog = open(a[2], errors="replace").read().replace("\r", "")
 au = c.get("audio")
 sent = re.findall(r"audio ([0-9]+) packets/s", slog)
 m = re.search(r"audio: ([0-9]+) packets, ([0-9]+) frames played", clog)
-driver = re.search(r"playing through SDL\x27s (\S+) driver", clog)
+driver = re.search(r"playing through SDL's (\S+) driver", clog)
 off = re.search(r"audio off: (.*)", clog)
 figs = {"server_packets_per_s": int(sent[-1]) if sent else None,
         "packets": int(m.group(1)) if m else 0, "frames_played": int(m.group(2)) if m else 0,
         "driver": driver.group(1) if driver else None}
 if au:
-    figs.update({"latency_ms": au["latency_ms"], "underruns": au["underruns"], "concealed": au["concealed"]})
+    figs.update({"latency_ms": au['latency_ms'], "underruns": au['underruns'], "concealed": au['concealed']})
 # What reached the sink (or the disk file): the tone, by its zero crossings
 # over the loudest second, and its level.
 heard = None
@@ -557,25 +563,26 @@ try:
                  "rms_dbfs": round(20 * math.log10(rms / 32768), 1) if rms else None}
 except (OSError, ValueError):
     pass
-figs["heard"] = heard
-tone = heard is not None and abs(heard["freq_hz"] - 1000) <= 5 and (heard["rms_dbfs"] or -99) > -30
-figs["tone_heard"] = tone
+figs['heard'] = heard
+tone = heard is not None and abs(heard['freq_hz'] - 1000) <= 5 and (heard['rms_dbfs'] or -99) > -30
+figs['tone_heard'] = tone
 print(json.dumps(figs))
-if au and au["latency_ms"]["p50"] is not None:
-    t = (f"{figs[\"packets\"]} packets received, {figs[\"frames_played\"]} frames played through SDL\x27s "
-         f"{figs[\"driver\"]} driver; capture -> heard p50 {f(au[\"latency_ms\"][\"p50\"])} / p99 "
-         f"{f(au[\"latency_ms\"][\"p99\"])} ms, {au[\"underruns\"]} underruns, {au[\"concealed\"]} concealed")
+if au and au['latency_ms']['p50'] is not None:
+    t = (f"{figs['packets']} packets received, {figs['frames_played']} frames played through SDL's "
+         f"{figs['driver']} driver; capture -> heard p50 {f(au['latency_ms']['p50'])} / p99 "
+         f"{f(au['latency_ms']['p99'])} ms, {au['underruns']} underruns, {au['concealed']} concealed")
     if heard:
-        t += (f"; {heard[\"seconds\"]} s recorded: " + (f"{heard[\"freq_hz\"]:.0f} Hz at {heard[\"rms_dbfs\"]} dBFS"
-              if tone else f"no 1 kHz tone ({heard[\"freq_hz\"]:.0f} Hz, {heard[\"rms_dbfs\"]} dBFS)"))
+        t += (f"; {heard['seconds']} s recorded: " + (f"{heard['freq_hz']:.0f} Hz at {heard['rms_dbfs']} dBFS"
+              if tone else f"no 1 kHz tone ({heard['freq_hz']:.0f} Hz, {heard['rms_dbfs']} dBFS)"))
     print("ok" if tone or heard is None else "notone"); print(t)
 elif au:
-    print("nolat"); print(f"{figs[\"frames_played\"]} frames played but no latency figures")
+    print("nolat"); print(f"{figs['frames_played']} frames played but no latency figures")
 else:
-    why = off.group(1) if off else ("nothing received" if not figs["packets"] else "none played")
-    srv = f"the server sent {figs[\"server_packets_per_s\"]} packets/s" if sent else "the server sent none"
+    why = off.group(1) if off else ("nothing received" if not figs['packets'] else "none played")
+    srv = f"the server sent {figs['server_packets_per_s']} packets/s" if sent else "the server sent none"
     print("none"); print(f"no audio played ({why}; {srv})")
-' "$STREAM_JSON" "$STREAM_CLOG" "$STREAM_SLOG" "$STREAM_REC" 2>&1)
+PY
+)
     local figs st text
     { read -r figs; read -r st; read -r text; } <<<"$line"
     case $figs in '{'*) ;; *) result FAIL "$name" "cannot read the figures: $line"; return ;; esac
