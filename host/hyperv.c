@@ -8,7 +8,7 @@
  * parser reads; nothing PowerShell prints is trusted.
  *
  * PowerShell runs on Windows always; elsewhere only when $PVS_POWERSHELL
- * names a stand-in (the tests' tests/data/host/fake-powershell.sh), so a
+ * names a stand-in (the tests' tests/fake_powershell.c), so a
  * Linux host lists no Hyper-V GPU and says "Windows only". The check
  * probe is in hyperv_check.c, what the probes share in hyperv_probe.c. */
 #include <ctype.h>

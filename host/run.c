@@ -436,14 +436,18 @@ static DWORD WINAPI writer_thread(LPVOID arg)
 }
 
 /* Reads until the child closes the pipe; past the bound it keeps reading
- * (and dropping) so the child never blocks on a full pipe. */
+ * (and dropping) so the child never blocks on a full pipe. The end is a
+ * failed read (ERROR_BROKEN_PIPE), not a read of 0 bytes: on a pipe that
+ * is the child's write of 0 bytes, and stopping there would drop the rest
+ * of its output (and hang on a child that then fills the pipe). */
 static DWORD WINAPI reader_thread(LPVOID arg)
 {
     struct win_job *j = arg;
     char buf[65536];
     DWORD r = 0;
-    while (ReadFile(j->h, buf, sizeof(buf), &r, NULL) && r > 0)
-        sink_add(j->sink, buf, r);
+    while (ReadFile(j->h, buf, sizeof(buf), &r, NULL))
+        if (r > 0)
+            sink_add(j->sink, buf, r);
     return 0;
 }
 

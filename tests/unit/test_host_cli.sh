@@ -174,7 +174,7 @@ expect 0 '--guest-root' drivers --help
 printf 'vm_count=1\r\nvm_state=Off\r\nhost_windows=%s\r\ngpu=G\r\ngpu_name=Fake GPU\r\n' "$d/host/Windows" >"$d/ps.out"
 printf 'driver_version=31.0.15.5222\r\npackage_inf=%s/pvsdisp.inf\r\n' "$pkg" >>"$d/ps.out"
 printf 'disk=%s/a.vhdx\r\nmounted=%s/a.vhdx\r\nwindows=%s/a.vhdx|%s\r\n' "$d" "$d" "$d" "$d/guest" >>"$d/ps.out"
-PVS_POWERSHELL=$PVS_TEST_DATA/host/fake-powershell.sh FAKE_PS_OUTPUT=$d/ps.out FAKE_PS_LOG=$d/last.ps1 \
+PVS_POWERSHELL=$PVS_FAKE_POWERSHELL FAKE_PS_OUTPUT=$d/ps.out FAKE_PS_LOG=$d/last.ps1 \
     expect 0 '8 unchanged skipped' drivers sync --vm "it's"
 if grep -qF "Dismount-VHD -Path \$path" "$d/last.ps1" && grep -qF "@('$d/a.vhdx')" "$d/last.ps1"; then
     passed=$((passed + 1))
@@ -182,7 +182,7 @@ else
     failed=$((failed + 1)); echo "FAIL: drivers sync --vm did not dismount the disk it mounted" >&2
 fi
 printf 'vm_count=1\nvm_state=Running\n' >"$d/ps.out"
-PVS_POWERSHELL=$PVS_TEST_DATA/host/fake-powershell.sh FAKE_PS_OUTPUT=$d/ps.out \
+PVS_POWERSHELL=$PVS_FAKE_POWERSHELL FAKE_PS_OUTPUT=$d/ps.out \
     expect 2 'Running, not off' drivers sync --vm game
 
 echo "$passed passed, $failed failed"

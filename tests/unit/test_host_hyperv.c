@@ -1,7 +1,9 @@
-/* The Hyper-V backend without Windows: instance paths, the list and check
+/* The Hyper-V backend without Hyper-V: instance paths, the list and check
  * probes' parsers on fixtures (tests/data/host/hyperv/), the list, apply
- * and check operations through tests/data/host/fake-powershell.sh, and
- * the apply and removal scripts against golden files.
+ * and check operations through the PowerShell stand-in
+ * (tests/fake_powershell.c, started as powershell.exe would be: with
+ * CreateProcess on Windows), and the apply and removal scripts against
+ * golden files.
  *
  * To regenerate the golden files after an intended change, run this test
  * with PVS_UPDATE_GOLDEN=1, then review the diff. */
@@ -111,7 +113,8 @@ static char *drain(FILE *f)
 static void fake_env(const char *output, const char *status, const char *stderr_file,
                      const char *list)
 {
-    setenv("PVS_POWERSHELL", data("fake-powershell.sh"), 1);
+    const char *fake = getenv("PVS_FAKE_POWERSHELL"); /* tests/meson.build sets it */
+    setenv("PVS_POWERSHELL", fake ? fake : "PVS_FAKE_POWERSHELL-is-not-set", 1);
     setenv("FAKE_PS_LOG", tmp, 1);
     output ? setenv("FAKE_PS_OUTPUT", data(output), 1) : unsetenv("FAKE_PS_OUTPUT");
     status ? setenv("FAKE_PS_STATUS", status, 1) : unsetenv("FAKE_PS_STATUS");
@@ -234,19 +237,26 @@ static void test_list_op(void)
     struct pvs_host_gpu *g = NULL;
     int n = 0;
     char why[512];
+#ifndef _WIN32
+    /* Elsewhere PowerShell runs only when PVS_POWERSHELL names one; on
+     * Windows it always runs (unset, this would be the real one). */
     unsetenv("PVS_POWERSHELL");
     CHECK_INT(pvs_host_backend_hyperv.list("/", &g, &n, why, sizeof(why)), ==, PVS_ENOTSUP);
     CHECK(strstr(why, "Windows only") != NULL);
+#endif
 
     /* With a pci.ids, its name wins over Windows'. */
-    char ids[128];
-    snprintf(ids, sizeof(ids), "%s.d/usr/share/misc", tmp);
-    char mk[600];
-    snprintf(mk, sizeof(mk), "mkdir -p '%s' && printf '10de  NVIDIA Corporation\\n\\t2684  "
-             "AD102 [GeForce RTX 4090]\\n' > '%s/pci.ids'", ids, ids);
-    CHECK_INT(system(mk), ==, 0);
-    char root[128];
+    static const char *const dirs[] = { "", "/usr", "/usr/share", "/usr/share/misc" };
+    char root[128], path[256];
     snprintf(root, sizeof(root), "%s.d", tmp);
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+        mkdir(path, 0755);
+    }
+    snprintf(path, sizeof(path), "%s/usr/share/misc/pci.ids", root);
+    FILE *ids = fopen(path, "wb");
+    CHECK(ids && fputs("10de  NVIDIA Corporation\n\t2684  AD102 [GeForce RTX 4090]\n", ids) >= 0 &&
+          fclose(ids) == 0);
 
     fake_env("hyperv/list-two.txt", NULL, NULL, NULL);
     CHECK_INT(pvs_host_backend_hyperv.list(root, &g, &n, why, sizeof(why)), ==, 0);
@@ -274,8 +284,12 @@ static void test_list_op(void)
     CHECK(script && strstr(script, "Msvm_PartitionableGpu"));
     CHECK(script && strstr(script, "# pvstream-probe list"));
     free(script);
-    snprintf(mk, sizeof(mk), "rm -rf '%s'", root);
-    CHECK_INT(system(mk), ==, 0);
+    int left = remove(path) != 0;
+    for (size_t i = sizeof(dirs) / sizeof(dirs[0]); i-- > 0;) {
+        snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+        left += rmdir(path) != 0;
+    }
+    CHECK_INT(left, ==, 0);
 
     /* Without pci.ids: Windows' own name. */
     CHECK_INT(pvs_host_backend_hyperv.list("/nonexistent", &g, &n, why, sizeof(why)), ==, 0);
@@ -398,10 +412,13 @@ static void test_apply(void)
     CHECK(printed && !*printed);
     free(printed);
 
-    /* Without PowerShell: Windows only, unless it is a dry run. */
+    /* Without PowerShell: Windows only, unless it is a dry run. (On
+     * Windows PowerShell always runs: unset, this would be the real one.) */
     unsetenv("PVS_POWERSHELL");
+#ifndef _WIN32
     CHECK_INT(apply(&pf, false, false, &printed, why, sizeof(why)), ==, PVS_ENOTSUP);
     free(printed);
+#endif
     CHECK_INT(apply(&pf, true, false, &printed, why, sizeof(why)), ==, 0);
     free(printed);
 }
@@ -561,8 +578,11 @@ static void test_check_op(void)
     struct pvs_checks c = { 0 };
     struct pvs_host_ctx ctx = { .sysfs_root = "/" };
     char why[512];
+#ifndef _WIN32
+    /* Elsewhere only with PVS_POWERSHELL; on Windows unset is the real one. */
     unsetenv("PVS_POWERSHELL");
     CHECK_INT(pvs_host_check_hyperv(&ctx, NULL, &c, why, sizeof(why)), ==, PVS_ENOTSUP);
+#endif
 
     fake_env("hyperv/check-good.txt", NULL, NULL, NULL);
     CHECK_INT(pvs_host_check_hyperv(&ctx, "it's mine", &c, why, sizeof(why)), ==, 0);
