@@ -603,9 +603,47 @@ PY
     esac
 }
 
+# ---- a Wine with a display, for what draws or captures (GDI, D3D11) ------------
+# A private Xvfb and a Wine prefix of its own, booted with that display: a
+# prefix first started without DISPLAY keeps its desktop process display-
+# less, and windows, GDI and D3D11 fail in it afterwards. After display_up,
+# run programs with `display_wine PROGRAM.exe ARGS`; returns 1 (and says
+# why in $DISPLAY_ERR) when Xvfb cannot start.
+XVFB_PID= GUI_DISPLAY= DISPLAY_ERR=
+display_up() {
+    [ -n "$XVFB_PID" ] && return 0
+    command -v Xvfb >/dev/null 2>&1 || { DISPLAY_ERR="Xvfb is not installed"; return 1; }
+    local n
+    for n in 91 92 93 94 95 96 97 98; do
+        [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] && continue
+        Xvfb ":$n" -screen 0 1920x1080x24 -nolisten tcp >"$OUT/xvfb.log" 2>&1 &
+        XVFB_PID=$!
+        local i
+        for ((i = 0; i < 50; i++)); do
+            [ -e "/tmp/.X11-unix/X$n" ] && break
+            sleep 0.1
+        done
+        if [ -e "/tmp/.X11-unix/X$n" ]; then
+            GUI_DISPLAY=:$n
+            GUI_PREFIX=$OUT/wineprefix-display
+            DISPLAY=$GUI_DISPLAY WINEPREFIX=$GUI_PREFIX "$WINE_RUN" cmd /c exit 0 >/dev/null 2>&1
+            return 0
+        fi
+        stop "$XVFB_PID"
+        XVFB_PID=
+    done
+    DISPLAY_ERR="no Xvfb display could start (see $OUT/xvfb.log)"
+    return 1
+}
+display_wine() {
+    DISPLAY=$GUI_DISPLAY WINEPREFIX=$GUI_PREFIX "$WINE_RUN" "$@"
+}
+
 cleanup() {
     [ -n "$PULSE_PID" ] && stop "$PULSE_PID"
     PULSE_PID=
+    [ -n "$XVFB_PID" ] && stop "$XVFB_PID"
+    XVFB_PID=
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
