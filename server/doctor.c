@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audio/source.h"
+#include "capture/adapters.h"
 #include "capture/capture.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -144,10 +145,54 @@ static void check_audio(const struct pvs_server_settings *s)
     pvs_audio_close(&src);
 }
 
+/* The adapters and outputs, and which output the capture would take (the
+ * listing exists on Windows only: elsewhere the section is left out). */
+static void check_gpus(void)
+{
+    struct pvs_gpu_adapter list[PVS_GPU_MAX_ADAPTERS];
+    char why[256] = "";
+    int n = pvs_gpu_list(list, PVS_GPU_MAX_ADAPTERS, why, sizeof(why));
+    if (n == PVS_ENOTSUP)
+        return;
+    printf("adapters\n");
+    if (n < 0) {
+        line("DXGI", false, why);
+        return;
+    }
+    struct pvs_gpu_choice c;
+    int rc = pvs_gpu_choose(list, n, -1, &c);
+    for (int i = 0; i < n; i++) {
+        const struct pvs_gpu_adapter *a = &list[i];
+        const char *family = pvs_gpu_encoder_family(a);
+        char vb[32], detail[320];
+        snprintf(detail, sizeof(detail), "%s, LUID %08x:%08x, %llu MiB, encoder %s%s%s",
+                 pvs_gpu_vendor_name(a->vendor_id, vb, sizeof(vb)),
+                 (unsigned)(a->luid >> 32), (unsigned)a->luid,
+                 (unsigned long long)(a->dedicated_video_memory >> 20),
+                 family ? family : "none", a->software ? ", software" : "",
+                 i == c.encode_adapter ? ", encodes" : "");
+        printf("  adapter %d: %s\n", i, a->name);
+        line("", family != NULL, detail);
+        for (int k = 0; k < a->output_count; k++) {
+            const struct pvs_gpu_output *o = &a->outputs[k];
+            char what[64];
+            snprintf(what, sizeof(what), "  output %s", o->name);
+            snprintf(detail, sizeof(detail), "%dx%d at %d,%d%s%s%s", o->width, o->height,
+                     o->x, o->y, o->rotation ? ", rotated" : "",
+                     o->attached ? "" : ", not on the desktop",
+                     i == c.adapter && k == c.output ? ", captured" : "");
+            line(what, o->attached, detail);
+        }
+    }
+    if (rc < 0 || c.note[0])
+        line("capture and encode", rc == 0 && c.zero_copy, c.note);
+}
+
 int pvs_server_doctor(const struct pvs_server_settings *s)
 {
     if (pvs_net_init() != 0)
         return 1;
+    check_gpus();
     int w = s->size[0], h = s->size[1];
     int captures = check_capture(s, &w, &h);
     int encoders = check_encoders(s, w, h);
