@@ -1,4 +1,5 @@
 /* The capture registry: backends in order of preference, and "auto". */
+#include <stdio.h>
 #include <string.h>
 
 #include "capture/capture.h"
@@ -9,13 +10,22 @@ extern const struct pvs_capture_ops pvs_capture_testsrc;
 #if PVS_HAVE_X11
 extern const struct pvs_capture_ops pvs_capture_x11;
 #endif
+#if PVS_HAVE_WINDOWS_CAPTURE
+extern const struct pvs_capture_ops pvs_capture_dxgi;
+extern const struct pvs_capture_ops pvs_capture_gdi;
+#endif
 
-/* Real desktops first (x11 now, dxgi later): "auto" takes x11 when a display
- * opens. The synthetic source last, so that "auto" on a machine without a
- * desktop still streams something. */
+/* Real desktops first: "auto" takes x11 when a display opens; on Windows
+ * Desktop Duplication, then GDI where duplication cannot run. The synthetic
+ * source last, so that "auto" on a machine without a desktop still streams
+ * something. */
 const struct pvs_capture_ops *const pvs_capture_backends[] = {
 #if PVS_HAVE_X11
     &pvs_capture_x11,
+#endif
+#if PVS_HAVE_WINDOWS_CAPTURE
+    &pvs_capture_dxgi,
+    &pvs_capture_gdi,
 #endif
     &pvs_capture_testsrc,
     NULL,
@@ -29,6 +39,14 @@ const struct pvs_capture_ops *pvs_capture_find(const char *name)
         if (!strcmp(pvs_capture_backends[i]->name, name))
             return pvs_capture_backends[i];
     return NULL;
+}
+
+/* Appends "a: b" (or just "a"), after "; " when not the first, to buf;
+ * cut short when it is full. */
+static void note(char *buf, size_t size, const char *a, const char *b)
+{
+    size_t n = strlen(buf);
+    snprintf(buf + n, size - n, "%s%s%s%s", n ? "; " : "", a, b ? ": " : "", b ? b : "");
 }
 
 int pvs_capture_open(struct pvs_capture **out, const char *name,
@@ -47,14 +65,20 @@ int pvs_capture_open(struct pvs_capture **out, const char *name,
         return err;
     }
     int err = PVS_ENODEV;
+    char passed[256] = ""; /* what was passed over, and why */
     for (int i = 0; pvs_capture_backends[i]; i++) {
         const struct pvs_capture_ops *ops = pvs_capture_backends[i];
         err = ops->open(out, o);
         if (err == 0) {
-            PVS_LOG_I("capture: %s (%s)", ops->name, ops->description);
+            if (passed[0])
+                PVS_LOG_I("capture: %s (%s), falling back: %s", ops->name, ops->description,
+                          passed);
+            else
+                PVS_LOG_I("capture: %s (%s)", ops->name, ops->description);
             return 0;
         }
         PVS_LOG_I("capture %s skipped: %s", ops->name, pvs_strerror(err));
+        note(passed, sizeof(passed), ops->name, pvs_strerror(err));
         if (err != PVS_ENODEV && err != PVS_ENOTSUP)
             return err; /* a real failure, not "not here": say so */
     }

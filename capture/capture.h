@@ -40,6 +40,8 @@ struct pvs_frame {
     int64_t due_ns;        /* when this frame was due (paced sources) */
     int64_t capture_ns;    /* when it was captured; the stamp carries this */
     bool changed;          /* false when identical to the previous frame but for the stamp */
+    bool keyframe;         /* the source was re-created: encode this frame as a keyframe
+                              (backends that never re-create leave it false) */
 };
 
 struct pvs_capture_stats {

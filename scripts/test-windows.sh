@@ -8,6 +8,13 @@
 #                       byte the Linux program's output
 #   clock               what Wine's QueryPerformanceCounter is, against Linux
 #                       CLOCK_MONOTONIC (a small probe built with mingw-w64)
+#   d3d11-convert       BGRA -> NV12 on the GPU (encode/d3d11_convert.c) against
+#                       libyuv, under a private Xvfb: PSNR of Y, U, V and the
+#                       time per frame (Wine's D3D11 on llvmpipe: indicative)
+#   gdi-capture         pvstream-bench.exe capture --backend gdi at 1920x1080,
+#                       60 fps, under a private Xvfb: capture time, achieved
+#                       rate, and a pattern put on the X screen found in the
+#                       last frame
 #   stream-wine-server  pvstream-server.exe (testsrc, libx264, 1 kHz tone) ->
 #                       Linux pvstream-client, 10 s, after PIN pairing
 #   stream-wine-client  Linux pvstream-server -> pvstream-client.exe, the same
@@ -22,7 +29,8 @@
 # Usage: scripts/test-windows.sh [--build-win DIR] [--build DIR] [--out DIR]
 #        (defaults build-win, build, build-win/wine-tests; from anywhere)
 # Needs: wine (windows/wine-run.sh), python3; pulseaudio for the audio
-# output checks, x86_64-w64-mingw32-gcc for the clock probe.
+# output checks, x86_64-w64-mingw32-gcc for the clock probe, Xvfb and
+# xsetroot for gdi-capture.
 #
 # Clocks: the client times a frame against the server's capture time and
 # the stamp in the picture, both on the server's clock, moved to its own
@@ -639,6 +647,153 @@ display_wine() {
     DISPLAY=$GUI_DISPLAY WINEPREFIX=$GUI_PREFIX "$WINE_RUN" "$@"
 }
 
+# ---- d3d11-convert: BGRA -> NV12 on the GPU against libyuv -------------------
+# tests/unit/test_d3d11_convert.c, which meson's run skips (no display).
+# Wine offers no NV12 render targets, so only the separate-planes path runs;
+# the NV12 path needs real Windows (docs/windows.md, "GPU colour conversion").
+check_d3d11_convert() {
+    local exe=$BUILD_WIN/tests/test_d3d11_convert.exe txt=$OUT/d3d11-convert.txt
+    local log=$OUT/d3d11-convert.log
+    if ! need "$exe"; then result FAIL d3d11-convert "$exe is not built"; return; fi
+    if ! display_up; then result skip d3d11-convert "$DISPLAY_ERR"; return; fi
+    # timeout runs a program, not a function: display_wine in a bash of its
+    # own (timeout ends its whole process group, Wine included).
+    (
+        export GUI_DISPLAY GUI_PREFIX WINE_RUN
+        export -f display_wine
+        timeout 300 bash -c 'display_wine "$@"' display_wine "$exe"
+    ) >"$OUT/d3d11-convert.raw" 2>"$log"
+    local rc=$?
+    tr -d '\r' <"$OUT/d3d11-convert.raw" >"$txt"
+    local line
+    line=$(py "$txt" "$rc" <<'PY'
+t = open(a[0], errors="replace").read(); rc = int(a[1])
+num = lambda s: None if s == "inf" else float(s)
+planes = [{"what": m[0], "size": m[1], "path": m[2], "y_db": num(m[3]), "u_db": num(m[4]),
+           "v_db": num(m[5]), "max_diff": int(m[6])}
+          for m in re.findall(r"psnr (\S+) (\d+x\d+) (\S+): Y (\S+) U (\S+) V (\S+) dB "
+                              r"\(largest difference (\d+)\)", t)]
+times = [{"size": m[0], "path": m[1], "gpu_ms": float(m[2]), "libyuv_ms": float(m[3])}
+         for m in re.findall(r"gpu convert (\d+x\d+) (\S+): ([0-9.]+) ms/frame .*?libyuv on "
+                             r"this CPU ([0-9.]+) ms", t)]
+dev = re.search(r"^device: (.*)$", t, re.M)
+skip = re.search(r"^skipped: (.*)$", t, re.M)
+counts = re.search(r"(\d+) passed, (\d+) failed", t)
+print(json.dumps({"exit": rc, "device": dev.group(1) if dev else None, "psnr": planes,
+                  "time": times}))
+db = lambda x: "inf" if x is None else f"{x:.1f}"
+frames = [x for x in planes if x["what"] in ("desktop", "game")]
+if frames and all(x["max_diff"] == 0 for x in planes):
+    p = (f"Y/U/V identical to libyuv (inf dB) in all {len(planes)} cases, "
+         f"{', '.join(sorted({x['what'] + ' ' + x['size'] for x in frames}))} "
+         f"({'/'.join(sorted({x['path'] for x in planes}))} path)")
+else:
+    p = "Y/U/V dB " + "; ".join(f"{x['what']} {x['size']} {x['path']} {db(x['y_db'])}/"
+                                f"{db(x['u_db'])}/{db(x['v_db'])}" for x in frames)
+tm = "; ".join(f"{x['size']} {f(x['gpu_ms'])} ms/frame (libyuv {f(x['libyuv_ms'], 3)} ms)"
+               for x in times)
+if skip:
+    print(f"skipped: {skip.group(1)}")
+else:
+    print(f"{p if planes else 'no PSNR printed'}; GPU {tm or 'no time printed'}"
+          + (f"; {counts.group(1)} passed, {counts.group(2)} failed" if counts else ""))
+PY
+)
+    local figs=${line%%$'\n'*} text=${line#*$'\n'}
+    case $rc in
+    0) result ok d3d11-convert "$text" "$figs" ;;
+    77) result skip d3d11-convert "${text#skipped: } (see $txt)" "$figs" ;;
+    124) result FAIL d3d11-convert "timed out after 300 s (see $txt, $log)" "$figs" ;;
+    *) result FAIL d3d11-convert "exit $rc: $text (see $txt, $log)" "$figs" ;;
+    esac
+}
+
+# ---- gdi-capture: the GDI backend on Wine's desktop (the X screen) ------------
+# A tiled pattern of two colours goes on the X root (xsetroot), then
+# pvstream-bench.exe captures 5 s at 1080p60 and writes its last frame as a
+# PPM, which must show the pattern (the arrow cursor over a few pixels
+# aside). The pattern is put up before Wine starts: Wine reads the screen
+# of X clients that are not Wine's as it was when the process started (its
+# own windows it sees live). The X server clears the root when its last
+# client leaves, so a connection is held open meanwhile.
+check_gdi_capture() {
+    local name=gdi-capture log=$OUT/gdi-capture.log json=$OUT/gdi-capture.json ppm=$OUT/gdi-capture.ppm
+    if ! need "$BENCH_W"; then result FAIL $name "$BENCH_W is not built"; return; fi
+    if ! display_up; then result skip $name "$DISPLAY_ERR"; return; fi
+    if ! command -v xsetroot >/dev/null 2>&1; then
+        result skip $name "xsetroot is not installed (x11-xserver-utils): no pattern to look for"; return
+    fi
+    rm -f "$json" "$ppm"
+    python3 - "/tmp/.X11-unix/X${GUI_DISPLAY#:}" >"$OUT/gdi-capture.hold" 2>&1 <<'PY' &
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"l\0" + struct.pack("<HHHH", 11, 0, 0, 0) + b"\0\0")  # X11 setup, no auth
+print("held" if s.recv(8)[:1] == b"\x01" else "refused", flush=True)
+time.sleep(600)
+PY
+    local hold=$!
+    wait_for_line "$OUT/gdi-capture.hold" 'held' 10
+    # 32x32 tiles: #336699 in the top-left 16x8 of each, #cc8833 elsewhere;
+    # an offset or a flipped frame does not match.
+    py "$OUT/gdi-pattern.xbm" <<'PY'
+rows = [sum(1 << x for x in range(16)) if y < 8 else 0 for y in range(32)]
+data = [r >> (8 * k) & 0xff for r in rows for k in range(4)]
+open(a[0], "w").write("#define p_width 32\n#define p_height 32\nstatic unsigned char p_bits[] = {\n"
+                      + ", ".join(f"0x{b:02x}" for b in data) + "};\n")
+PY
+    DISPLAY=$GUI_DISPLAY xsetroot -bitmap "$OUT/gdi-pattern.xbm" -fg '#336699' -bg '#cc8833' 2>>"$log"
+    (
+        export GUI_DISPLAY GUI_PREFIX WINE_RUN
+        export -f display_wine
+        timeout 120 bash -c 'display_wine "$@"' display_wine "$BENCH_W" capture --backend gdi \
+            --size 1920x1080 --fps 60 --seconds 5 --json "$(winpath "$json")" --dump "$(winpath "$ppm")"
+    ) >"$OUT/gdi-capture.txt" 2>>"$log"
+    local rc=$?
+    stop "$hold"
+    tr -d '\r' <"$OUT/gdi-capture.txt" | sed 's/^/    /'
+    if [ $rc -ne 0 ] || [ ! -s "$json" ] || [ ! -s "$ppm" ]; then
+        result FAIL $name "exit $rc, $([ -s "$json" ] && echo JSON || echo no JSON), $([ -s "$ppm" ] && echo frame || echo no frame) (see $log)"
+        return
+    fi
+    local line
+    line=$(py "$json" "$ppm" <<'PY'
+r = j(a[0]); st = r['stages']['capture']
+d = open(a[1], "rb").read()
+head = d.split(b"\n", 3)
+w, h = map(int, head[1].split()); px = head[3]
+fg, bg = bytes.fromhex("336699"), bytes.fromhex("cc8833")
+match = total = 0
+for y in range(0, h, 2):
+    want = [fg if x % 32 < 16 and y % 32 < 8 else bg for x in range(w)]
+    row = px[y * w * 3:(y + 1) * w * 3]
+    total += w
+    match += sum(1 for x in range(w) if row[3 * x:3 * x + 3] == want[x])
+share = match / total if total else 0
+figs = {"size": f"{w}x{h}", "fps": r['fps'], "frames": r['frames'], "late_frames": r['late_frames'],
+        "changed_frames": r.get('changed_frames'), "capture_p50_ms": st['p50_ms'],
+        "capture_p99_ms": st['p99_ms'], "cpu_pct": r['cpu_pct'], "pattern_match": round(share, 5)}
+why = []
+if (w, h) != (1920, 1080): why.append(f"frame is {w}x{h}, not 1920x1080")
+if not r['fps'] >= 15: why.append(f"{f(r['fps'])} fps: below 15, a quarter of the 60 asked")
+if share < 0.99: why.append(f"the pattern is in {100 * share:.2f}% of the frame's pixels, not 99%")
+print(json.dumps(figs))
+print("; ".join(why))
+print(f"1920x1080 at 60 fps asked: {f(r['fps'])} fps achieved, {r['late_frames']} late; capture "
+      f"p50 {f(st['p50_ms'])} / p99 {f(st['p99_ms'])} ms, CPU {f(r['cpu_pct'], 0)}% of a core; "
+      f"the X screen's pattern in {100 * share:.2f}% of the last frame's pixels")
+PY
+)
+    local figs why text
+    { read -r figs; read -r why; read -r text; } <<<"$line"
+    case $figs in '{'*) ;; *) result FAIL $name "cannot read the results: $line"; return ;; esac
+    if [ -n "$why" ]; then
+        result FAIL $name "$why ($text; load average $(cut -d' ' -f1-3 /proc/loadavg))" "$figs"
+    else
+        result ok $name "$text" "$figs"
+    fi
+}
+
 cleanup() {
     [ -n "$PULSE_PID" ] && stop "$PULSE_PID"
     PULSE_PID=
@@ -652,6 +807,8 @@ check_bench_encoders
 check_bench_encode
 check_host_plan
 check_clock
+check_d3d11_convert
+check_gdi_capture
 start_pulse || echo "     (no private PulseAudio: the clients' sound goes to files; see $OUT/pulse/log)"
 STREAM_JSON= STREAM_CLOG= STREAM_SLOG= STREAM_REC=
 stream stream-wine-server wine linux

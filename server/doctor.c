@@ -31,8 +31,9 @@ static int check_capture(const struct pvs_server_settings *s, int *w, int *h)
     int works = 0;
     for (int i = 0; pvs_capture_backends[i]; i++) {
         const struct pvs_capture_ops *ops = pvs_capture_backends[i];
-        bool x11 = !strcmp(ops->name, "x11"); /* captured whole; --size is testsrc's */
-        struct pvs_capture_opts co = { .width = x11 ? 0 : s->size[0], .height = x11 ? 0 : s->size[1],
+        bool x11 = !strcmp(ops->name, "x11");
+        bool whole = strcmp(ops->name, "testsrc") != 0; /* a desktop; --size is testsrc's */
+        struct pvs_capture_opts co = { .width = whole ? 0 : s->size[0], .height = whole ? 0 : s->size[1],
                                        .fps = 30,
                                        .content = (enum pvs_content)s->content,
                                        .display = s->display[0] ? s->display : NULL };

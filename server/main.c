@@ -19,7 +19,7 @@
 #include "server/audio.h"
 #include "server/server.h"
 
-static const char *const capture_choices[] = { "auto", "x11", "testsrc", NULL };
+static const char *const capture_choices[] = { "auto", "x11", "gdi", "testsrc", NULL };
 static const char *const audio_source_choices[] = { "auto", "pulse", "wasapi", "tone", NULL };
 /* The codec names of enum pvs_codec, then "auto". */
 static const char *const codec_choices[] = {
@@ -35,8 +35,9 @@ struct cli {
 #define OPT(sec, k, t, field, lo, hi, ch, mv, h) \
     { sec, k, k, t, offsetof(struct pvs_server_settings, field), lo, hi, ch, mv, h }
 const struct pvs_option pvs_server_options[] = {
-    OPT("capture", "capture", PVS_OPT_STRING, capture, 0, 0, NULL, "auto|x11|testsrc",
-        "where frames come from: auto takes the X display when one opens, else the built-in test desktop"),
+    OPT("capture", "capture", PVS_OPT_STRING, capture, 0, 0, NULL, "auto|x11|gdi|testsrc",
+        "where frames come from: auto takes the desktop (X display; Windows: GDI) when one opens, "
+        "else the built-in test desktop"),
     OPT("capture", "display", PVS_OPT_STRING, display, 0, 0, NULL, ":N",
         "X display to capture and to inject input into (empty: $DISPLAY)"),
     OPT("capture", "size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "test desktop size (testsrc only)"),
@@ -213,7 +214,7 @@ int main(int argc, char **argv)
     for (int i = 0; capture_choices[i]; i++)
         known |= !strcmp(s.capture, capture_choices[i]);
     if (!known) {
-        fprintf(stderr, "pvstream-server: --capture '%s': one of auto, x11, testsrc\n", s.capture);
+        fprintf(stderr, "pvstream-server: --capture '%s': one of auto, x11, gdi, testsrc\n", s.capture);
         return 2;
     }
     known = false;

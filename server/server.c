@@ -119,19 +119,20 @@ static void publish(struct video *v, const struct pvs_encoder *enc, int width, i
     pvs_mutex_unlock(&v->mu);
 }
 
-/* Opens the configured source. --size is the test desktop's: the X display
- * is captured whole. "auto" is the X display when one opens, else the test
- * desktop (said once). */
+/* Opens the configured source. --size is the test desktop's: a desktop (the
+ * X display, the Windows screen) is captured whole. "auto" is the registry's
+ * choice, which logs why it passed over each better backend: the first
+ * desktop that opens, else the test desktop, which is then opened again at
+ * --size (drawing it once more costs a few milliseconds, once). */
 static int open_capture(const struct pvs_server_settings *cfg, struct pvs_capture **cap)
 {
     struct pvs_capture_opts co = { .fps = cfg->fps, .content = (enum pvs_content)cfg->content,
                                    .display = cfg->display[0] ? cfg->display : NULL };
-    bool any = !strcmp(cfg->capture, "auto");
-    if (any || !strcmp(cfg->capture, "x11")) {
-        int err = pvs_capture_open(cap, "x11", &co);
-        if (!err || !any || (err != PVS_ENODEV && err != PVS_ENOTSUP))
+    if (strcmp(cfg->capture, "testsrc")) {
+        int err = pvs_capture_open(cap, cfg->capture, &co);
+        if (err || strcmp((*cap)->ops->name, "testsrc"))
             return err;
-        PVS_LOG_I("server: no X display to capture: streaming the built-in test desktop");
+        pvs_capture_close(cap);
     }
     co.width = cfg->size[0];
     co.height = cfg->size[1];
@@ -192,7 +193,9 @@ static int video_thread(void *arg)
             atomic_store(&v->want_idr, true);
         }
 
-        bool idr = atomic_exchange(&v->want_idr, false);
+        /* A source that was re-created (Desktop Duplication after access
+         * lost) asks for a keyframe too. */
+        bool idr = atomic_exchange(&v->want_idr, false) || f.keyframe;
         int64_t now = pvs_time_ns();
         if (!f.changed && !idr && now - last_sent < UNCHANGED_REFRESH_NS) {
             pvs_capture_release(cap, &f);

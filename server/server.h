@@ -20,7 +20,7 @@
 #define PVS_SERVER_DEFAULT_PORT 47100
 
 struct pvs_server_settings {
-    char capture[PVS_OPT_STRING_MAX];   /* auto, x11, testsrc */
+    char capture[PVS_OPT_STRING_MAX];   /* auto, x11, gdi, testsrc */
     char display[PVS_OPT_STRING_MAX];   /* X display; "" = $DISPLAY */
     int size[2];                        /* testsrc only */
     int content;                        /* testsrc only: enum pvs_content */

@@ -98,6 +98,13 @@ int pvs_host_name(char *buf, size_t len);
  * encoder is unavailable. The library is unloaded again. */
 bool pvs_library_available(const char *name);
 
+#ifdef _WIN32
+/* Windows' text for a system error code or an HRESULT (FormatMessage),
+ * without its trailing newline and full stop, written into `buf`; "error N"
+ * when Windows has none. Returns buf. */
+const char *pvs_win32_error_text(unsigned long err, char *buf, size_t len);
+#endif
+
 /* ---- sockets ------------------------------------------------------------- */
 
 /* Call once before any socket function (WSAStartup on Windows; nothing on

@@ -64,6 +64,11 @@ static const char *sys_text(DWORD err, char *buf, size_t len)
 
 #define SYS_TEXT(err) sys_text((DWORD)(err), (char[256]){0}, 256)
 
+const char *pvs_win32_error_text(unsigned long err, char *buf, size_t len)
+{
+    return sys_text((DWORD)err, buf, len);
+}
+
 /* ---- time ---------------------------------------------------------------- */
 
 static int64_t qpc_frequency(void)

@@ -1,0 +1,447 @@
+/* BGRA -> NV12 on the GPU (encode/d3d11_convert.c) against libyuv on the
+ * CPU (encode/convert.c): test-desktop frames at 1280x720 and 1366x768,
+ * desktop and game content, on every output path the device offers; PSNR
+ * of Y, U and V each must reach 45 dB (the arithmetic is libyuv's, so they
+ * are normally identical). Also: an input without a shader binding (copied
+ * first, as Desktop Duplication's may need), an odd size, BT.709 against
+ * libyuv's H709 formula, the slice rotation, bad input. The per-frame GPU
+ * time is printed, not asserted. Windows only; skipped (77) when no D3D11
+ * device can be made (Wine without a display). */
+#define COBJMACROS
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <d3d11.h>
+#include <dxgi.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "common/error.h"
+#include "common/platform/platform.h"
+#include "encode/convert.h"
+#include "encode/d3d11_convert.h"
+#include "tests/unit/test.h"
+
+#define PSNR_MIN 45.0
+
+static ID3D11Device *dev;
+static ID3D11DeviceContext *ctx;
+static char dev_name[200];
+static bool nv12_offered;
+
+static bool make_device(char *why, size_t len)
+{
+    static const D3D_FEATURE_LEVEL levels[] = {
+        D3D_FEATURE_LEVEL_11_0, D3D_FEATURE_LEVEL_10_1, D3D_FEATURE_LEVEL_10_0,
+    };
+    static const struct { D3D_DRIVER_TYPE type; const char *name; } kinds[] = {
+        { D3D_DRIVER_TYPE_HARDWARE, "hardware" },
+        { D3D_DRIVER_TYPE_WARP, "WARP" },
+    };
+    int n = 0;
+    why[0] = '\0';
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        D3D_FEATURE_LEVEL got;
+        HRESULT hr = D3D11CreateDevice(NULL, kinds[i].type, NULL, 0, levels,
+                                       sizeof(levels) / sizeof(levels[0]), D3D11_SDK_VERSION,
+                                       &dev, &got, &ctx);
+        if (FAILED(hr)) {
+            n += snprintf(why + n, len - (size_t)n, "%s%s: 0x%08lx%s", n ? "; " : "",
+                          kinds[i].name, (unsigned long)hr,
+                          hr == DXGI_ERROR_UNSUPPORTED ? " DXGI_ERROR_UNSUPPORTED" : "");
+            if (n >= (int)len)
+                n = (int)len - 1;
+            continue;
+        }
+        char adapter[128] = "?";
+        IDXGIDevice *dxgi = NULL;
+        IDXGIAdapter *a = NULL;
+        DXGI_ADAPTER_DESC ad;
+        if (SUCCEEDED(ID3D11Device_QueryInterface(dev, &IID_IDXGIDevice, (void **)&dxgi))) {
+            if (SUCCEEDED(IDXGIDevice_GetAdapter(dxgi, &a))) {
+                if (SUCCEEDED(IDXGIAdapter_GetDesc(a, &ad)))
+                    WideCharToMultiByte(CP_UTF8, 0, ad.Description, -1, adapter,
+                                        (int)sizeof(adapter), NULL, NULL);
+                IDXGIAdapter_Release(a);
+            }
+            IDXGIDevice_Release(dxgi);
+        }
+        snprintf(dev_name, sizeof(dev_name), "%s device, feature level %u_%u, adapter \"%s\"",
+                 kinds[i].name, (unsigned)got >> 12, ((unsigned)got >> 8) & 0xf, adapter);
+        return true;
+    }
+    return false;
+}
+
+/* A DEFAULT texture holding `img` (BGRA), with `bind` flags. */
+static ID3D11Texture2D *upload(const struct pvs_image *img, UINT bind, DXGI_FORMAT fmt)
+{
+    D3D11_TEXTURE2D_DESC td = {
+        .Width = (UINT)img->width,
+        .Height = (UINT)img->height,
+        .MipLevels = 1,
+        .ArraySize = 1,
+        .Format = fmt,
+        .SampleDesc = { .Count = 1 },
+        .Usage = D3D11_USAGE_DEFAULT,
+        .BindFlags = bind,
+    };
+    D3D11_SUBRESOURCE_DATA init = { .pSysMem = img->data[0], .SysMemPitch = (UINT)img->stride[0] };
+    ID3D11Texture2D *t = NULL;
+    HRESULT hr = ID3D11Device_CreateTexture2D(dev, &td, &init, &t);
+    if (FAILED(hr)) {
+        fprintf(stderr, "CreateTexture2D (%dx%d, bind 0x%x) failed: 0x%08lx\n", img->width,
+                img->height, (unsigned)bind, (unsigned long)hr);
+        return NULL;
+    }
+    return t;
+}
+
+struct nv12 {
+    struct pvs_image img;
+    uint8_t *buf;
+};
+
+static void nv12_make(struct nv12 *n, int w, int h)
+{
+    n->buf = calloc(1, pvs_image_packed_size(PVS_PIX_NV12, w, h));
+    pvs_image_wrap_packed(&n->img, PVS_PIX_NV12, w, h, n->buf);
+}
+
+/* PSNR of plane `which` (0 Y, 1 U, 2 V); INFINITY when identical. */
+static double psnr(const struct pvs_image *a, const struct pvs_image *b, int which, int *maxdiff)
+{
+    int w = a->width, h = a->height, step = 1, off = 0;
+    const uint8_t *pa = a->data[0], *pb = b->data[0];
+    int sa = a->stride[0], sb = b->stride[0];
+    if (which > 0) {
+        w = (w + 1) / 2;
+        h = (h + 1) / 2;
+        step = 2;
+        off = which - 1;
+        pa = a->data[1];
+        pb = b->data[1];
+        sa = a->stride[1];
+        sb = b->stride[1];
+    }
+    double sum = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int d = pa[(size_t)y * sa + (size_t)x * step + off] - pb[(size_t)y * sb + (size_t)x * step + off];
+            sum += (double)d * d;
+            if (abs(d) > *maxdiff)
+                *maxdiff = abs(d);
+        }
+    double mse = sum / ((double)w * h);
+    return mse == 0 ? INFINITY : 10.0 * log10(255.0 * 255.0 / mse);
+}
+
+/* Converts `tex` (holding `src`) on the GPU and checks it against libyuv. */
+static void compare(const char *label, struct pvs_d3d11_convert *c, ID3D11Texture2D *tex,
+                    const struct pvs_image *src)
+{
+    struct nv12 gpu, cpu;
+    nv12_make(&gpu, src->width, src->height);
+    nv12_make(&cpu, src->width, src->height);
+    CHECK_INT(pvs_convert(src, &cpu.img), ==, 0);
+    CHECK_INT(pvs_d3d11_convert(c, tex, NULL), ==, 0);
+    CHECK_INT(pvs_d3d11_convert_read(c, &gpu.img), ==, 0);
+    int maxdiff = 0;
+    double p[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = psnr(&gpu.img, &cpu.img, i, &maxdiff);
+        CHECK(p[i] >= PSNR_MIN);
+    }
+    printf("psnr %s %dx%d %s: Y %.2f U %.2f V %.2f dB (largest difference %d)\n", label,
+           src->width, src->height, pvs_d3d11_convert_path_name(pvs_d3d11_convert_path(c)),
+           p[0], p[1], p[2], maxdiff);
+    free(gpu.buf);
+    free(cpu.buf);
+}
+
+/* Waits for the GPU to finish what was queued. */
+static void gpu_wait(void)
+{
+    D3D11_QUERY_DESC qd = { D3D11_QUERY_EVENT, 0 };
+    ID3D11Query *q = NULL;
+    if (FAILED(ID3D11Device_CreateQuery(dev, &qd, &q)))
+        return;
+    ID3D11DeviceContext_End(ctx, (ID3D11Asynchronous *)q);
+    while (ID3D11DeviceContext_GetData(ctx, (ID3D11Asynchronous *)q, NULL, 0, 0) == S_FALSE)
+        Sleep(0);
+    ID3D11Query_Release(q);
+}
+
+/* The GPU's time per frame, and libyuv's on this CPU for scale. */
+static void time_it(struct pvs_d3d11_convert *c, ID3D11Texture2D *tex, const struct pvs_image *src)
+{
+    enum { WARMUP = 10, FRAMES = 100 };
+    for (int i = 0; i < WARMUP; i++)
+        pvs_d3d11_convert(c, tex, NULL);
+    gpu_wait();
+    int64_t t0 = pvs_time_ns();
+    for (int i = 0; i < FRAMES; i++)
+        pvs_d3d11_convert(c, tex, NULL);
+    gpu_wait();
+    double ms = (double)(pvs_time_ns() - t0) / 1e6 / FRAMES;
+
+    struct nv12 cpu;
+    nv12_make(&cpu, src->width, src->height);
+    pvs_convert(src, &cpu.img);
+    t0 = pvs_time_ns();
+    for (int i = 0; i < FRAMES; i++)
+        pvs_convert(src, &cpu.img);
+    double cpu_ms = (double)(pvs_time_ns() - t0) / 1e6 / FRAMES;
+    free(cpu.buf);
+    printf("gpu convert %dx%d %s: %.3f ms/frame (%d frames after %d warm-up, queued back to "
+           "back and waited for once; libyuv on this CPU %.3f ms)\n", src->width, src->height,
+           pvs_d3d11_convert_path_name(pvs_d3d11_convert_path(c)), ms, FRAMES, WARMUP, cpu_ms);
+}
+
+static struct pvs_d3d11_convert *open_conv(int w, int h, bool planes_only,
+                                           enum pvs_yuv_matrix m, int surfaces)
+{
+    struct pvs_d3d11_convert_settings s;
+    pvs_d3d11_convert_default_settings(&s);
+    s.width = w;
+    s.height = h;
+    s.planes_only = planes_only;
+    s.matrix = m;
+    s.surfaces = surfaces;
+    struct pvs_d3d11_convert *c = NULL;
+    CHECK_INT(pvs_d3d11_convert_open(&c, dev, &s), ==, 0);
+    return c;
+}
+
+static void test_testsrc_frames(void)
+{
+    static const struct { int w, h; } sizes[] = { { 1280, 720 }, { 1366, 768 } };
+    static const enum pvs_content contents[] = { PVS_CONTENT_DESKTOP, PVS_CONTENT_GAME };
+    for (size_t si = 0; si < 2; si++) {
+        int w = sizes[si].w, h = sizes[si].h;
+        for (size_t ci = 0; ci < 2; ci++) {
+            struct pvs_capture_opts o = { .width = w, .height = h, .fps = 60,
+                                          .content = contents[ci] };
+            struct pvs_capture *cap = NULL;
+            CHECK_INT(pvs_capture_open(&cap, "testsrc", &o), ==, 0);
+            if (!cap)
+                continue;
+            struct pvs_frame f;
+            /* a few frames in, so that things have moved */
+            for (int i = 0; i < 4; i++) {
+                CHECK_INT(pvs_capture_next(cap, &f, 1000), ==, 0);
+                if (i < 3)
+                    pvs_capture_release(cap, &f);
+            }
+            /* SRV + RTV bindings, as a texture the capture renders into */
+            ID3D11Texture2D *tex = upload(&f.img, D3D11_BIND_SHADER_RESOURCE |
+                                                  D3D11_BIND_RENDER_TARGET,
+                                          DXGI_FORMAT_B8G8R8A8_UNORM);
+            CHECK(tex != NULL);
+            for (int nv = 0; tex && nv < (nv12_offered ? 2 : 1); nv++) {
+                struct pvs_d3d11_convert *c = open_conv(w, h, nv == 0, PVS_YUV_BT601, 1);
+                if (!c)
+                    continue;
+                compare(pvs_content_names[contents[ci]], c, tex, &f.img);
+                if (contents[ci] == PVS_CONTENT_DESKTOP)
+                    time_it(c, tex, &f.img);
+                pvs_d3d11_convert_close(&c);
+                CHECK(c == NULL);
+            }
+            if (tex)
+                ID3D11Texture2D_Release(tex);
+            pvs_capture_release(cap, &f);
+            pvs_capture_close(&cap);
+        }
+    }
+}
+
+static uint32_t rng = 2024;
+static uint8_t rnd(void)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (uint8_t)(rng >> 16);
+}
+
+static uint8_t *random_bgra(struct pvs_image *img, int w, int h)
+{
+    uint8_t *b = malloc((size_t)w * h * 4);
+    for (size_t i = 0; i < (size_t)w * h * 4; i++)
+        b[i] = rnd();
+    *img = (struct pvs_image){ PVS_PIX_BGRA, w, h, { b }, { w * 4 } };
+    return b;
+}
+
+/* No shader binding (copied inside first), and an odd size. */
+static void test_copy_and_odd(void)
+{
+    static const struct { int w, h; UINT bind; const char *label; } cases[] = {
+        { 640, 360, 0, "copied-input" },
+        { 333, 199, D3D11_BIND_SHADER_RESOURCE, "odd-size" },
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct pvs_image img;
+        uint8_t *b = random_bgra(&img, cases[i].w, cases[i].h);
+        ID3D11Texture2D *tex = upload(&img, cases[i].bind, DXGI_FORMAT_B8G8R8A8_UNORM);
+        CHECK(tex != NULL);
+        for (int nv = 0; tex && nv < (nv12_offered ? 2 : 1); nv++) {
+            struct pvs_d3d11_convert *c = open_conv(img.width, img.height, nv == 0,
+                                                    PVS_YUV_BT601, 1);
+            if (c)
+                compare(cases[i].label, c, tex, &img);
+            pvs_d3d11_convert_close(&c);
+        }
+        if (tex)
+            ID3D11Texture2D_Release(tex);
+        free(b);
+    }
+}
+
+/* BT.709 against libyuv's H709 arithmetic, written out. */
+static void test_bt709(void)
+{
+    const int w = 64, h = 48;
+    struct pvs_image img;
+    uint8_t *b = random_bgra(&img, w, h);
+    ID3D11Texture2D *tex = upload(&img, D3D11_BIND_SHADER_RESOURCE, DXGI_FORMAT_B8G8R8A8_UNORM);
+    struct pvs_d3d11_convert *c = tex ? open_conv(w, h, false, PVS_YUV_BT709, 1) : NULL;
+    struct nv12 gpu;
+    nv12_make(&gpu, w, h);
+    if (c) {
+        CHECK_INT(pvs_d3d11_convert(c, tex, NULL), ==, 0);
+        CHECK_INT(pvs_d3d11_convert_read(c, &gpu.img), ==, 0);
+    }
+    int worst = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const uint8_t *p = b + ((size_t)y * w + x) * 4;
+            int ry = (47 * p[2] + 157 * p[1] + 16 * p[0] + 0x1080) >> 8;
+            int d = abs(gpu.img.data[0][y * gpu.img.stride[0] + x] - ry);
+            if (d > worst)
+                worst = d;
+            if ((x | y) & 1)
+                continue;
+            int s[3] = { 0, 0, 0 };
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++)
+                    for (int k = 0; k < 3; k++)
+                        s[k] += b[((size_t)(y + dy) * w + x + dx) * 4 + k];
+            int bb = (s[0] + 2) >> 2, gg = (s[1] + 2) >> 2, rr = (s[2] + 2) >> 2;
+            int u = (112 * bb - 86 * gg - 26 * rr + 0x8000) >> 8;
+            int v = (112 * rr - 102 * gg - 10 * bb + 0x8000) >> 8;
+            const uint8_t *uv = gpu.img.data[1] + (y / 2) * gpu.img.stride[1] + x;
+            if (abs(uv[0] - u) > worst)
+                worst = abs(uv[0] - u);
+            if (abs(uv[1] - v) > worst)
+                worst = abs(uv[1] - v);
+        }
+    CHECK_INT(worst, <=, 1);
+    printf("bt709 %dx%d %s: largest difference from libyuv's H709 formula %d\n", w, h,
+           c ? pvs_d3d11_convert_path_name(pvs_d3d11_convert_path(c)) : "-", worst);
+    pvs_d3d11_convert_close(&c);
+    if (tex)
+        ID3D11Texture2D_Release(tex);
+    free(gpu.buf);
+    free(b);
+}
+
+/* Slices are used in turn; read-back takes the last one written. */
+static void test_surfaces(void)
+{
+    const int w = 128, h = 96;
+    struct pvs_image img;
+    uint8_t *b = random_bgra(&img, w, h);
+    ID3D11Texture2D *tex = upload(&img, D3D11_BIND_SHADER_RESOURCE, DXGI_FORMAT_B8G8R8A8_UNORM);
+    struct pvs_d3d11_convert *c = tex ? open_conv(w, h, false, PVS_YUV_BT601, 3) : NULL;
+    if (c) {
+        struct pvs_d3d11_output o;
+        int want[4] = { 0, 1, 2, 0 };
+        for (int i = 0; i < 4; i++) {
+            CHECK_INT(pvs_d3d11_convert(c, tex, &o), ==, 0);
+            CHECK_INT(o.slice, ==, want[i]);
+            CHECK_INT(o.width, ==, w);
+            CHECK(o.path == PVS_D3D11_PATH_NV12 ? o.nv12 && !o.luma : !o.nv12 && o.luma && o.chroma);
+        }
+        compare("slices", c, tex, &img); /* slice 1 this time */
+    }
+    pvs_d3d11_convert_close(&c);
+    if (tex)
+        ID3D11Texture2D_Release(tex);
+    free(b);
+}
+
+static void test_bad_input(void)
+{
+    struct pvs_d3d11_convert_settings s;
+    pvs_d3d11_convert_default_settings(&s);
+    struct pvs_d3d11_convert *c = (void *)1;
+    CHECK_INT(pvs_d3d11_convert_open(&c, dev, &s), ==, PVS_EINVAL); /* no size */
+    CHECK(c == NULL);
+    s.width = 64;
+    s.height = 64;
+    s.surfaces = 17;
+    CHECK_INT(pvs_d3d11_convert_open(&c, dev, &s), ==, PVS_EINVAL);
+    CHECK_INT(pvs_d3d11_convert_open(&c, NULL, &s), ==, PVS_EINVAL);
+    s.surfaces = 1;
+    CHECK_INT(pvs_d3d11_convert_open(&c, dev, &s), ==, 0);
+
+    struct nv12 out;
+    nv12_make(&out, 64, 64);
+    CHECK_INT(pvs_d3d11_convert_read(c, &out.img), ==, PVS_EINVAL); /* nothing converted yet */
+
+    struct pvs_image img;
+    uint8_t *b = random_bgra(&img, 96, 64);
+    ID3D11Texture2D *wrong_size = upload(&img, D3D11_BIND_SHADER_RESOURCE,
+                                         DXGI_FORMAT_B8G8R8A8_UNORM);
+    if (wrong_size) {
+        CHECK_INT(pvs_d3d11_convert(c, wrong_size, NULL), ==, PVS_EREINIT);
+        ID3D11Texture2D_Release(wrong_size);
+    }
+    /* 16-bit float (HDR desktops): not taken */
+    D3D11_TEXTURE2D_DESC td = {
+        .Width = 64, .Height = 64, .MipLevels = 1, .ArraySize = 1,
+        .Format = DXGI_FORMAT_R16G16B16A16_FLOAT, .SampleDesc = { .Count = 1 },
+        .Usage = D3D11_USAGE_DEFAULT, .BindFlags = D3D11_BIND_SHADER_RESOURCE,
+    };
+    ID3D11Texture2D *hdr = NULL;
+    if (SUCCEEDED(ID3D11Device_CreateTexture2D(dev, &td, NULL, &hdr))) {
+        CHECK_INT(pvs_d3d11_convert(c, hdr, NULL), ==, PVS_ENOTSUP);
+        ID3D11Texture2D_Release(hdr);
+    }
+    CHECK_INT(pvs_d3d11_convert(c, NULL, NULL), ==, PVS_EINVAL);
+    pvs_d3d11_convert_close(&c);
+    CHECK(c == NULL);
+    pvs_d3d11_convert_close(&c); /* NULL again: nothing */
+    pvs_d3d11_convert_close(NULL);
+    free(out.buf);
+    free(b);
+}
+
+int main(void)
+{
+    char why[512];
+    if (!make_device(why, sizeof(why))) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "no D3D11 device (%s); under Wine this needs an X display",
+                 why);
+        TEST_SKIP(msg);
+    }
+    UINT fs = 0;
+    nv12_offered = SUCCEEDED(ID3D11Device_CheckFormatSupport(dev, DXGI_FORMAT_NV12, &fs)) &&
+                   (fs & D3D11_FORMAT_SUPPORT_RENDER_TARGET);
+    printf("device: %s; NV12 render targets %s\n", dev_name,
+           nv12_offered ? "offered: both paths tested" : "not offered: planes path only");
+    fflush(stdout);
+    RUN(test_testsrc_frames);
+    RUN(test_copy_and_odd);
+    RUN(test_bt709);
+    RUN(test_surfaces);
+    RUN(test_bad_input);
+    ID3D11DeviceContext_Release(ctx);
+    ID3D11Device_Release(dev);
+    TEST_EXIT();
+}
