@@ -109,8 +109,9 @@ int pvs_gpu_choose(const struct pvs_gpu_adapter *list, int n, int want,
         return PVS_ENODEV;
     }
     if (want >= attached) {
+        /* Counted from 1 in what people read, as --output takes them. */
         snprintf(c->note, sizeof(c->note), "there is no output %d: this machine has %d "
-                 "(--output 0 to %d)", want, attached, attached - 1);
+                 "(--output 1 to %d)", want + 1, attached, attached);
         return PVS_ENOENT;
     }
     if (pick_a < 0) {

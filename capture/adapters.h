@@ -57,7 +57,8 @@ struct pvs_gpu_choice {
 };
 
 /* Picks the output to capture: `want` counts the attached outputs of all
- * adapters in list order (0, 1, ...), -1 asks for the default: the primary
+ * adapters in list order (0, 1, ...; the note counts from 1, as --output
+ * does), -1 asks for the default: the primary
  * output (at 0,0) of an adapter that can encode, else the primary output.
  * Returns 0, or PVS_ENOENT (want is past the last output) or PVS_ENODEV
  * (no attached output anywhere), with the reason in c->note. */

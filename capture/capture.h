@@ -32,6 +32,9 @@ struct pvs_capture_opts {
                                    refresh rate when RandR says, else 60) */
     enum pvs_content content;   /* testsrc only */
     const char *display;        /* x11: display name; NULL = $DISPLAY */
+    int output;                 /* dxgi: the Nth attached output, counted from 1
+                                   over all adapters; 0 = the default (the primary
+                                   output of an adapter that can encode) */
 };
 
 struct pvs_frame {

@@ -335,7 +335,11 @@ static int dxgi_open(struct pvs_capture **out, const struct pvs_capture_opts *o)
         return PVS_ENOTSUP;
     }
     struct pvs_gpu_choice ch;
-    int err = pvs_gpu_choose(list, n, -1, &ch);
+    int err = pvs_gpu_choose(list, n, o && o->output > 0 ? o->output - 1 : -1, &ch);
+    if (err == PVS_ENOENT) {
+        PVS_LOG_E("dxgi: --output: %s", ch.note);
+        return PVS_EINVAL; /* the user's mistake: auto must not hide it */
+    }
     if (err < 0) {
         PVS_LOG_I("dxgi: %s", ch.note);
         return PVS_ENODEV;

@@ -148,7 +148,7 @@ static void check_audio(const struct pvs_server_settings *s)
 
 /* The adapters and outputs, and which output the capture would take (the
  * listing exists on Windows only: elsewhere the section is left out). */
-static void check_gpus(void)
+static void check_gpus(const struct pvs_server_settings *s)
 {
     struct pvs_gpu_adapter list[PVS_GPU_MAX_ADAPTERS];
     char why[256] = "";
@@ -161,7 +161,8 @@ static void check_gpus(void)
         return;
     }
     struct pvs_gpu_choice c;
-    int rc = pvs_gpu_choose(list, n, -1, &c);
+    int rc = pvs_gpu_choose(list, n, s->output > 0 ? s->output - 1 : -1, &c);
+    int number = 0; /* attached outputs, counted from 1: what --output takes */
     for (int i = 0; i < n; i++) {
         const struct pvs_gpu_adapter *a = &list[i];
         const char *family = pvs_gpu_encoder_family(a);
@@ -177,7 +178,10 @@ static void check_gpus(void)
         for (int k = 0; k < a->output_count; k++) {
             const struct pvs_gpu_output *o = &a->outputs[k];
             char what[64];
-            snprintf(what, sizeof(what), "  output %s", o->name);
+            if (o->attached)
+                snprintf(what, sizeof(what), "  output %d %s", ++number, o->name);
+            else
+                snprintf(what, sizeof(what), "  (%s)", o->name);
             snprintf(detail, sizeof(detail), "%dx%d at %d,%d%s%s%s", o->width, o->height,
                      o->x, o->y, o->rotation ? ", rotated" : "",
                      o->attached ? "" : ", not on the desktop",
@@ -193,7 +197,7 @@ int pvs_server_doctor(const struct pvs_server_settings *s)
 {
     if (pvs_net_init() != 0)
         return 1;
-    check_gpus();
+    check_gpus(s);
     int w = s->size[0], h = s->size[1];
     int captures = check_capture(s, &w, &h);
     int encoders = check_encoders(s, w, h);

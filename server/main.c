@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "audio/packet.h"
+#include "capture/adapters.h"
 #include "capture/capture.h"
 #include "common/codec.h"
 #include "common/error.h"
@@ -19,7 +20,7 @@
 #include "server/audio.h"
 #include "server/server.h"
 
-static const char *const capture_choices[] = { "auto", "x11", "gdi", "testsrc", NULL };
+static const char *const capture_choices[] = { "auto", "x11", "dxgi", "gdi", "testsrc", NULL };
 static const char *const audio_source_choices[] = { "auto", "pulse", "wasapi", "tone", NULL };
 /* The codec names of enum pvs_codec, then "auto". */
 static const char *const codec_choices[] = {
@@ -35,9 +36,12 @@ struct cli {
 #define OPT(sec, k, t, field, lo, hi, ch, mv, h) \
     { sec, k, k, t, offsetof(struct pvs_server_settings, field), lo, hi, ch, mv, h }
 const struct pvs_option pvs_server_options[] = {
-    OPT("capture", "capture", PVS_OPT_STRING, capture, 0, 0, NULL, "auto|x11|gdi|testsrc",
-        "where frames come from: auto takes the desktop (X display; Windows: GDI) when one opens, "
-        "else the built-in test desktop"),
+    OPT("capture", "capture", PVS_OPT_STRING, capture, 0, 0, NULL, "auto|x11|dxgi|gdi|testsrc",
+        "where frames come from: auto takes the desktop (X display; Windows: Desktop Duplication, "
+        "else GDI) when one opens, else the built-in test desktop"),
+    OPT("capture", "output", PVS_OPT_INT, output, 0, 64, NULL, "N",
+        "dxgi: the output to capture, 1 for the first as `doctor` lists them; 0: the primary "
+        "output of an adapter that can encode"),
     OPT("capture", "display", PVS_OPT_STRING, display, 0, 0, NULL, ":N",
         "X display to capture and to inject input into (empty: $DISPLAY)"),
     OPT("capture", "size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "test desktop size (testsrc only)"),
@@ -135,6 +139,29 @@ static void on_stop(void)
     stop_flag = 1;
 }
 
+/* --output N names an output that exists (said now, not when a client
+ * comes and capture opens). */
+static int check_output(int output)
+{
+    struct pvs_gpu_adapter list[PVS_GPU_MAX_ADAPTERS];
+    char why[256] = "";
+    int n = pvs_gpu_list(list, PVS_GPU_MAX_ADAPTERS, why, sizeof(why));
+    if (n == PVS_ENOTSUP) {
+        fprintf(stderr, "pvstream-server: --output is for Desktop Duplication (Windows); "
+                        "on X11 use --display\n");
+        return PVS_EINVAL;
+    }
+    if (n < 0)
+        return 0; /* no listing now: capture says why when it opens */
+    struct pvs_gpu_choice c;
+    if (pvs_gpu_choose(list, n, output - 1, &c) == PVS_ENOENT) {
+        fprintf(stderr, "pvstream-server: --output: %s (pvstream-server doctor lists them)\n",
+                c.note);
+        return PVS_EINVAL;
+    }
+    return 0;
+}
+
 /* The value of --config FILE / --config=FILE, taken out of argv. */
 static const char *take_config(int *argc, char **argv)
 {
@@ -214,9 +241,11 @@ int main(int argc, char **argv)
     for (int i = 0; capture_choices[i]; i++)
         known |= !strcmp(s.capture, capture_choices[i]);
     if (!known) {
-        fprintf(stderr, "pvstream-server: --capture '%s': one of auto, x11, gdi, testsrc\n", s.capture);
+        fprintf(stderr, "pvstream-server: --capture '%s': one of auto, x11, dxgi, gdi, testsrc\n", s.capture);
         return 2;
     }
+    if (s.output > 0 && check_output(s.output) != 0)
+        return 2;
     known = false;
     for (int i = 0; audio_source_choices[i]; i++)
         known |= !strcmp(s.audio_source, audio_source_choices[i]);

@@ -127,7 +127,8 @@ static void publish(struct video *v, const struct pvs_encoder *enc, int width, i
 static int open_capture(const struct pvs_server_settings *cfg, struct pvs_capture **cap)
 {
     struct pvs_capture_opts co = { .fps = cfg->fps, .content = (enum pvs_content)cfg->content,
-                                   .display = cfg->display[0] ? cfg->display : NULL };
+                                   .display = cfg->display[0] ? cfg->display : NULL,
+                                   .output = cfg->output };
     if (strcmp(cfg->capture, "testsrc")) {
         int err = pvs_capture_open(cap, cfg->capture, &co);
         if (err || strcmp((*cap)->ops->name, "testsrc"))

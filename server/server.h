@@ -20,8 +20,9 @@
 #define PVS_SERVER_DEFAULT_PORT 47100
 
 struct pvs_server_settings {
-    char capture[PVS_OPT_STRING_MAX];   /* auto, x11, gdi, testsrc */
+    char capture[PVS_OPT_STRING_MAX];   /* auto, x11, dxgi, gdi, testsrc */
     char display[PVS_OPT_STRING_MAX];   /* X display; "" = $DISPLAY */
+    int output;                         /* dxgi: 1.. as doctor lists; 0 = the default */
     int size[2];                        /* testsrc only */
     int content;                        /* testsrc only: enum pvs_content */
     char encoder[PVS_OPT_STRING_MAX];   /* auto or a libavcodec name */

@@ -116,7 +116,7 @@ static void test_pick_and_bounds(void)
     CHECK_INT(c.adapter, ==, 1);
     CHECK_INT(c.output, ==, 0);
     CHECK_INT(pvs_gpu_choose(l, 2, 2, &c), ==, PVS_ENOENT);
-    CHECK(strstr(c.note, "--output 0 to 1") != NULL);
+    CHECK(strstr(c.note, "no output 3") && strstr(c.note, "--output 1 to 2"));
     CHECK_INT(c.adapter, ==, -1);
 
     struct pvs_gpu_adapter none = adapter("NVIDIA T4", 0x10de, false);
