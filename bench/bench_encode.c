@@ -23,6 +23,7 @@
 #include "encode/encoder.h"
 
 struct settings {
+    char source[PVS_OPT_STRING_MAX];
     char encoder[PVS_OPT_STRING_MAX];
     int codec;
     int size[2];
@@ -46,6 +47,9 @@ static const char *const codec_choices[] = {
 #define OPT(k, t, field, lo, hi, ch, mv, h) \
     { "bench", k, k, t, offsetof(struct settings, field), lo, hi, ch, mv, h }
 static const struct pvs_option options[] = {
+    OPT("source", PVS_OPT_STRING, source, 0, 0, NULL, "testsrc|desktop|BACKEND",
+        "where frames come from: the test desktop (stamped), the desktop (the first capture "
+        "backend that opens: x11, dxgi, gdi), or that backend; a desktop is captured whole"),
     OPT("encoder", PVS_OPT_STRING, encoder, 0, 0, NULL, "auto|NAME",
         "encoder: auto probes hardware first, then software; NAME as listed by `pvstream-bench encoders`"),
     OPT("codec", PVS_OPT_CHOICE, codec, 0, 0, codec_choices, "CODEC",
@@ -104,6 +108,7 @@ static int write_json(const char *path, const struct settings *s, const char *en
     pvs_json_str(&j, "size", size);
     pvs_json_num(&j, "fps", fps);
     pvs_json_int(&j, "target_fps", s->fps);
+    pvs_json_str(&j, "source", s->source);
     pvs_json_str(&j, "content", pvs_content_names[s->content]);
     pvs_json_int(&j, "frames", (int64_t)frames);
     pvs_json_int(&j, "late_frames", (int64_t)late);
@@ -119,9 +124,21 @@ static int write_json(const char *path, const struct settings *s, const char *en
     return pvs_json_close(&j);
 }
 
+/* "desktop content" for the test desktop, "the x11 desktop" for the others. */
+static const char *source_text(const struct settings *s, const struct pvs_capture *cap)
+{
+    static char buf[64];
+    if (!strcmp(cap->ops->name, "testsrc"))
+        snprintf(buf, sizeof(buf), "%s content", pvs_content_names[s->content]);
+    else
+        snprintf(buf, sizeof(buf), "the %s desktop", cap->ops->name);
+    return buf;
+}
+
 int pvs_bench_encode(int argc, char **argv)
 {
-    struct settings s = { .encoder = "auto", .codec = CODEC_AUTO, .size = { 1920, 1080 }, .fps = 60,
+    struct settings s = { .source = "testsrc", .encoder = "auto", .codec = CODEC_AUTO,
+                          .size = { 1920, 1080 }, .fps = 60,
                           .frames = 600, .content = PVS_CONTENT_DESKTOP, .decoder = "auto" };
     int rc = pvs_bench_parse("encode", "Test desktop -> convert -> encode -> decode in one process; "
                              "prints per-stage latency.", options, &s, argc, argv);
@@ -151,20 +168,44 @@ int pvs_bench_encode(int argc, char **argv)
     struct pvs_decoder *dec = NULL;
     struct pvs_bench_stage *st = calloc(ST_COUNT, sizeof(*st));
     rc = 1;
+    int err = 0;
     if (!st)
         goto out;
 
-    struct pvs_capture_opts co = { .width = s.size[0], .height = s.size[1], .fps = s.fps,
-                                   .content = (enum pvs_content)s.content };
-    if (pvs_capture_open(&cap, "testsrc", &co) < 0)
+    bool testsrc = !strcmp(s.source, "testsrc");
+    struct pvs_capture_opts co = { .width = testsrc ? s.size[0] : 0, .height = testsrc ? s.size[1] : 0,
+                                   .fps = s.fps, .content = (enum pvs_content)s.content };
+    if (pvs_capture_open(&cap, testsrc || !strcmp(s.source, "desktop") ? (testsrc ? "testsrc" : "auto")
+                                                                       : s.source, &co) < 0) {
+        rc = pvs_capture_find(s.source) || !strcmp(s.source, "desktop") ? 1 : 2;
+        if (rc == 2)
+            fprintf(stderr, "pvstream-bench encode: --source '%s': testsrc, desktop, or a capture "
+                    "backend of this build\n", s.source);
         goto out;
+    }
+    if (!testsrc) {
+        if (!strcmp(cap->ops->name, "testsrc")) {
+            fprintf(stderr, "pvstream-bench encode: --source %s: no desktop to capture here "
+                    "(the log says why each backend was passed over)\n", s.source);
+            goto out;
+        }
+        /* A desktop is captured whole: the encoder takes its size. */
+        struct pvs_frame first;
+        if ((err = pvs_capture_next(cap, &first, 2000)) < 0) {
+            fprintf(stderr, "capture failed: %s\n", pvs_strerror(err));
+            goto out;
+        }
+        s.size[0] = first.img.width;
+        s.size[1] = first.img.height;
+        pvs_capture_release(cap, &first);
+    }
     struct pvs_encoder_opts eo = { .codec = (enum pvs_codec)s.codec, .width = s.size[0],
                                    .height = s.size[1], .fps = s.fps, .bitrate = s.bitrate,
                                    .threads = s.threads };
     if (pvs_encoder_open(&enc, s.encoder, &eo) < 0)
         goto out;
     struct pvs_decoder_opts dopt = { .codec = eo.codec, .hw = s.decoder, .threads = s.threads };
-    int err = pvs_decoder_open(&dec, &dopt);
+    err = pvs_decoder_open(&dec, &dopt);
     if (err < 0) {
         rc = err == PVS_EINVAL ? 2 : 1; /* an unknown --decoder: said in the log */
         goto out;
@@ -179,8 +220,8 @@ int pvs_bench_encode(int argc, char **argv)
     }
 
     int64_t bitrate = s.bitrate ? s.bitrate : (int64_t)((double)s.size[0] * s.size[1] * s.fps * 0.15);
-    fprintf(stderr, "encoding %d frames of %s content at %dx%d, %d fps, %.1f Mbit/s with %s; decoding with %s\n",
-            s.frames, pvs_content_names[s.content], s.size[0], s.size[1], s.fps, (double)bitrate / 1e6,
+    fprintf(stderr, "encoding %d frames of %s at %dx%d, %d fps, %.1f Mbit/s with %s; decoding with %s\n",
+            s.frames, source_text(&s, cap), s.size[0], s.size[1], s.fps, (double)bitrate / 1e6,
             pvs_encoder_name(enc), pvs_decoder_describe(dec));
 
     uint64_t frames = 0, stamps_ok = 0, psnr_n = 0;
@@ -191,6 +232,10 @@ int pvs_bench_encode(int argc, char **argv)
         err = pvs_capture_next(cap, &f, 1000);
         if (err == PVS_ETIMEDOUT)
             continue;
+        if (err == PVS_EREINIT) {
+            fprintf(stderr, "the desktop changed size: measure again\n");
+            goto out;
+        }
         if (err < 0) {
             fprintf(stderr, "capture failed: %s\n", pvs_strerror(err));
             goto out;
@@ -261,9 +306,9 @@ int pvs_bench_encode(int argc, char **argv)
         snprintf(psnr_text, sizeof(psnr_text), "%.2f dB", psnr);
     double bpf = es.packets ? (double)es.bytes / (double)es.packets : 0;
 
-    printf("pvstream-bench encode: %s -> %s, %s %dx%d at %d fps, %.1f Mbit/s, %s content\n",
+    printf("pvstream-bench encode: %s -> %s, %s %dx%d at %d fps, %.1f Mbit/s, %s\n",
            pvs_encoder_name(enc), pvs_decoder_describe(dec), codec_choices[eo.codec], s.size[0],
-           s.size[1], s.fps, (double)bitrate / 1e6, pvs_content_names[s.content]);
+           s.size[1], s.fps, (double)bitrate / 1e6, source_text(&s, cap));
     pvs_bench_print_table(stdout, st, ST_COUNT);
     printf("frames %llu, achieved %.2f fps, late %llu, delayed packets %llu, %.1f KB/frame, "
            "PSNR-Y %s, stamps read %llu/%llu\n",
@@ -281,7 +326,9 @@ int pvs_bench_encode(int argc, char **argv)
         if (pvs_bench_svg(s.svg, title, st, ST_COUNT, frames) < 0)
             goto out;
     }
-    rc = stamps_ok == frames ? 0 : 1;
+    /* Only the test desktop carries the stamp (a desktop may, when
+     * `pvstream-bench paint` draws on it: then the total is from it too). */
+    rc = !testsrc || stamps_ok == frames ? 0 : 1;
     if (rc)
         fprintf(stderr, "%llu decoded frames had no readable stamp\n",
                 (unsigned long long)(frames - stamps_ok));
