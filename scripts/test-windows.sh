@@ -22,6 +22,8 @@
 #                       Linux client
 #   audio-wine-client   the tone played by pvstream-client.exe through Wine's
 #                       audio (WASAPI -> winepulse -> a private PulseAudio)
+#   window-wine-client  the same stream into pvstream-client.exe's SDL window
+#                       on a private Xvfb (not headless)
 # One line per check ("ok   NAME: figures", "FAIL NAME: why", "skip NAME:
 # why"), then "N passed, N failed, N skipped"; exit 1 when one failed. Logs
 # and summary.json (every figure) go to --out.
@@ -407,7 +409,7 @@ pair() {
 # the video and reports it as NAME, and leaves the audio figures for
 # audio_result in $OUT/NAME-*.
 stream() {
-    local name=$1 sside=$2 cside=$3
+    local name=$1 sside=$2 cside=$3 mode=${4:-headless}
     local server=$SERVER_L client=$CLIENT_L
     [ "$sside" = wine ] && server=$SERVER_W
     [ "$cside" = wine ] && client=$CLIENT_W
@@ -431,6 +433,9 @@ stream() {
     # --exit-after: a server left behind by a killed run goes by itself.
     local sargs=(--capture testsrc --encoder libx264 --port "$port" --audio-source tone
                  --stats-interval 1 --exit-after $((STREAM_SECONDS + 60)))
+    # A window is drawn by Wine's D3D11 on llvmpipe, on the same 2 cores:
+    # 720p keeps that from starving the stream.
+    [ "$mode" = window ] && sargs+=(--size 1280x720)
     local spid
     if [ "$sside" = wine ]; then
         PVS_CONFIG_DIR=$scfg timeout 300 "$WINE_RUN" "$server" "${sargs[@]}" >"$slog" 2>&1 &
@@ -463,7 +468,13 @@ stream() {
         rec=$OUT/$name-heard.raw
     fi
     local crc
-    if [ "$cside" = wine ]; then
+    if [ "$cside" = wine ] && [ "$mode" = window ]; then
+        # An SDL window on the private display (Wine's D3D11 renderer).
+        env PVS_CONFIG_DIR="$ccfg" "${cenv[@]}" DISPLAY="$GUI_DISPLAY" WINEPREFIX="$GUI_PREFIX" \
+            timeout $((STREAM_SECONDS + 60)) "$WINE_RUN" "$client" \
+            "127.0.0.1:$port" --seconds "$STREAM_SECONDS" --stats-json "$jarg" >"$clog" 2>&1
+        crc=$?
+    elif [ "$cside" = wine ]; then
         env PVS_CONFIG_DIR="$ccfg" "${cenv[@]}" timeout $((STREAM_SECONDS + 60)) "$WINE_RUN" "$client" \
             "127.0.0.1:$port" --headless --seconds "$STREAM_SECONDS" --stats-json "$jarg" >"$clog" 2>&1
         crc=$?
@@ -815,6 +826,11 @@ stream stream-wine-server wine linux
 audio_result audio-wine-server linux
 stream stream-wine-client linux wine
 audio_result audio-wine-client wine
+if display_up; then
+    stream window-wine-client linux wine window
+else
+    result skip window-wine-client "$DISPLAY_ERR"
+fi
 cleanup
 
 ELAPSED=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$START" "$(date +%s.%N)")
