@@ -21,8 +21,8 @@ int pvs_client_key_paths(char *key, size_t key_len, char *servers, size_t server
     int err = pvs_identity_dir(dir, sizeof(dir));
     if (err)
         return err;
-    if (snprintf(key, key_len, "%s/%s", dir, PVS_CLIENT_KEY_FILE) >= (int)key_len ||
-        snprintf(servers, servers_len, "%s/%s", dir, PVS_CLIENT_SERVERS_FILE) >= (int)servers_len)
+    if (snprintf(key, key_len, "%s" PVS_PATH_SEP "%s", dir, PVS_CLIENT_KEY_FILE) >= (int)key_len ||
+        snprintf(servers, servers_len, "%s" PVS_PATH_SEP "%s", dir, PVS_CLIENT_SERVERS_FILE) >= (int)servers_len)
         return PVS_ERANGE;
     return 0;
 }

@@ -421,23 +421,23 @@ int pvs_pair_local(const char *server_dir, const char *client_dir, const char *c
         return PVS_EINVAL;
     char path[1024];
     struct pvs_identity server, client;
-    snprintf(path, sizeof(path), "%s/%s", server_dir, PVS_SERVER_KEY_FILE);
+    snprintf(path, sizeof(path), "%s" PVS_PATH_SEP "%s", server_dir, PVS_SERVER_KEY_FILE);
     int err = pvs_identity_load_or_create(path, &server);
     if (err)
         return err;
-    snprintf(path, sizeof(path), "%s/%s", client_dir, PVS_CLIENT_KEY_FILE);
+    snprintf(path, sizeof(path), "%s" PVS_PATH_SEP "%s", client_dir, PVS_CLIENT_KEY_FILE);
     err = pvs_identity_load_or_create(path, &client);
     struct pvs_peer p = { .paired_at = (int64_t)time(NULL) };
     if (!err) {
         snprintf(p.name, sizeof(p.name), "%s", client_name);
         memcpy(p.public_key, client.public_key, sizeof(p.public_key));
-        snprintf(path, sizeof(path), "%s/%s", server_dir, PVS_SERVER_CLIENTS_FILE);
+        snprintf(path, sizeof(path), "%s" PVS_PATH_SEP "%s", server_dir, PVS_SERVER_CLIENTS_FILE);
         err = pvs_peers_add(path, &p);
     }
     if (!err) {
         snprintf(p.name, sizeof(p.name), "%s", server_entry);
         memcpy(p.public_key, server.public_key, sizeof(p.public_key));
-        snprintf(path, sizeof(path), "%s/%s", client_dir, PVS_CLIENT_SERVERS_FILE);
+        snprintf(path, sizeof(path), "%s" PVS_PATH_SEP "%s", client_dir, PVS_CLIENT_SERVERS_FILE);
         err = pvs_peers_add(path, &p);
     }
     pvs_identity_wipe(&server);

@@ -18,8 +18,8 @@ int pvs_server_key_paths(char *key, size_t key_len, char *clients, size_t client
     int err = pvs_identity_dir(dir, sizeof(dir));
     if (err)
         return err;
-    if (snprintf(key, key_len, "%s/%s", dir, PVS_SERVER_KEY_FILE) >= (int)key_len ||
-        snprintf(clients, clients_len, "%s/%s", dir, PVS_SERVER_CLIENTS_FILE) >= (int)clients_len)
+    if (snprintf(key, key_len, "%s" PVS_PATH_SEP "%s", dir, PVS_SERVER_KEY_FILE) >= (int)key_len ||
+        snprintf(clients, clients_len, "%s" PVS_PATH_SEP "%s", dir, PVS_SERVER_CLIENTS_FILE) >= (int)clients_len)
         return PVS_ERANGE;
     return 0;
 }

@@ -9,6 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The separator of a file path's parts, for paths shown to people
+ * (Windows takes '/' too, but mixed separators read badly in messages). */
+#ifdef _WIN32
+#define PVS_PATH_SEP "\\"
+#else
+#define PVS_PATH_SEP "/"
+#endif
+
 /* ---- time ---------------------------------------------------------------- */
 
 /* Monotonic clock in nanoseconds from an arbitrary origin (CLOCK_MONOTONIC,
