@@ -62,8 +62,12 @@ static enum AVPixelFormat get_format(AVCodecContext *ctx, const enum AVPixelForm
         if (*p == d->hw_pix_fmt)
             return *p;
     /* The hardware cannot take this stream: decode it in software. */
-    if (d->hw_pix_fmt != AV_PIX_FMT_NONE)
+    if (d->hw_pix_fmt != AV_PIX_FMT_NONE) {
         PVS_LOG_W("hardware decoder refused the stream; decoding in software");
+        /* On the decoding thread, which is the one that describes it. */
+        snprintf(d->desc, sizeof(d->desc), "%s (software: %s refused the stream)",
+                 ctx->codec->name, av_get_pix_fmt_name(d->hw_pix_fmt));
+    }
     d->hw_pix_fmt = AV_PIX_FMT_NONE;
     for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
         const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(*p);
