@@ -4,7 +4,10 @@
  *
  * Stages, per frame:
  *   capture  from the frame's capture time to the source handing it over
- *   convert  BGRA -> NV12/I420 into the encoder's own buffer
+ *   convert  BGRA -> NV12/I420 into the encoder's own buffer or texture
+ *            (encode/feed.h: on the CPU; or, for Desktop Duplication's GPU
+ *            frames, the GPU work queued, which the encoder then waits
+ *            for, so its time shows in the next stage)
  *   encode   the frame in, its packet out
  *   decode   the packet in, the picture out
  *   total    capture time (as read from the decoded stamp) -> decoded */
@@ -19,7 +22,7 @@
 #include "common/log.h"
 #include "common/platform/platform.h"
 #include "common/stamp.h"
-#include "encode/convert.h"
+#include "encode/feed.h"
 #include "encode/encoder.h"
 
 struct settings {
@@ -165,6 +168,7 @@ int pvs_bench_encode(int argc, char **argv)
 
     struct pvs_capture *cap = NULL;
     struct pvs_encoder *enc = NULL;
+    struct pvs_feed *feed = NULL;
     struct pvs_decoder *dec = NULL;
     struct pvs_bench_stage *st = calloc(ST_COUNT, sizeof(*st));
     rc = 1;
@@ -174,7 +178,8 @@ int pvs_bench_encode(int argc, char **argv)
 
     bool testsrc = !strcmp(s.source, "testsrc");
     struct pvs_capture_opts co = { .width = testsrc ? s.size[0] : 0, .height = testsrc ? s.size[1] : 0,
-                                   .fps = s.fps, .content = (enum pvs_content)s.content };
+                                   .fps = s.fps, .content = (enum pvs_content)s.content,
+                                   .gpu_frames = true /* as the server asks */ };
     if (pvs_capture_open(&cap, testsrc || !strcmp(s.source, "desktop") ? (testsrc ? "testsrc" : "auto")
                                                                        : s.source, &co) < 0) {
         rc = pvs_capture_find(s.source) || !strcmp(s.source, "desktop") ? 1 : 2;
@@ -201,8 +206,9 @@ int pvs_bench_encode(int argc, char **argv)
     }
     struct pvs_encoder_opts eo = { .codec = (enum pvs_codec)s.codec, .width = s.size[0],
                                    .height = s.size[1], .fps = s.fps, .bitrate = s.bitrate,
-                                   .threads = s.threads };
-    if (pvs_encoder_open(&enc, s.encoder, &eo) < 0)
+                                   .threads = s.threads, .d3d11_device = pvs_capture_d3d11_device(cap) };
+    if (pvs_encoder_open(&enc, s.encoder, &eo) < 0 ||
+        pvs_feed_open(&feed, cap, enc, s.size[0], s.size[1]) < 0)
         goto out;
     struct pvs_decoder_opts dopt = { .codec = eo.codec, .hw = s.decoder, .threads = s.threads };
     err = pvs_decoder_open(&dec, &dopt);
@@ -220,9 +226,10 @@ int pvs_bench_encode(int argc, char **argv)
     }
 
     int64_t bitrate = s.bitrate ? s.bitrate : (int64_t)((double)s.size[0] * s.size[1] * s.fps * 0.15);
-    fprintf(stderr, "encoding %d frames of %s at %dx%d, %d fps, %.1f Mbit/s with %s; decoding with %s\n",
-            s.frames, source_text(&s, cap), s.size[0], s.size[1], s.fps, (double)bitrate / 1e6,
-            pvs_encoder_name(enc), pvs_decoder_describe(dec));
+    fprintf(stderr, "encoding %d frames of %s at %dx%d, %d fps, %.1f Mbit/s with %s (%s); "
+            "decoding with %s\n", s.frames, source_text(&s, cap), s.size[0], s.size[1], s.fps,
+            (double)bitrate / 1e6, pvs_encoder_name(enc), pvs_feed_path_name(pvs_feed_path(feed)),
+            pvs_decoder_describe(dec));
 
     uint64_t frames = 0, stamps_ok = 0, psnr_n = 0;
     double psnr_sum = 0;
@@ -241,8 +248,7 @@ int pvs_bench_encode(int argc, char **argv)
             goto out;
         }
         int64_t t_cap = pvs_time_ns();
-        struct pvs_image *in = pvs_encoder_input(enc);
-        if (!in || pvs_convert(&f.img, in) < 0) {
+        if (pvs_feed_frame(feed, &f) < 0) {
             fprintf(stderr, "conversion failed\n");
             goto out;
         }
@@ -284,7 +290,10 @@ int pvs_bench_encode(int argc, char **argv)
             pvs_stats_add(&st[i].stats, lat[i]);
             st[i].per_frame_ms[frames] = (float)lat[i] / 1e6f;
         }
-        if (d.frame == number) { /* the encoder input still holds it */
+        /* The encoder's system-memory input still holds it (not on the
+         * zero-copy path, where the picture never was in system memory). */
+        struct pvs_image *in = pvs_feed_path(feed) == PVS_FEED_ZERO_COPY ? NULL : pvs_encoder_input(enc);
+        if (d.frame == number && in) {
             psnr_sum += psnr_luma(in, &d.img);
             psnr_n++;
         }
@@ -306,9 +315,10 @@ int pvs_bench_encode(int argc, char **argv)
         snprintf(psnr_text, sizeof(psnr_text), "%.2f dB", psnr);
     double bpf = es.packets ? (double)es.bytes / (double)es.packets : 0;
 
-    printf("pvstream-bench encode: %s -> %s, %s %dx%d at %d fps, %.1f Mbit/s, %s\n",
+    printf("pvstream-bench encode: %s -> %s, %s %dx%d at %d fps, %.1f Mbit/s, %s; %s\n",
            pvs_encoder_name(enc), pvs_decoder_describe(dec), codec_choices[eo.codec], s.size[0],
-           s.size[1], s.fps, (double)bitrate / 1e6, source_text(&s, cap));
+           s.size[1], s.fps, (double)bitrate / 1e6, source_text(&s, cap),
+           pvs_feed_path_name(pvs_feed_path(feed)));
     pvs_bench_print_table(stdout, st, ST_COUNT);
     printf("frames %llu, achieved %.2f fps, late %llu, delayed packets %llu, %.1f KB/frame, "
            "PSNR-Y %s, stamps read %llu/%llu\n",
@@ -335,6 +345,7 @@ int pvs_bench_encode(int argc, char **argv)
 
 out:
     pvs_decoder_close(&dec);
+    pvs_feed_close(&feed);
     pvs_encoder_close(&enc);
     pvs_capture_close(&cap);
     if (st)

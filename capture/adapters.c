@@ -152,3 +152,71 @@ int pvs_gpu_choose(const struct pvs_gpu_adapter *list, int n, int want,
     }
     return 0;
 }
+
+/* The first attached output's adapter, or -1. */
+static int desktop_adapter(const struct pvs_gpu_adapter *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < list[i].output_count && k < PVS_GPU_MAX_OUTPUTS; k++)
+            if (list[i].outputs[k].attached)
+                return i;
+    return -1;
+}
+
+static bool encoder_shows(const struct pvs_gpu_adapter *list, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!pvs_gpu_encoder_family(&list[i]))
+            continue;
+        for (int k = 0; k < list[i].output_count && k < PVS_GPU_MAX_OUTPUTS; k++)
+            if (list[i].outputs[k].attached)
+                return true;
+    }
+    return false;
+}
+
+void pvs_gpu_diagnose(const struct pvs_gpu_adapter *list, int n, bool have_virtual_display,
+                      struct pvs_gpu_diagnosis *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (!list || n < 0)
+        n = 0;
+    d->gpu = -1;
+    int desk = desktop_adapter(list, n);
+    if (encoder_shows(list, n)) {
+        d->state = PVS_GPU_DISPLAY_OK;
+        snprintf(d->found, sizeof(d->found), "a GPU that encodes shows the desktop");
+        return;
+    }
+    d->gpu = headless_encoder(list, n);
+    if (d->gpu < 0) {
+        if (desk < 0) {
+            d->state = PVS_GPU_DISPLAY_NONE;
+            snprintf(d->found, sizeof(d->found), "no display and no GPU that encodes");
+            snprintf(d->todo, sizeof(d->todo), "connect a monitor or a dummy plug");
+        } else {
+            d->state = PVS_GPU_DISPLAY_SOFTWARE;
+            snprintf(d->found, sizeof(d->found), "the desktop is on %.60s, and no adapter "
+                     "has a hardware encoder", list[desk].name);
+            snprintf(d->todo, sizeof(d->todo), "encoding in software; give the VM a GPU "
+                     "partition for hardware encoding");
+        }
+        return;
+    }
+    d->state = PVS_GPU_DISPLAY_PV;
+    const struct pvs_gpu_output *o = NULL;
+    for (int k = 0; desk >= 0 && k < list[desk].output_count && !o; k++)
+        if (list[desk].outputs[k].attached)
+            o = &list[desk].outputs[k];
+    if (o)
+        snprintf(d->found, sizeof(d->found), "GPU-PV: the GPU (%.60s) shows no display; the "
+                 "desktop is on %.60s (%dx%d), which cannot encode",
+                 list[d->gpu].name, list[desk].name, o->width, o->height);
+    else
+        snprintf(d->found, sizeof(d->found), "GPU-PV: the GPU (%.60s) shows no display, and "
+                 "no other adapter does", list[d->gpu].name);
+    snprintf(d->todo, sizeof(d->todo), "%s", have_virtual_display
+             ? "pvstream adds a virtual display on the GPU, at the client's size, while a "
+               "client is connected"
+             : PVS_GPU_INSTALL_VDD);
+}

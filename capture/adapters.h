@@ -65,4 +65,33 @@ struct pvs_gpu_choice {
 int pvs_gpu_choose(const struct pvs_gpu_adapter *list, int n, int want,
                    struct pvs_gpu_choice *c);
 
+/* What a GPU-PV guest looks like from its adapters, for `doctor` and the
+ * server's log. */
+enum pvs_gpu_display {
+    PVS_GPU_DISPLAY_OK,       /* an adapter that encodes shows the desktop */
+    PVS_GPU_DISPLAY_PV,       /* a GPU that encodes shows nothing; the desktop is on
+                                 an adapter that cannot encode (Hyper-V video, the
+                                 Basic Display Adapter) or nowhere: GPU-PV */
+    PVS_GPU_DISPLAY_NONE,     /* nothing attached, and no GPU that encodes */
+    PVS_GPU_DISPLAY_SOFTWARE, /* a desktop, but no adapter encodes */
+};
+
+struct pvs_gpu_diagnosis {
+    enum pvs_gpu_display state;
+    int gpu;                  /* the adapter that encodes and shows nothing, or -1 */
+    char found[256];          /* what was found, for people */
+    char todo[256];           /* what to do, or "" */
+};
+
+/* Says whether this is the GPU-PV case, and what to do about it.
+ * `have_virtual_display`: a virtual display driver answers (the advice is
+ * then that pvstream adds a display while a client is connected). */
+void pvs_gpu_diagnose(const struct pvs_gpu_adapter *list, int n, bool have_virtual_display,
+                      struct pvs_gpu_diagnosis *d);
+
+/* What to install when there is no virtual display driver: one line. */
+#define PVS_GPU_INSTALL_VDD \
+    "install the SudoVDA virtual display driver (its release installer, run as " \
+    "administrator; docs/windows.md, \"Virtual display\"), then connect again"
+
 #endif

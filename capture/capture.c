@@ -85,6 +85,21 @@ int pvs_capture_open(struct pvs_capture **out, const char *name,
     return err;
 }
 
+struct pvs_capture *pvs_capture_open_gpu(int output)
+{
+    struct pvs_capture_opts co = { .output = output, .gpu_frames = true };
+    for (int i = 0; pvs_capture_backends[i]; i++) {
+        const struct pvs_capture_ops *ops = pvs_capture_backends[i];
+        struct pvs_capture *c = NULL;
+        if (!ops->d3d11_device || ops->open(&c, &co) != 0)
+            continue;
+        if (pvs_capture_d3d11_device(c))
+            return c;
+        pvs_capture_close(&c);
+    }
+    return NULL;
+}
+
 void pvs_capture_close(struct pvs_capture **c)
 {
     if (c && *c)

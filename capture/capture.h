@@ -6,14 +6,22 @@
  * that works and logs why each one before it was skipped.
  *
  * Threading: one handle is used by one thread at a time (the video thread).
- * Frames come out as BGRA in system memory, valid until release(). */
+ * Frames come out as BGRA in system memory, valid until release(), or, from
+ * a backend opened with gpu_frames that can, as a D3D11 texture on the
+ * backend's device (pvs_capture_d3d11_device()) with the pointer to draw
+ * over it: the zero-copy path (encode/feed.h). */
 #ifndef PVS_CAPTURE_H
 #define PVS_CAPTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/image.h"
+
+struct ID3D11Device;    /* <d3d11.h>: declared here so no Windows header is needed */
+struct ID3D11Texture2D;
+struct pvs_pointer;
 
 enum pvs_content {
     PVS_CONTENT_STATIC = 0, /* nothing moves but the stamp */
@@ -35,6 +43,8 @@ struct pvs_capture_opts {
     int output;                 /* dxgi: the Nth attached output, counted from 1
                                    over all adapters; 0 = the default (the primary
                                    output of an adapter that can encode) */
+    bool gpu_frames;            /* dxgi: hand out frames as D3D11 textures (the
+                                   caller converts on the GPU); others ignore it */
 };
 
 struct pvs_frame {
@@ -45,6 +55,15 @@ struct pvs_frame {
     bool changed;          /* false when identical to the previous frame but for the stamp */
     bool keyframe;         /* the source was re-created: encode this frame as a keyframe
                               (backends that never re-create leave it false) */
+    /* GPU frames (gpu_frames): img has the size and format but no pixels
+     * (data[0] NULL); the picture is `texture`, BGRA on the backend's
+     * device, without the pointer, which is drawn over it at (pointer_x,
+     * pointer_y) when `pointer` is set. The texture is the backend's own
+     * and shows the newest desktop after the next next(): convert before
+     * asking for another frame. */
+    struct ID3D11Texture2D *texture;
+    const struct pvs_pointer *pointer;
+    int pointer_x, pointer_y;
 };
 
 struct pvs_capture_stats {
@@ -68,6 +87,8 @@ struct pvs_capture_ops {
     /* Gives the frame back; its pixels are not touched after this. */
     void (*release)(struct pvs_capture *c, struct pvs_frame *f);
     void (*close)(struct pvs_capture **c);
+    /* Optional (NULL: none): the D3D11 device GPU frames live on. */
+    struct ID3D11Device *(*d3d11_device)(struct pvs_capture *c);
 };
 
 /* Every backend's handle starts with this. */
@@ -92,6 +113,18 @@ static inline void pvs_capture_release(struct pvs_capture *c, struct pvs_frame *
 {
     c->ops->release(c, f);
 }
+/* The device of the backend's GPU frames, or NULL (no GPU frames). */
+static inline struct ID3D11Device *pvs_capture_d3d11_device(struct pvs_capture *c)
+{
+    return c->ops->d3d11_device ? c->ops->d3d11_device(c) : NULL;
+}
+/* Opens the capture that hands out GPU frames here, as the server would
+ * (Desktop Duplication of output `output`, 0 = the default), for its
+ * device: encoders are probed on it, so what a probe reports is what the
+ * server will use. NULL where there is none (Linux, Wine, a remote session);
+ * the backend logs why. Close it with pvs_capture_close(). */
+struct pvs_capture *pvs_capture_open_gpu(int output);
+
 /* Accepts NULL and clears the pointer. */
 void pvs_capture_close(struct pvs_capture **c);
 

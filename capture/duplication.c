@@ -70,7 +70,8 @@ struct ratelimit {
 
 struct outbuf {
     uint8_t *pixels;
-    bool held;                   /* handed out, not released yet */
+    bool held;                   /* handed out, not released yet... */
+    uint64_t number;             /* ...as this frame */
     bool valid;                  /* shows desk_serial with draw_serial */
     uint64_t desk_serial, draw_serial;
     bool drawn;                  /* the pointer is drawn here, over... */
@@ -398,7 +399,7 @@ static int take_frame(struct pvs_dup *d, const struct pvs_dup_frame_info *fi)
     if (s == PVS_DUP_OK && fi->desktop_updated) {
         struct pvs_image dst = desk_image(d);
         what = "copying the desktop image";
-        s = d->ops->copy_desktop(d->opaque, &dst);
+        s = d->ops->copy_desktop(d->opaque, d->set.gpu_pictures ? NULL : &dst);
         if (s != PVS_DUP_OK)
             why(d, s, err, sizeof(err));
         got_desktop = s == PVS_DUP_OK;
@@ -537,10 +538,21 @@ static int64_t next_wake(const struct pvs_dup *d, int64_t t, int64_t deadline)
 
 static void emit(struct pvs_dup *d, struct outbuf *b, struct pvs_frame *f, int64_t t)
 {
-    prepare(d, b);
     memset(f, 0, sizeof(*f));
-    f->img = buffer_image(d, b);
+    if (d->set.gpu_pictures) {
+        /* The picture stays with the backend; the pointer goes with it. */
+        f->img = buffer_image(d, b);
+        if (d->drawn) {
+            f->pointer = &d->shape;
+            f->pointer_x = d->drawn_x;
+            f->pointer_y = d->drawn_y;
+        }
+    } else {
+        prepare(d, b);
+        f->img = buffer_image(d, b);
+    }
     f->number = d->number++;
+    b->number = f->number;
     f->changed = d->dirty;
     f->keyframe = d->key;
     f->due_ns = d->dirty ? d->dirty_since : t;
@@ -604,11 +616,16 @@ int pvs_dup_open(struct pvs_dup **out, const struct pvs_dup_ops *ops, void *opaq
     d->repeat_ns = (int64_t)(s->repeat_ms ? s->repeat_ms : DEFAULT_REPEAT_MS) * MS;
     atomic_init(&d->want, false);
 
+    /* Output buffers are still tracked with GPU pictures (a frame handed
+     * out is held until released); they just own no pixels. */
     size_t size = (size_t)d->stride * (size_t)height;
-    d->desk = calloc(1, size);
-    bool ok = d->desk != NULL;
-    for (int i = 0; i < NBUF && ok; i++)
-        ok = (d->out[i].pixels = calloc(1, size)) != NULL;
+    bool ok = true;
+    if (!s->gpu_pictures) {
+        d->desk = calloc(1, size);
+        ok = d->desk != NULL;
+        for (int i = 0; i < NBUF && ok; i++)
+            ok = (d->out[i].pixels = calloc(1, size)) != NULL;
+    }
     if (!ok) {
         pvs_dup_close(&d);
         return PVS_ENOMEM;
@@ -676,7 +693,7 @@ void pvs_dup_release(struct pvs_dup *d, struct pvs_frame *f)
     if (!d || !f)
         return;
     for (int i = 0; i < NBUF; i++) {
-        if (d->out[i].held && d->out[i].pixels == f->img.data[0])
+        if (d->out[i].held && d->out[i].number == f->number)
             d->out[i].held = false;
     }
     memset(f, 0, sizeof(*f));

@@ -29,6 +29,10 @@
  * - Frames are BGRA in system memory owned here: two output buffers, each
  *   the last desktop image with the pointer drawn on it. Sides are rounded
  *   down to even, as encoders need (as the X11 backend does).
+ * - With gpu_pictures the backend keeps the desktop image itself (a texture
+ *   on the GPU): copy_desktop() gets no destination, frames carry no
+ *   pixels, and the pointer to draw comes with each frame (f->pointer) for
+ *   the GPU to draw while it converts. The decisions are the same.
  *
  * Threading: pvs_dup_request_frame() may be called from any thread. All the
  * rest, and every callback in pvs_dup_ops and the clock, from one thread at
@@ -82,7 +86,9 @@ struct pvs_dup_ops {
      * full size, dst->stride[0] bytes a row). Called only while a frame is
      * held and only when it says desktop_updated. On failure `dst` must be
      * untouched (fail before the first byte is written): it is the last good
-     * picture, shown while the duplication is re-created. */
+     * picture, shown while the duplication is re-created. With gpu_pictures
+     * `dst` is NULL: copy into the backend's own desktop image, under the
+     * same rule. */
     enum pvs_dup_status (*copy_desktop)(void *opaque, const struct pvs_image *dst);
     /* GetFramePointerShape into buf (`cap` bytes) while a frame is held. OK:
      * *info filled and *size = bytes written. MORE_DATA: *size = bytes
@@ -108,6 +114,7 @@ struct pvs_dup_settings {
     int repeat_ms;          /* nothing changed: the last picture again this often;
                                0 = 1000 (what the server sends when idle) */
     bool composite_pointer; /* draw the pointer into the frames (default on) */
+    bool gpu_pictures;      /* the backend keeps the pictures (see above) */
     /* The clock: NULL for pvs_time_ns() and pvs_sleep_until_ns(); tests give
      * a fake one. Sleeping happens only while the duplication is being
      * re-created (otherwise acquire() waits). */

@@ -6,10 +6,13 @@
  * DuplicateOutput1 for BGRA where Windows has it, IDXGIOutput1::
  * DuplicateOutput otherwise) and answers struct pvs_dup_ops.
  *
- * Frames leave video memory here through a staging texture (CopyResource,
- * Map), as the capture interface hands out BGRA in system memory; the
- * zero-copy path to the encoder (encode/d3d11_convert.c, AV_PIX_FMT_D3D11)
- * plugs in on the same device. Wine has no Desktop Duplication
+ * Two ways out. With gpu_frames (what the server asks for) the desktop is
+ * copied on the GPU into a texture of ours (the duplication's frame is
+ * released at once) and frames hand that texture out with the pointer to
+ * draw: encode/feed.c converts it on the GPU, into the encoder's own
+ * texture where the encoder takes D3D11 frames (zero-copy). Without it,
+ * frames leave video memory here through a staging texture (CopyResource,
+ * Map) as BGRA in system memory. Wine has no Desktop Duplication
  * (DuplicateOutput returns E_NOTIMPL): open() then says so and "auto"
  * takes GDI. */
 #define COBJMACROS
@@ -42,8 +45,12 @@ struct dxgi_capture {
     IDXGIOutput1 *output;
     IDXGIOutputDuplication *dup;
     IDXGIResource *held;          /* the acquired frame, until release_frame */
-    ID3D11Texture2D *staging;     /* CPU-readable copy, made at the first frame */
+    ID3D11Texture2D *staging;     /* CPU frames: a CPU-readable copy, made at the first frame */
     int staging_w, staging_h;
+    int desk_w_expected, desk_h_expected; /* the duplication's size */
+    bool gpu;                     /* GPU frames: the desktop stays in desk_tex */
+    ID3D11Texture2D *desk_tex;
+    int desk_w, desk_h;
     struct pvs_dup *sm;
     HRESULT last_hr;
     const char *last_call;
@@ -135,22 +142,72 @@ static HRESULT make_staging(struct dxgi_capture *c, const D3D11_TEXTURE2D_DESC *
     return hr;
 }
 
+/* The desktop texture of the held frame, checked against what the
+ * duplication said (`w` x `h`, 8-bit BGRA). */
+static enum pvs_dup_status held_texture(struct dxgi_capture *c, int w, int h,
+                                        ID3D11Texture2D **tex, D3D11_TEXTURE2D_DESC *desc)
+{
+    HRESULT hr = IDXGIResource_QueryInterface(c->held, &IID_ID3D11Texture2D, (void **)tex);
+    if (FAILED(hr))
+        return status_of(c, "QueryInterface(ID3D11Texture2D)", hr);
+    ID3D11Texture2D_GetDesc(*tex, desc);
+    if ((int)desc->Width < w || (int)desc->Height < h ||
+        (desc->Format != DXGI_FORMAT_B8G8R8A8_UNORM &&
+         desc->Format != DXGI_FORMAT_B8G8R8A8_UNORM_SRGB)) {
+        ID3D11Texture2D_Release(*tex);
+        *tex = NULL;
+        /* Another size or format than the duplication said: re-create. */
+        return status_of(c, "the desktop texture (size or format changed)", DXGI_ERROR_ACCESS_LOST);
+    }
+    return PVS_DUP_OK;
+}
+
+/* GPU frames: a GPU copy into desk_tex, which the converter reads (the
+ * duplication's own texture goes back with ReleaseFrame). TYPELESS so that
+ * the sRGB and plain forms both copy into it and the converter reads it as
+ * UNORM. */
+static enum pvs_dup_status copy_on_gpu(struct dxgi_capture *c, ID3D11Texture2D *tex,
+                                       const D3D11_TEXTURE2D_DESC *desc)
+{
+    if (!c->desk_tex || c->desk_w != (int)desc->Width || c->desk_h != (int)desc->Height) {
+        if (c->desk_tex)
+            ID3D11Texture2D_Release(c->desk_tex);
+        c->desk_tex = NULL;
+        D3D11_TEXTURE2D_DESC d = {
+            .Width = desc->Width,
+            .Height = desc->Height,
+            .MipLevels = 1,
+            .ArraySize = 1,
+            .Format = DXGI_FORMAT_B8G8R8A8_TYPELESS,
+            .SampleDesc = { .Count = 1 },
+            .Usage = D3D11_USAGE_DEFAULT,
+            .BindFlags = D3D11_BIND_SHADER_RESOURCE,
+        };
+        HRESULT hr = ID3D11Device_CreateTexture2D(c->dev, &d, NULL, &c->desk_tex);
+        if (FAILED(hr))
+            return status_of(c, "CreateTexture2D(desktop copy)", hr);
+        c->desk_w = (int)desc->Width;
+        c->desk_h = (int)desc->Height;
+    }
+    ID3D11DeviceContext_CopyResource(c->ctx, (ID3D11Resource *)c->desk_tex, (ID3D11Resource *)tex);
+    return PVS_DUP_OK;
+}
+
 static enum pvs_dup_status op_copy_desktop(void *opaque, const struct pvs_image *dst)
 {
     struct dxgi_capture *c = opaque;
     ID3D11Texture2D *tex = NULL;
-    HRESULT hr = IDXGIResource_QueryInterface(c->held, &IID_ID3D11Texture2D, (void **)&tex);
-    if (FAILED(hr))
-        return status_of(c, "QueryInterface(ID3D11Texture2D)", hr);
     D3D11_TEXTURE2D_DESC desc;
-    ID3D11Texture2D_GetDesc(tex, &desc);
-    if ((int)desc.Width < dst->width || (int)desc.Height < dst->height ||
-        (desc.Format != DXGI_FORMAT_B8G8R8A8_UNORM && desc.Format != DXGI_FORMAT_B8G8R8A8_UNORM_SRGB)) {
+    enum pvs_dup_status st = held_texture(c, dst ? dst->width : c->desk_w_expected,
+                                          dst ? dst->height : c->desk_h_expected, &tex, &desc);
+    if (st != PVS_DUP_OK)
+        return st;
+    if (!dst) {
+        st = copy_on_gpu(c, tex, &desc);
         ID3D11Texture2D_Release(tex);
-        /* Another size or format than the duplication said: re-create. */
-        return status_of(c, "the desktop texture (size or format changed)", DXGI_ERROR_ACCESS_LOST);
+        return st;
     }
-    hr = make_staging(c, &desc);
+    HRESULT hr = make_staging(c, &desc);
     if (FAILED(hr)) {
         ID3D11Texture2D_Release(tex);
         return status_of(c, "CreateTexture2D(staging)", hr);
@@ -233,12 +290,20 @@ static enum pvs_dup_status op_recreate(void *opaque, int *width, int *height)
         IDXGIOutputDuplication_Release(c->dup);
         c->dup = NULL;
     }
+    /* Access is lost when the secure desktop (UAC, the lock screen) takes
+     * input: a worker started by the service follows it there; a program in
+     * the user's session cannot (the next try is after the backoff). */
+    char desk[64];
+    if (pvs_desktop_follow_input(desk, sizeof(desk)) == 1)
+        PVS_LOG_I("dxgi: now on the \"%s\" desktop, which has input", desk);
     HRESULT hr = duplicate(c);
     if (FAILED(hr)) {
         HRESULT removed = ID3D11Device_GetDeviceRemovedReason(c->dev);
         return status_of(c, "DuplicateOutput", FAILED(removed) ? removed : hr);
     }
     duplication_size(c, width, height);
+    c->desk_w_expected = *width;
+    c->desk_h_expected = *height;
     return PVS_DUP_OK;
 }
 
@@ -274,6 +339,8 @@ static void dxgi_close(struct pvs_capture **pc)
     }
     if (c->staging)
         ID3D11Texture2D_Release(c->staging);
+    if (c->desk_tex)
+        ID3D11Texture2D_Release(c->desk_tex);
     if (c->dup)
         IDXGIOutputDuplication_Release(c->dup);
     if (c->output)
@@ -381,9 +448,14 @@ static int dxgi_open(struct pvs_capture **out, const struct pvs_capture_opts *o)
 
     int w, h;
     duplication_size(c, &w, &h);
+    c->desk_w_expected = w;
+    c->desk_h_expected = h;
+    /* GPU frames need what the converter needs: feature level 10_0. */
+    c->gpu = o && o->gpu_frames && ID3D11Device_GetFeatureLevel(c->dev) >= D3D_FEATURE_LEVEL_10_0;
     struct pvs_dup_settings s;
     pvs_dup_default_settings(&s);
     s.fps = o && o->fps > 0 ? o->fps : 60;
+    s.gpu_pictures = c->gpu;
     err = pvs_dup_open(&c->sm, &dxgi_dup_ops, c, w, h, &s);
     if (err < 0) {
         struct pvs_capture *pc = &c->base;
@@ -391,8 +463,9 @@ static int dxgi_open(struct pvs_capture **out, const struct pvs_capture_opts *o)
         return err;
     }
     const struct pvs_gpu_adapter *a = &list[ch.adapter];
-    PVS_LOG_I("dxgi: %s on %s, %dx%d at up to %d fps%s", a->outputs[ch.output].name, a->name, w, h,
-              s.fps, ch.zero_copy ? "" : " (encoding elsewhere: see above)");
+    PVS_LOG_I("dxgi: %s on %s, %dx%d at up to %d fps, %s%s", a->outputs[ch.output].name, a->name,
+              w, h, s.fps, c->gpu ? "frames stay on the GPU" : "frames copied to system memory",
+              ch.zero_copy ? "" : " (encoding elsewhere: see above)");
     *out = &c->base;
     return 0;
 }
@@ -401,9 +474,18 @@ static int dxgi_next(struct pvs_capture *pc, struct pvs_frame *f, int timeout_ms
 {
     struct dxgi_capture *c = (struct dxgi_capture *)pc;
     int err = pvs_dup_next(c->sm, f, timeout_ms);
-    if (!err)
+    if (!err) {
         pc->stats.frames++;
+        if (c->gpu)
+            f->texture = c->desk_tex;
+    }
     return err;
+}
+
+static struct ID3D11Device *dxgi_device(struct pvs_capture *pc)
+{
+    struct dxgi_capture *c = (struct dxgi_capture *)pc;
+    return c->gpu ? c->dev : NULL;
 }
 
 static void dxgi_release(struct pvs_capture *pc, struct pvs_frame *f)
@@ -418,4 +500,5 @@ const struct pvs_capture_ops pvs_capture_dxgi = {
     .next = dxgi_next,
     .release = dxgi_release,
     .close = dxgi_close,
+    .d3d11_device = dxgi_device,
 };

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 #include "client/options.h"
 #include "client/pair.h"
+#include "net/control_msg.h"
 #include "net/handshake.h"
 #include "client/present.h"
 #include "client/sdl_input.h"
@@ -223,6 +225,9 @@ static int run_window(struct app *a)
             seen_sessions = st.sessions;
             pvs_sdl_input_new_session(&a->input);
         }
+        struct pvs_pad_rumble rumble;
+        while (pvs_session_take_rumble(a->session, &rumble))
+            pvs_sdl_input_rumble(&a->input, &rumble);
         if (st.generation != shown_generation && st.width > 0) {
             shown_generation = st.generation;
             pvs_present_follow_size(a->present, st.width, st.height);
@@ -259,6 +264,32 @@ static int run_window(struct app *a)
         check_end(a, &st, now);
     }
     return a->exit_code;
+}
+
+/* The mode HELLO asks the server for: --size and --fps, else the display
+ * the window opens on (its whole size, not the window's: F11 makes the
+ * window full screen at any time, and a picture scaled down looks better
+ * than one scaled up). Headless: only what the options say. */
+static void display_mode(const struct pvs_client_opts *o, struct pvs_session_config *sc)
+{
+    int w = o->size[0], h = o->size[1], hz = o->fps;
+    if (w || hz)
+        sc->display_flags |= PVS_CTL_DISPLAY_USER;
+    SDL_DisplayMode dm;
+    if (!o->headless && SDL_GetCurrentDisplayMode(0, &dm) == 0) {
+        if (!w) {
+            w = dm.w;
+            h = dm.h;
+        }
+        if (!hz)
+            hz = dm.refresh_rate;
+    }
+    if (w > 0 && h > 0 && w <= UINT16_MAX && h <= UINT16_MAX) {
+        sc->display_width = (uint16_t)w;
+        sc->display_height = (uint16_t)h;
+    }
+    if (hz > 0 && hz <= UINT16_MAX)
+        sc->display_hz = (uint16_t)hz;
 }
 
 int main(int argc, char **argv)
@@ -320,6 +351,7 @@ int main(int argc, char **argv)
         .no_audio = !a->opt.audio,
         .connect_timeout_ms = a->opt.connect_timeout * 1000,
     };
+    display_mode(&a->opt, &sc);
     a->start_us = pvs_time_us();
     rc = pvs_session_open(&a->session, &sc);
     pvs_static_keys_wipe(&identity);

@@ -41,6 +41,11 @@ const struct pvs_option pvs_client_options[] = {
         "simulate network trouble on received media (tests only), e.g. loss=5,burst=3,seed=1"),
     OPT("connect-timeout", PVS_OPT_INT, connect_timeout, 1, 600, "S",
         "report the server unreachable after S seconds without an answer"),
+    OPT("size", PVS_OPT_SIZE, size, 128, 7680, "WxH",
+        "the size to ask the server to stream (a Windows server sets its display, or adds a "
+        "virtual one, at it); default: this display's size (--headless: none)"),
+    OPT("fps", PVS_OPT_INT, fps, 0, 240, "N",
+        "the refresh to ask for; 0 = this display's (--headless: none)"),
     OPT("version", PVS_OPT_BOOL, version, 0, 0, NULL, "print the version and exit"),
     {0},
 };

@@ -30,6 +30,8 @@ struct pvs_client_opts {
     int media_port;                     /* 0: any free port */
     char losssim[PVS_OPT_STRING_MAX];
     int connect_timeout;                /* seconds before "no answer" */
+    int size[2];                        /* the mode to ask the server for; 0x0: the display's */
+    int fps;                            /* the refresh to ask for; 0: the display's */
 };
 
 /* The table --help prints; ends with a NULL key. */

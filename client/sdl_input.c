@@ -174,6 +174,20 @@ static void pad_send(struct pvs_sdl_input *in, struct pvs_sdl_pad *pad)
     send(in, &ev);
 }
 
+/* A PlayStation pad is passed on as a DualShock 4, so games show its
+ * button names; a DualSense too (the server has no closer kind). Every
+ * other pad is an Xbox 360 pad to the server. */
+static uint8_t pad_kind(SDL_GameController *gc)
+{
+    switch (SDL_GameControllerGetType(gc)) {
+    case SDL_CONTROLLER_TYPE_PS4:
+    case SDL_CONTROLLER_TYPE_PS5:
+        return PVS_PAD_KIND_DS4;
+    default:
+        return PVS_PAD_KIND_XBOX360;
+    }
+}
+
 static void pad_added(struct pvs_sdl_input *in, int device_index)
 {
     int slot = -1;
@@ -201,7 +215,9 @@ static void pad_added(struct pvs_sdl_input *in, int device_index)
     pad->id = id;
     pad->state.pad = (uint8_t)slot;
     pad->state.connected = true;
-    PVS_LOG_I("game controller %d: %s", slot, SDL_GameControllerName(gc));
+    pad->state.kind = pad_kind(gc);
+    PVS_LOG_I("game controller %d: %s%s", slot, SDL_GameControllerName(gc),
+              pad->state.kind == PVS_PAD_KIND_DS4 ? " (passed on as a DualShock 4)" : "");
     pad_send(in, pad);
 }
 
@@ -212,9 +228,10 @@ static void pad_removed(struct pvs_sdl_input *in, SDL_JoystickID id)
         return;
     SDL_GameControllerClose(pad->gc);
     pad->gc = NULL;
-    uint8_t slot = pad->state.pad;
+    uint8_t slot = pad->state.pad, kind = pad->state.kind;
     memset(&pad->state, 0, sizeof(pad->state));
     pad->state.pad = slot;
+    pad->state.kind = kind;
     pad_send(in, pad);
 }
 
@@ -330,6 +347,21 @@ void pvs_sdl_input_new_session(struct pvs_sdl_input *in)
     for (int i = 0; i < PVS_INPUT_MAX_PADS; i++)
         if (in->pads[i].gc)
             pad_send(in, &in->pads[i]);
+}
+
+void pvs_sdl_input_rumble(struct pvs_sdl_input *in, const struct pvs_pad_rumble *r)
+{
+    if (r->pad >= PVS_INPUT_MAX_PADS || !in->pads[r->pad].gc)
+        return;
+    /* "Until the next one" is SDL's longest rumble (it caps durations at
+     * 65535 ms); the server sends a stop, and the session one of its own
+     * when the server goes. */
+    Uint32 ms = r->duration_ms ? r->duration_ms : 0xffff;
+    if (SDL_GameControllerRumble(in->pads[r->pad].gc, r->low_freq, r->high_freq, ms) != 0 &&
+        !in->rumble_failed_logged) {
+        in->rumble_failed_logged = true;
+        PVS_LOG_I("game controller %d cannot rumble: %s", r->pad, SDL_GetError());
+    }
 }
 
 void pvs_sdl_input_close(struct pvs_sdl_input *in)

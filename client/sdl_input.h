@@ -43,6 +43,7 @@ struct pvs_sdl_input {
     int last_x, last_y;         /* the last absolute position sent */
     double wheel_x, wheel_y;    /* fractions of 1/120 not yet sent */
     struct pvs_sdl_pad pads[PVS_INPUT_MAX_PADS];
+    bool rumble_failed_logged;  /* a pad without motors said so once */
     uint64_t sent, send_errors;
 };
 
@@ -61,6 +62,10 @@ void pvs_sdl_input_set_grab(struct pvs_sdl_input *in, struct pvs_present *p, boo
 /* A new session: the server released everything the last one held, so
  * forget what was sent down and announce the connected pads again. */
 void pvs_sdl_input_new_session(struct pvs_sdl_input *in);
+
+/* Plays the server's rumble on the pad it names (the GAMEPAD number this
+ * client gave it); a pad that is gone, or has no motors, is skipped. */
+void pvs_sdl_input_rumble(struct pvs_sdl_input *in, const struct pvs_pad_rumble *r);
 
 /* Closes the game controllers. */
 void pvs_sdl_input_close(struct pvs_sdl_input *in);

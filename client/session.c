@@ -97,6 +97,8 @@ struct pvs_session {
     bool fresh;
 
     /* main thread */
+    struct pvs_pad_rumble rumble[PVS_INPUT_MAX_PADS]; /* newest per pad wins */
+    uint8_t rumble_due;              /* bit per pad with a rumble not yet taken */
     struct pvs_session_status status;
     char last_refusal[sizeof(((struct pvs_session_status *)0)->message)];
     struct rx_counts session_base;   /* counts when this session was keyed */
@@ -518,6 +520,27 @@ static const char *why_text(const struct pvs_control_event *ev)
     }
 }
 
+_Static_assert(PVS_CTL_RUMBLE_PADS == PVS_INPUT_MAX_PADS, "RUMBLE names the GAMEPAD pads");
+
+/* Keeps the newest rumble of each pad for the main loop to play. */
+static void set_rumble(struct pvs_session *s, uint8_t pad, uint16_t low, uint16_t high,
+                       uint16_t duration_ms)
+{
+    if (pad >= PVS_INPUT_MAX_PADS)
+        return;
+    s->rumble[pad] = (struct pvs_pad_rumble){pad, low, high, duration_ms};
+    s->rumble_due |= (uint8_t)(1u << pad);
+}
+
+/* The session is over: no pad should go on shaking for a server that is
+ * gone. Only pads that were told to rumble are stopped. */
+static void stop_rumble(struct pvs_session *s)
+{
+    for (uint8_t i = 0; i < PVS_INPUT_MAX_PADS; i++)
+        if (s->rumble[i].low_freq || s->rumble[i].high_freq)
+            set_rumble(s, i, 0, 0, 0);
+}
+
 static void handle_event(struct pvs_session *s, struct pvs_control_event *ev, int64_t now)
 {
     switch (ev->type) {
@@ -541,6 +564,11 @@ static void handle_event(struct pvs_session *s, struct pvs_control_event *ev, in
         if (s->keyed)
             configure(s, &ev->u.stream);
         break;
+    case PVS_CONTROL_EV_RUMBLE: {
+        const struct pvs_ctl_rumble *r = &ev->u.rumble;
+        set_rumble(s, r->pad, r->low_freq, r->high_freq, r->duration_ms);
+        break;
+    }
     case PVS_CONTROL_EV_REFUSED: {
         const struct pvs_ctl_refuse *r = &ev->u.refused.refuse;
         switch (r->reason) {
@@ -572,6 +600,7 @@ static void handle_event(struct pvs_session *s, struct pvs_control_event *ev, in
     }
     case PVS_CONTROL_EV_DISCONNECTED:
         stop_stream(s);
+        stop_rumble(s);
         s->keyed = false;
         memset(s->srtp_key, 0, sizeof(s->srtp_key));
         atomic_store(&s->have_offset, false);
@@ -775,6 +804,10 @@ int pvs_session_open(struct pvs_session **out, const struct pvs_session_config *
     cc.host = s->host;
     cc.port = cfg->port;
     cc.hello.media_port = pvs_addr_port(&bound);
+    cc.hello.display_width = cfg->display_width;
+    cc.hello.display_height = cfg->display_width ? cfg->display_height : 0;
+    cc.hello.display_hz = cfg->display_hz;
+    cc.hello.display_flags = cfg->display_flags;
     if (!cfg->identity || !cfg->server_key) {
         rc = PVS_EINVAL;
         goto fail_net;
@@ -859,6 +892,18 @@ bool pvs_session_take_picture(struct pvs_session *s, const struct pvs_picture **
     /* front belongs to this thread alone from here on */
     *pic = s->pics[s->front].img.width > 0 ? &s->pics[s->front] : NULL;
     return fresh;
+}
+
+bool pvs_session_take_rumble(struct pvs_session *s, struct pvs_pad_rumble *out)
+{
+    for (int i = 0; i < PVS_INPUT_MAX_PADS; i++) {
+        if (s->rumble_due & (1u << i)) {
+            s->rumble_due &= (uint8_t)~(1u << i);
+            *out = s->rumble[i];
+            return true;
+        }
+    }
+    return false;
 }
 
 int pvs_session_send_input(struct pvs_session *s, const struct pvs_input_event *ev)

@@ -38,6 +38,10 @@ struct pvs_session_config {
     bool want_pictures;        /* copy decoded pictures to the mailbox (a window shows them) */
     bool no_audio;             /* play no sound (--no-audio): no device, no audio hook */
     int connect_timeout_ms;    /* "no answer" after this long without a session */
+    /* The mode HELLO asks for (net/control_msg.h, display fields): zeros
+     * say nothing. */
+    uint16_t display_width, display_height, display_hz;
+    uint8_t display_flags;     /* PVS_CTL_DISPLAY_* */
     /* From pairing (client/pair.h): this client's identity key and the
      * server's public key. Both required. */
     const struct pvs_static_keys *identity;
@@ -100,6 +104,11 @@ void pvs_session_get_status(const struct pvs_session *s, struct pvs_session_stat
  * into *pic (the session's memory, valid until the next call) and returns
  * true. *pic is NULL until the first picture. */
 bool pvs_session_take_picture(struct pvs_session *s, const struct pvs_picture **pic);
+
+/* The server's newest rumble for a pad not yet taken (one per call; the
+ * newest per pad replaces an older one). When the session ends, a stop
+ * (speeds 0) for every pad that was rumbling. Returns false when none. */
+bool pvs_session_take_rumble(struct pvs_session *s, struct pvs_pad_rumble *out);
 
 /* Sends an input event when keyed. Returns 0, PVS_ENOENT when not keyed,
  * PVS_EINVAL for an event the server would drop, or PVS_EIO. */

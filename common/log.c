@@ -81,11 +81,19 @@ void pvs_log(enum pvs_log_level level, const char *file, int line,
         log_sink(log_sink_opaque, level, file, line, msg);
         return;
     }
+    char out[1200];
+    pvs_log_format(out, sizeof(out), level, file, line, msg);
+    fputs(out, stderr); /* one call: lines from threads do not interleave */
+}
+
+void pvs_log_format(char *out, size_t len, enum pvs_log_level level, const char *file,
+                    int line, const char *msg)
+{
+    read_env_once();
+    if (level < PVS_LOG_ERROR || level > PVS_LOG_DEBUG)
+        level = PVS_LOG_ERROR;
     while (file[0] == '.' && file[1] == '.' && (file[2] == '/' || file[2] == '\\'))
         file += 3; /* meson builds from a folder beside the sources */
     double t = (double)(pvs_time_ns() - log_start_ns) / 1e9;
-    char out[1200];
-    snprintf(out, sizeof(out), "[%8.3f] %c %s:%d: %s\n", t, level_char[level],
-             file, line, msg);
-    fputs(out, stderr); /* one call: lines from threads do not interleave */
+    snprintf(out, len, "[%8.3f] %c %s:%d: %s\n", t, level_char[level], file, line, msg);
 }

@@ -42,6 +42,11 @@ void pvs_log_set_sink(pvs_log_sink sink, void *opaque);
 void pvs_log(enum pvs_log_level level, const char *file, int line,
              const char *fmt, ...) PVS_PRINTF(4, 5);
 
+/* The line pvs_log writes to stderr, "[elapsed] L file:line: msg\n", into
+ * `out` (cut to fit), for sinks that write it elsewhere. */
+void pvs_log_format(char *out, size_t len, enum pvs_log_level level, const char *file,
+                    int line, const char *msg);
+
 #define PVS_LOG_E(...) pvs_log(PVS_LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define PVS_LOG_W(...) pvs_log(PVS_LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
 #define PVS_LOG_I(...) pvs_log(PVS_LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)

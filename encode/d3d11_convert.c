@@ -33,36 +33,64 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/platform/platform.h"
+#include "capture/pointer.h"
 #include "encode/d3d11_convert.h"
 
 #define MAX_SURFACES 16
+#define MAX_TARGETS  32 /* views kept of encoder textures (texture, slice) */
 #define SHADER_VS "vs_4_0"
 #define SHADER_PS "ps_4_0"
 
 static const char shader_src[] =
     "Texture2D<float4> src : register(t0);\n"
+    "/* the pointer: premultiplied B, G, R, A rows, then as many rows of the\n"
+    "   B, G, R values XORed after the blend (capture/pointer.h) */\n"
+    "Texture2D<uint4> ptr : register(t1);\n"
     "cbuffer params : register(b0) {\n"
     "    float4 ky;   /* r, g, b coefficients and the addend, in 1/256 code values */\n"
     "    float4 ku;\n"
     "    float4 kv;\n"
     "    float4 last; /* the frame's last column and row */\n"
     "};\n"
+    "cbuffer pointer : register(b1) {\n"
+    "    int4 pbox;   /* the pointer's top-left corner and size; size 0: none */\n"
+    "};\n"
     "float4 vs(uint id : SV_VertexID) : SV_Position {\n"
     "    /* one triangle that covers the viewport: (-1,1) (3,1) (-1,-3) */\n"
     "    float2 t = float2((id << 1) & 2, id & 2);\n"
     "    return float4(t.x * 2.0 - 1.0, 1.0 - t.y * 2.0, 0.0, 1.0);\n"
     "}\n"
-    /* a macro: Wine's compiler (vkd3d-shader) cannot call user functions */
-    "#define RGB8(p) floor(src.Load(int3(min(p, last.xy), 0)).rgb * 255.0 + 0.5)\n"
+    /* Macros: Wine's compiler (vkd3d-shader) cannot call user functions
+     * (nor the "u" suffix of unsigned literals).
+     * PIXEL sets `c` to pixel p (clamped to the frame) as 8-bit code values,
+     * with the pointer drawn over it as pvs_pointer_composite() draws it:
+     * opaque replaces, translucent blends with rounding, then XOR. */
+    "#define PIXEL(c, p) {\\\n"
+    "    int2 q = int2(min(p, last.xy));\\\n"
+    "    c = floor(src.Load(int3(q, 0)).rgb * 255.0 + 0.5);\\\n"
+    "    int2 o = q - pbox.xy;\\\n"
+    "    if (o.x >= 0 && o.y >= 0 && o.x < pbox.z && o.y < pbox.w) {\\\n"
+    "        uint4 s = ptr.Load(int3(o, 0));\\\n"
+    "        uint4 x = ptr.Load(int3(o.x, o.y + pbox.w, 0));\\\n"
+    "        uint3 d = uint3(c);\\\n"
+    "        if (s.w == 255) d = s.zyx;\\\n"
+    "        else if (s.w != 0) d = min(s.zyx + (d * (255 - s.w) + 127) / 255, uint3(255, 255, 255));\\\n"
+    "        c = float3(d ^ x.zyx);\\\n"
+    "    }\\\n"
+    "}\n"
     "float ps_y(float4 pos : SV_Position) : SV_Target {\n"
-    "    float3 c = RGB8(floor(pos.xy));\n"
+    "    float3 c;\n"
+    "    PIXEL(c, floor(pos.xy));\n"
     "    return floor((dot(c, ky.xyz) + ky.w) / 256.0) / 255.0;\n"
     "}\n"
     "float2 ps_uv(float4 pos : SV_Position) : SV_Target {\n"
     "    float2 p = floor(pos.xy) * 2.0;\n"
-    "    float3 s = RGB8(p) + RGB8(p + float2(1.0, 0.0)) + RGB8(p + float2(0.0, 1.0)) +\n"
-    "               RGB8(p + float2(1.0, 1.0));\n"
-    "    float3 c = floor((s + 2.0) / 4.0);\n"
+    "    float3 c0, c1, c2, c3;\n"
+    "    PIXEL(c0, p);\n"
+    "    PIXEL(c1, p + float2(1.0, 0.0));\n"
+    "    PIXEL(c2, p + float2(0.0, 1.0));\n"
+    "    PIXEL(c3, p + float2(1.0, 1.0));\n"
+    "    float3 c = floor((c0 + c1 + c2 + c3 + 2.0) / 4.0);\n"
     "    return float2(floor((dot(c, ku.xyz) + ku.w) / 256.0),\n"
     "                  floor((dot(c, kv.xyz) + kv.w) / 256.0)) / 255.0;\n"
     "}\n";
@@ -97,6 +125,22 @@ struct pvs_d3d11_convert {
     /* read-back, made on first use */
     ID3D11Texture2D *stage_nv12, *stage_y, *stage_uv;
     int next, last; /* slice to write next, slice written last (-1: none) */
+    /* the pointer drawn over the input: its shape as a texture (made when
+     * the shape changes) and its box in a constant buffer */
+    ID3D11Buffer *pointer_cb;
+    ID3D11Texture2D *ptr_tex;
+    ID3D11ShaderResourceView *ptr_srv;
+    int ptr_w, ptr_h;
+    const struct pvs_pointer *ptr_shape; /* which shape ptr_tex holds... */
+    uint64_t ptr_serial;                 /* ...and which of its versions */
+    int32_t ptr_box[4];                  /* what pointer_cb holds */
+    /* views of encoders' textures, drawn into by pvs_d3d11_convert_into() */
+    struct target_view {
+        ID3D11Texture2D *tex; /* a reference, so the address stays this texture's */
+        int slice;
+        ID3D11RenderTargetView *y, *uv;
+    } targets[MAX_TARGETS];
+    int n_targets;
 };
 
 static bool device_lost(HRESULT hr)
@@ -231,6 +275,17 @@ static int make_shaders(struct pvs_d3d11_convert *c)
     hr = ID3D11Device_CreateBuffer(c->dev, &bd, &init, &c->params);
     if (FAILED(hr))
         return HR_FAIL(hr, "CreateBuffer (constants)");
+
+    int32_t none[4] = { 0, 0, 0, 0 }; /* no pointer */
+    D3D11_BUFFER_DESC pd = {
+        .ByteWidth = sizeof(none),
+        .Usage = D3D11_USAGE_DEFAULT,
+        .BindFlags = D3D11_BIND_CONSTANT_BUFFER,
+    };
+    D3D11_SUBRESOURCE_DATA pinit = { .pSysMem = none };
+    hr = ID3D11Device_CreateBuffer(c->dev, &pd, &pinit, &c->pointer_cb);
+    if (FAILED(hr))
+        return HR_FAIL(hr, "CreateBuffer (pointer constants)");
     return 0;
 }
 
@@ -262,6 +317,17 @@ static void drop_rtvs(struct pvs_d3d11_convert *c)
         RELEASE(c->rtv_y[i], ID3D11RenderTargetView);
         RELEASE(c->rtv_uv[i], ID3D11RenderTargetView);
     }
+}
+
+static void drop_targets(struct pvs_d3d11_convert *c)
+{
+    for (int i = 0; i < c->n_targets; i++) {
+        struct target_view *t = &c->targets[i];
+        RELEASE(t->y, ID3D11RenderTargetView);
+        RELEASE(t->uv, ID3D11RenderTargetView);
+        RELEASE(t->tex, ID3D11Texture2D);
+    }
+    c->n_targets = 0;
 }
 
 /* The NV12 path: an NV12 texture array whose planes are drawn through R8 and
@@ -396,6 +462,10 @@ void pvs_d3d11_convert_close(struct pvs_d3d11_convert **pc)
         return;
     struct pvs_d3d11_convert *c = *pc;
     drop_rtvs(c);
+    drop_targets(c);
+    RELEASE(c->ptr_srv, ID3D11ShaderResourceView);
+    RELEASE(c->ptr_tex, ID3D11Texture2D);
+    RELEASE(c->pointer_cb, ID3D11Buffer);
     RELEASE(c->stage_nv12, ID3D11Texture2D);
     RELEASE(c->stage_y, ID3D11Texture2D);
     RELEASE(c->stage_uv, ID3D11Texture2D);
@@ -454,7 +524,9 @@ static int input_view(struct pvs_d3d11_convert *c, ID3D11Texture2D *tex,
 {
     D3D11_TEXTURE2D_DESC d;
     ID3D11Texture2D_GetDesc(tex, &d);
-    if ((int)d.Width != c->s.width || (int)d.Height != c->s.height) {
+    bool fits = c->s.crop ? (int)d.Width >= c->s.width && (int)d.Height >= c->s.height
+                          : (int)d.Width == c->s.width && (int)d.Height == c->s.height;
+    if (!fits) {
         PVS_LOG_W("GPU colour conversion: input is %ux%u, opened for %dx%d", d.Width, d.Height,
                   c->s.width, c->s.height);
         return PVS_EREINIT;
@@ -517,16 +589,10 @@ static void draw(struct pvs_d3d11_convert *c, ID3D11RenderTargetView *rtv, ID3D1
     ID3D11DeviceContext_Draw(c->ctx, 3, 0);
 }
 
-int pvs_d3d11_convert(struct pvs_d3d11_convert *c, struct ID3D11Texture2D *bgra,
-                      struct pvs_d3d11_output *out)
+/* Both passes from `srv` into the two views. */
+static void passes(struct pvs_d3d11_convert *c, ID3D11ShaderResourceView *srv,
+                   ID3D11RenderTargetView *rtv_y, ID3D11RenderTargetView *rtv_uv)
 {
-    if (!c || !bgra)
-        return PVS_EINVAL;
-    ID3D11ShaderResourceView *srv = NULL;
-    int err = input_view(c, bgra, &srv);
-    if (err)
-        return err;
-
     ID3D11DeviceContext *x = c->ctx;
     ID3D11DeviceContext_IASetInputLayout(x, NULL);
     ID3D11DeviceContext_IASetPrimitiveTopology(x, D3D11_PRIMITIVE_TOPOLOGY_TRIANGLELIST);
@@ -537,17 +603,31 @@ int pvs_d3d11_convert(struct pvs_d3d11_convert *c, struct ID3D11Texture2D *bgra,
     ID3D11DeviceContext_RSSetState(x, NULL); /* solid, cull back, no scissor */
     ID3D11DeviceContext_OMSetBlendState(x, NULL, NULL, 0xffffffff);
     ID3D11DeviceContext_OMSetDepthStencilState(x, NULL, 0);
-    ID3D11DeviceContext_PSSetConstantBuffers(x, 0, 1, &c->params);
-    ID3D11DeviceContext_PSSetShaderResources(x, 0, 1, &srv);
+    ID3D11Buffer *cbs[2] = { c->params, c->pointer_cb };
+    ID3D11DeviceContext_PSSetConstantBuffers(x, 0, 2, cbs);
+    ID3D11ShaderResourceView *srvs[2] = { srv, c->ptr_srv };
+    ID3D11DeviceContext_PSSetShaderResources(x, 0, 2, srvs);
+
+    draw(c, rtv_y, c->ps_y, c->tw, c->th);
+    draw(c, rtv_uv, c->ps_uv, c->tw / 2, c->th / 2);
+
+    ID3D11ShaderResourceView *none[2] = { NULL, NULL };
+    ID3D11DeviceContext_PSSetShaderResources(x, 0, 2, none);
+    ID3D11DeviceContext_OMSetRenderTargets(x, 0, NULL, NULL);
+}
+
+int pvs_d3d11_convert(struct pvs_d3d11_convert *c, struct ID3D11Texture2D *bgra,
+                      struct pvs_d3d11_output *out)
+{
+    if (!c || !bgra)
+        return PVS_EINVAL;
+    ID3D11ShaderResourceView *srv = NULL;
+    int err = input_view(c, bgra, &srv);
+    if (err)
+        return err;
 
     int slice = c->next;
-    draw(c, c->rtv_y[slice], c->ps_y, c->tw, c->th);
-    draw(c, c->rtv_uv[slice], c->ps_uv, c->tw / 2, c->th / 2);
-
-    ID3D11ShaderResourceView *no_srv = NULL;
-    ID3D11DeviceContext_PSSetShaderResources(x, 0, 1, &no_srv);
-    ID3D11DeviceContext_OMSetRenderTargets(x, 0, NULL, NULL);
-
+    passes(c, srv, c->rtv_y[slice], c->rtv_uv[slice]);
     c->last = slice;
     c->next = (slice + 1) % c->s.surfaces;
     if (out) {
@@ -560,6 +640,140 @@ int pvs_d3d11_convert(struct pvs_d3d11_convert *c, struct ID3D11Texture2D *bgra,
             .width = c->tw,
             .height = c->th,
         };
+    }
+    return 0;
+}
+
+/* ---- into an encoder's texture ----------------------------------------- */
+
+/* The R8 and R8G8 views of slice `slice` of `tex`: kept from an earlier
+ * call, or made now. Encoders draw from a fixed pool (one texture array), so
+ * the same few pairs come back every frame. */
+static int target_views(struct pvs_d3d11_convert *c, ID3D11Texture2D *tex, int slice,
+                        struct target_view **out)
+{
+    for (int i = 0; i < c->n_targets; i++) {
+        if (c->targets[i].tex == tex && c->targets[i].slice == slice) {
+            *out = &c->targets[i];
+            return 0;
+        }
+    }
+    D3D11_TEXTURE2D_DESC d;
+    ID3D11Texture2D_GetDesc(tex, &d);
+    if (d.Format != DXGI_FORMAT_NV12 || !(d.BindFlags & D3D11_BIND_RENDER_TARGET) ||
+        slice < 0 || (UINT)slice >= d.ArraySize || (int)d.Width < c->tw || (int)d.Height < c->th) {
+        PVS_LOG_E("GPU colour conversion: the encoder's texture cannot be drawn into (DXGI format "
+                  "%u, bind flags 0x%x, %ux%u, slice %d of %u; needs NV12 with a render-target "
+                  "binding, at least %dx%d)", (unsigned)d.Format, (unsigned)d.BindFlags, d.Width,
+                  d.Height, slice, d.ArraySize, c->tw, c->th);
+        return PVS_ENOTSUP;
+    }
+    if (c->n_targets == MAX_TARGETS)
+        drop_targets(c); /* another pool each time: start over rather than grow */
+    struct target_view *t = &c->targets[c->n_targets];
+    D3D11_RENDER_TARGET_VIEW_DESC rd = {
+        .Format = DXGI_FORMAT_R8_UNORM,
+        .ViewDimension = D3D11_RTV_DIMENSION_TEXTURE2DARRAY,
+        .Texture2DArray = { .MipSlice = 0, .FirstArraySlice = (UINT)slice, .ArraySize = 1 },
+    };
+    HRESULT hr = ID3D11Device_CreateRenderTargetView(c->dev, (ID3D11Resource *)tex, &rd, &t->y);
+    if (SUCCEEDED(hr)) {
+        rd.Format = DXGI_FORMAT_R8G8_UNORM;
+        hr = ID3D11Device_CreateRenderTargetView(c->dev, (ID3D11Resource *)tex, &rd, &t->uv);
+    }
+    if (FAILED(hr)) {
+        RELEASE(t->y, ID3D11RenderTargetView);
+        int err = HR_FAIL(hr, "CreateRenderTargetView (R8/R8G8 of the encoder's NV12 texture, "
+                          "slice %d)", slice);
+        return err == PVS_EREINIT ? err : PVS_ENOTSUP;
+    }
+    t->tex = tex;
+    t->slice = slice;
+    ID3D11Texture2D_AddRef(tex);
+    c->n_targets++;
+    *out = t;
+    return 0;
+}
+
+int pvs_d3d11_convert_into(struct pvs_d3d11_convert *c, struct ID3D11Texture2D *bgra,
+                           struct ID3D11Texture2D *target, int slice)
+{
+    if (!c || !bgra || !target)
+        return PVS_EINVAL;
+    ID3D11ShaderResourceView *srv = NULL;
+    struct target_view *t = NULL;
+    int err = input_view(c, bgra, &srv);
+    if (!err)
+        err = target_views(c, target, slice, &t);
+    if (err)
+        return err;
+    passes(c, srv, t->y, t->uv);
+    return 0;
+}
+
+/* ---- the pointer ------------------------------------------------------- */
+
+/* Puts the shape into a texture: its blend rows, then its XOR rows, as
+ * R8G8B8A8_UINT so the shader reads the bytes as they are. */
+static int upload_shape(struct pvs_d3d11_convert *c, const struct pvs_pointer *p)
+{
+    if (!c->ptr_tex || c->ptr_w != p->width || c->ptr_h != p->height) {
+        RELEASE(c->ptr_srv, ID3D11ShaderResourceView);
+        RELEASE(c->ptr_tex, ID3D11Texture2D);
+        D3D11_TEXTURE2D_DESC td = {
+            .Width = (UINT)p->width,
+            .Height = (UINT)p->height * 2,
+            .MipLevels = 1,
+            .ArraySize = 1,
+            .Format = DXGI_FORMAT_R8G8B8A8_UINT,
+            .SampleDesc = { .Count = 1 },
+            .Usage = D3D11_USAGE_DEFAULT,
+            .BindFlags = D3D11_BIND_SHADER_RESOURCE,
+        };
+        HRESULT hr = ID3D11Device_CreateTexture2D(c->dev, &td, NULL, &c->ptr_tex);
+        if (SUCCEEDED(hr))
+            hr = ID3D11Device_CreateShaderResourceView(c->dev, (ID3D11Resource *)c->ptr_tex, NULL,
+                                                       &c->ptr_srv);
+        if (FAILED(hr)) {
+            RELEASE(c->ptr_tex, ID3D11Texture2D);
+            return HR_FAIL(hr, "CreateTexture2D (pointer %dx%d)", p->width, p->height);
+        }
+        c->ptr_w = p->width;
+        c->ptr_h = p->height;
+    }
+    UINT pitch = (UINT)p->width * 4;
+    D3D11_BOX top = { 0, 0, 0, (UINT)p->width, (UINT)p->height, 1 };
+    D3D11_BOX bottom = { 0, (UINT)p->height, 0, (UINT)p->width, (UINT)p->height * 2, 1 };
+    ID3D11DeviceContext_UpdateSubresource(c->ctx, (ID3D11Resource *)c->ptr_tex, 0, &top, p->bgra,
+                                          pitch, 0);
+    ID3D11DeviceContext_UpdateSubresource(c->ctx, (ID3D11Resource *)c->ptr_tex, 0, &bottom,
+                                          p->xor_bgr, pitch, 0);
+    return 0;
+}
+
+int pvs_d3d11_convert_set_pointer(struct pvs_d3d11_convert *c, const struct pvs_pointer *p,
+                                  int x, int y)
+{
+    if (!c)
+        return PVS_EINVAL;
+    int32_t box[4] = { 0, 0, 0, 0 };
+    if (p && p->width > 0 && p->height > 0 && p->bgra && p->xor_bgr) {
+        if (p != c->ptr_shape || p->serial != c->ptr_serial || !c->ptr_tex) {
+            int err = upload_shape(c, p);
+            if (err)
+                return err;
+            c->ptr_shape = p;
+            c->ptr_serial = p->serial;
+        }
+        box[0] = x;
+        box[1] = y;
+        box[2] = p->width;
+        box[3] = p->height;
+    }
+    if (memcmp(box, c->ptr_box, sizeof(box))) {
+        ID3D11DeviceContext_UpdateSubresource(c->ctx, (ID3D11Resource *)c->pointer_cb, 0, NULL,
+                                              box, 0, 0);
+        memcpy(c->ptr_box, box, sizeof(box));
     }
     return 0;
 }

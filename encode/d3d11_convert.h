@@ -27,6 +27,7 @@
 struct ID3D11Device;
 struct ID3D11DeviceContext;
 struct ID3D11Texture2D;
+struct pvs_pointer;
 
 enum pvs_yuv_matrix {
     PVS_YUV_BT601 = 0, /* limited range: what libyuv and the encoder use */
@@ -46,6 +47,9 @@ struct pvs_d3d11_convert_settings {
                                    more let an encoder still read one while
                                    the next is drawn */
     bool planes_only;           /* never the NV12 path (tests, comparisons) */
+    bool crop;                  /* inputs may be larger: their top-left
+                                   width x height is converted (a desktop of
+                                   odd size into an even-sized encoder) */
 };
 
 /* Where the last conversion went. Pointers are borrowed: valid until the
@@ -77,12 +81,34 @@ int pvs_d3d11_convert_open(struct pvs_d3d11_convert **out, struct ID3D11Device *
  * place and a view of it kept (so a reference) until another texture comes
  * or the handle closes; one without is copied first (Desktop Duplication's
  * textures may have no shader binding). Only queues GPU work. Returns 0,
- * PVS_EREINIT when the size differs from open's, PVS_ENOTSUP for another
+ * PVS_EREINIT when the size differs from open's (is smaller, with crop), PVS_ENOTSUP for another
  * format, PVS_EEXTERNAL when a D3D11 call failed. Every call may also return
  * PVS_EREINIT when the device was removed or reset: make a new device and
  * open again. */
 int pvs_d3d11_convert(struct pvs_d3d11_convert *c, struct ID3D11Texture2D *bgra,
                       struct pvs_d3d11_output *out);
+
+/* Converts `bgra` (as for pvs_d3d11_convert()) into slice `slice` of
+ * `target`: an NV12 texture (array) on the same device, made with
+ * D3D11_BIND_RENDER_TARGET and at least the open size rounded up to even;
+ * an encoder's own input frame (AV_PIX_FMT_D3D11). This is the zero-copy
+ * path: the picture goes from the desktop to the encoder without leaving
+ * video memory. The R8/R8G8 views of each (texture, slice) are made once
+ * and kept, with a reference on the texture, until close. Returns as
+ * pvs_d3d11_convert(), and PVS_ENOTSUP when `target` cannot be drawn into
+ * (another format, no render-target binding, too small, or the driver
+ * refuses R8/R8G8 views of NV12: then use the read-back path). */
+int pvs_d3d11_convert_into(struct pvs_d3d11_convert *c, struct ID3D11Texture2D *bgra,
+                           struct ID3D11Texture2D *target, int slice);
+
+/* The pointer the next conversions draw over the picture, with its top-left
+ * corner at (x, y) in frame pixels (may be partly off the frame); NULL (or
+ * an empty shape) for none. The result is what pvs_pointer_composite()
+ * draws on the CPU, bit for bit. The shape is uploaded again only when its
+ * serial changes, so calling this every frame costs nothing when the
+ * pointer did not change. Returns 0, or as pvs_d3d11_convert(). */
+int pvs_d3d11_convert_set_pointer(struct pvs_d3d11_convert *c, const struct pvs_pointer *p,
+                                  int x, int y);
 
 /* Copies the last conversion's planes into `dst` (PVS_PIX_NV12 or I420 of
  * the open size) through staging textures, waiting for the GPU. For tests

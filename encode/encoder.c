@@ -18,8 +18,19 @@
 #include "common/platform/platform.h"
 #include "encode/avlog.h"
 #include "encode/encoder.h"
+#ifdef _WIN32
+#include "encode/hw_d3d11.h"
+#endif
 
 /* ---- families --------------------------------------------------------- */
+
+/* How a family takes pictures that are D3D11 textures (the zero-copy path). */
+enum gpu_input {
+    GPU_NONE = 0, /* it does not: system memory only */
+    GPU_D3D11,    /* AV_PIX_FMT_D3D11 frames on the capture's device */
+    GPU_QSV,      /* AV_PIX_FMT_QSV frames mapped from those, on a QSV device
+                     derived from the capture's */
+};
 
 struct family {
     const char *name;
@@ -29,6 +40,7 @@ struct family {
     enum AVHWDeviceType upload_to;  /* frames go to this device first, or NONE */
     bool dynamic_bitrate;           /* libavcodec reconfigures it per frame */
     bool own_vbv;                   /* sizes its own VBV: set no max rate or buffer */
+    enum gpu_input gpu_input;
 };
 
 static const char *const nvenc_opts[] = {
@@ -43,7 +55,8 @@ static const char *const qsv_opts[] = {
     "preset", "veryfast", NULL,
 };
 /* Media Foundation's hardware encoder (any vendor's MFT): the last
- * hardware choice on Windows, for a GPU whose own SDK pvstream lacks. */
+ * hardware choice on Windows, for a GPU whose own SDK pvstream lacks.
+ * FFmpeg 6.1's MF wrapper takes system memory only: never zero-copy. */
 static const char *const mf_opts[] = {
     "hw_encoding", "1", "rate_control", "cbr", "scenario", "display_remoting", NULL,
 };
@@ -72,29 +85,29 @@ static const char *const svtav1_opts[] = {
 static const struct family fam_nvenc = {
     "nvenc", nvenc_opts, { LIB("libnvidia-encode.so.1", "nvEncodeAPI64.dll") },
     "no NVIDIA driver (" LIB("libnvidia-encode", "nvEncodeAPI64.dll") " not found)",
-    AV_HWDEVICE_TYPE_NONE, true, false,
+    AV_HWDEVICE_TYPE_NONE, true, false, GPU_D3D11,
 };
 static const struct family fam_amf = {
     "amf", amf_opts, { LIB("libamfrt64.so.1", "amfrt64.dll") },
     "no AMD driver (the AMF runtime " LIB("libamfrt64", "amfrt64.dll") " not found)",
-    AV_HWDEVICE_TYPE_NONE, false, false,
+    AV_HWDEVICE_TYPE_NONE, false, false, GPU_D3D11,
 };
 static const struct family fam_qsv = {
     "qsv", qsv_opts, { LIB("libmfx.so.1", "libmfx64-gen.dll"), LIB("libvpl.so.2", "libmfxhw64.dll") },
     "no Intel media runtime (" LIB("libmfx / libvpl", "libmfx64-gen.dll / libmfxhw64.dll") " not found)",
-    AV_HWDEVICE_TYPE_NONE, false, false,
+    AV_HWDEVICE_TYPE_NONE, false, false, GPU_QSV,
 };
 static const struct family fam_mf = {
     "mf", mf_opts, { "mfplat.dll" }, "no Media Foundation (mfplat.dll not found)",
-    AV_HWDEVICE_TYPE_NONE, false, false,
+    AV_HWDEVICE_TYPE_NONE, false, false, GPU_NONE,
 };
 static const struct family fam_vaapi = {
-    "vaapi", vaapi_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_VAAPI, false, false,
+    "vaapi", vaapi_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_VAAPI, false, false, GPU_NONE,
 };
-static const struct family fam_x264 = { "software", x264_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_NONE, true, false };
-static const struct family fam_x265 = { "software", x265_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_NONE, false, false };
+static const struct family fam_x264 = { "software", x264_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_NONE, true, false, GPU_NONE };
+static const struct family fam_x265 = { "software", x265_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_NONE, false, false, GPU_NONE };
 /* SVT-AV1's CBR refuses a maximum rate equal to the target: it keeps its own VBV. */
-static const struct family fam_svtav1 = { "software", svtav1_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_NONE, false, true };
+static const struct family fam_svtav1 = { "software", svtav1_opts, { NULL }, NULL, AV_HWDEVICE_TYPE_NONE, false, true, GPU_NONE };
 
 const struct pvs_encoder_info pvs_encoder_infos[] = {
     { "h264_nvenc", PVS_CODEC_H264, "nvenc", true },
@@ -140,6 +153,10 @@ const struct pvs_encoder_info *pvs_encoder_info_find(const char *name)
 /* ---- the encoder ------------------------------------------------------ */
 
 #define META_RING 64 /* frames in flight we can map a packet back to */
+/* D3D11 frames in the encoder's pool: one being drawn, one or two the
+ * encoder still reads (NVENC keeps a reference until the packet is out),
+ * and room so that capture never waits for a free one. */
+#define GPU_POOL  8
 
 struct pvs_encoder {
     const struct pvs_encoder_info *info;
@@ -148,6 +165,13 @@ struct pvs_encoder {
     AVFrame *frame;          /* system-memory input, converted into in place */
     AVFrame *hw_frame;       /* device copy for families that need an upload */
     AVBufferRef *hw_device;
+    /* The zero-copy path: the capture's D3D11 device, the NV12 pool the
+     * converter draws into, and (QSV) the device derived from it. */
+    AVBufferRef *gpu_device, *gpu_frames, *qsv_device;
+    AVFrame *gpu_frame;      /* the pool frame that carries the next picture */
+    bool gpu_ready;          /* ...drawn by the caller (pvs_encoder_gpu_input) */
+    bool zero_copy;
+    char path[200];          /* how pictures reach the encoder, in words */
     AVPacket *pkt;
     struct pvs_image input;
     int64_t last_pts;
@@ -267,10 +291,74 @@ void pvs_encoder_close(struct pvs_encoder **pe)
     avcodec_free_context(&e->ctx);
     av_frame_free(&e->frame);
     av_frame_free(&e->hw_frame);
+    av_frame_free(&e->gpu_frame);
     av_buffer_unref(&e->hw_device);
+    av_buffer_unref(&e->gpu_frames);
+    av_buffer_unref(&e->qsv_device);
+    av_buffer_unref(&e->gpu_device);
     av_packet_free(&e->pkt);
     free(e);
     *pe = NULL;
+}
+
+/* The zero-copy input: a pool of NV12 textures on the capture's device that
+ * the colour conversion draws into and the encoder reads in place. Returns
+ * 0, or an error with `why` said (the caller then feeds system memory). */
+static int open_gpu(struct pvs_encoder *e, const struct pvs_encoder_opts *o,
+                    char *why, size_t why_len)
+{
+#ifdef _WIN32
+    char buf[128];
+    int err = pvs_hw_d3d11_device(&e->gpu_device, o->d3d11_device, why, why_len);
+    if (!err)
+        err = pvs_hw_d3d11_frames(&e->gpu_frames, e->gpu_device, o->width, o->height, GPU_POOL,
+                                  why, why_len);
+    if (err)
+        return err;
+    AVBufferRef *frames = NULL;
+    if (e->fam->gpu_input == GPU_QSV) {
+        /* QSV reads the same textures through surfaces mapped from them. */
+        int ret = av_hwdevice_ctx_create_derived(&e->qsv_device, AV_HWDEVICE_TYPE_QSV,
+                                                 e->gpu_device, 0);
+        if (ret >= 0)
+            ret = av_hwframe_ctx_create_derived(&frames, AV_PIX_FMT_QSV, e->qsv_device,
+                                                e->gpu_frames, AV_HWFRAME_MAP_DIRECT);
+        if (ret < 0) {
+            snprintf(why, why_len, "no QSV device or frames derived from the capture's D3D11 "
+                     "device (%s)", *pvs_avlog_last_error() ? pvs_avlog_last_error()
+                                                            : pvs_av_strerror(ret, buf, sizeof(buf)));
+            return PVS_ENODEV;
+        }
+        e->hw_frame = av_frame_alloc(); /* the mapped frame */
+    } else {
+        frames = av_buffer_ref(e->gpu_frames);
+    }
+    e->gpu_frame = av_frame_alloc();
+    if (!frames || !e->gpu_frame || (e->fam->gpu_input == GPU_QSV && !e->hw_frame)) {
+        av_buffer_unref(&frames);
+        return PVS_ENOMEM;
+    }
+    e->ctx->hw_frames_ctx = frames;
+    e->ctx->pix_fmt = e->fam->gpu_input == GPU_QSV ? AV_PIX_FMT_QSV : AV_PIX_FMT_D3D11;
+    return 0;
+#else
+    (void)e;
+    (void)o;
+    snprintf(why, why_len, "D3D11 textures exist only on Windows");
+    return PVS_ENOTSUP;
+#endif
+}
+
+/* Undoes a failed open_gpu(): the encoder takes system memory instead. */
+static void drop_gpu(struct pvs_encoder *e, enum AVPixelFormat sw)
+{
+    av_buffer_unref(&e->ctx->hw_frames_ctx);
+    av_frame_free(&e->hw_frame);
+    av_frame_free(&e->gpu_frame);
+    av_buffer_unref(&e->gpu_frames);
+    av_buffer_unref(&e->qsv_device);
+    av_buffer_unref(&e->gpu_device);
+    e->ctx->pix_fmt = sw;
 }
 
 /* Opens one named encoder; on failure `why` says why in words. */
@@ -336,6 +424,23 @@ static int open_named(struct pvs_encoder **out, const struct pvs_encoder_info *i
 
     if (fam->upload_to != AV_HWDEVICE_TYPE_NONE && (err = open_upload(e, o, why, why_len)) < 0)
         goto fail;
+    snprintf(e->path, sizeof(e->path), "%s", fam->upload_to != AV_HWDEVICE_TYPE_NONE ?
+             "system memory, uploaded to the device" : "system memory");
+    if (o->d3d11_device && fam->gpu_input == GPU_NONE) {
+        snprintf(e->path, sizeof(e->path), "system memory (%s takes no D3D11 textures)",
+                 info->name);
+    } else if (o->d3d11_device) {
+        char gwhy[160] = "";
+        e->zero_copy = open_gpu(e, o, gwhy, sizeof(gwhy)) == 0;
+        if (e->zero_copy) {
+            snprintf(e->path, sizeof(e->path), "D3D11 textures on the capture's device%s "
+                     "(zero-copy)", fam->gpu_input == GPU_QSV ? ", mapped to QSV" : "");
+        } else {
+            drop_gpu(e, sw);
+            snprintf(e->path, sizeof(e->path), "system memory (not zero-copy: %s)", gwhy);
+            PVS_LOG_W("%s: pictures go through system memory: %s", info->name, gwhy);
+        }
+    }
 
     AVDictionary *dict = NULL;
     for (const char *const *kv = fam->options; kv[0]; kv += 2)
@@ -414,6 +519,8 @@ int pvs_encoder_probe(const char *name, const struct pvs_encoder_opts *o,
     if (err < 0)
         return err;
     err = probe_frame(e, why, why_len);
+    if (!err)
+        snprintf(why, why_len, "%s", e->path);
     pvs_encoder_close(&e);
     return err;
 }
@@ -481,6 +588,76 @@ struct pvs_image *pvs_encoder_input(struct pvs_encoder *e)
     return &e->input;
 }
 
+/* The frame to send on the zero-copy path: the pool frame the caller drew
+ * into, or (a picture in system memory: the probe, GDI capture) one
+ * uploaded now; QSV gets it mapped. */
+static int gpu_send_frame(struct pvs_encoder *e, AVFrame *in, AVFrame **send)
+{
+    char buf[128];
+    int ret = 0;
+    if (!e->gpu_ready) {
+        av_frame_unref(e->gpu_frame);
+        ret = av_hwframe_get_buffer(e->gpu_frames, e->gpu_frame, 0);
+        if (ret >= 0)
+            ret = av_hwframe_transfer_data(e->gpu_frame, in, 0);
+        if (ret < 0) {
+            PVS_LOG_E("%s: upload failed: %s", e->info->name, pvs_av_strerror(ret, buf, sizeof(buf)));
+            return PVS_EEXTERNAL;
+        }
+    }
+    e->gpu_ready = false;
+    av_frame_copy_props(e->gpu_frame, in);
+    *send = e->gpu_frame;
+    if (e->fam->gpu_input == GPU_QSV) {
+        av_frame_unref(e->hw_frame);
+        e->hw_frame->format = AV_PIX_FMT_QSV;
+        e->hw_frame->hw_frames_ctx = av_buffer_ref(e->ctx->hw_frames_ctx);
+        ret = e->hw_frame->hw_frames_ctx ? av_hwframe_map(e->hw_frame, e->gpu_frame,
+                                                          AV_HWFRAME_MAP_DIRECT) : AVERROR(ENOMEM);
+        if (ret < 0) {
+            PVS_LOG_E("%s: mapping the texture to QSV failed: %s", e->info->name,
+                      pvs_av_strerror(ret, buf, sizeof(buf)));
+            return PVS_EEXTERNAL;
+        }
+        av_frame_copy_props(e->hw_frame, in);
+        *send = e->hw_frame;
+    }
+    return 0;
+}
+
+int pvs_encoder_gpu_input(struct pvs_encoder *e, struct ID3D11Texture2D **tex, int *slice)
+{
+    if (!e->zero_copy)
+        return PVS_ENOTSUP;
+#ifdef _WIN32
+    char buf[128];
+    av_frame_unref(e->gpu_frame);
+    int ret = av_hwframe_get_buffer(e->gpu_frames, e->gpu_frame, 0);
+    if (ret < 0) {
+        PVS_LOG_E("%s: no free texture in its pool of %d: %s", e->info->name, GPU_POOL,
+                  pvs_av_strerror(ret, buf, sizeof(buf)));
+        return PVS_EEXTERNAL;
+    }
+    pvs_hw_d3d11_surface(e->gpu_frame, tex, slice);
+    e->gpu_ready = true;
+    return 0;
+#else
+    (void)tex;
+    (void)slice;
+    return PVS_ENOTSUP;
+#endif
+}
+
+bool pvs_encoder_zero_copy(const struct pvs_encoder *e)
+{
+    return e->zero_copy;
+}
+
+const char *pvs_encoder_input_path(const struct pvs_encoder *e)
+{
+    return e->path;
+}
+
 int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns,
                        bool force_idr, struct pvs_packet *out)
 {
@@ -502,7 +679,11 @@ int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns
     e->meta[in->pts % META_RING].capture_ns = capture_ns;
 
     AVFrame *send = in;
-    if (e->hw_frame) {
+    if (e->gpu_frames) {
+        int err = gpu_send_frame(e, in, &send);
+        if (err)
+            return err;
+    } else if (e->hw_frame) {
         av_frame_unref(e->hw_frame);
         int ret = av_hwframe_get_buffer(e->ctx->hw_frames_ctx, e->hw_frame, 0);
         if (ret >= 0)
@@ -516,6 +697,12 @@ int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns
     }
 
     int ret = avcodec_send_frame(e->ctx, send);
+    if (e->gpu_frames) {
+        /* the encoder holds its own references for as long as it reads */
+        av_frame_unref(e->gpu_frame);
+        if (e->hw_frame)
+            av_frame_unref(e->hw_frame);
+    }
     if (ret < 0) {
         PVS_LOG_E("%s: cannot encode: %s", e->info->name, pvs_av_strerror(ret, buf, sizeof(buf)));
         return PVS_EEXTERNAL;

@@ -21,12 +21,20 @@
 #include "common/codec.h"
 #include "common/image.h"
 
+struct ID3D11Device;    /* <d3d11.h>, declared so that no Windows header is needed */
+struct ID3D11Texture2D;
+
 struct pvs_encoder_opts {
     enum pvs_codec codec;
     int width, height;  /* even, at least 64x64 */
     int fps;            /* frames per second, 1..240 */
     int64_t bitrate;    /* bits per second; 0 = a default for the size and rate */
     int threads;        /* slice threads; 0 = one per core */
+    struct ID3D11Device *d3d11_device; /* Windows: the capture's device, or NULL.
+                           NVENC and AMF then take D3D11 textures on it, QSV
+                           through a device derived from it: the zero-copy
+                           path (pvs_encoder_gpu_input). Others, and any that
+                           cannot, take system memory (logged). */
 };
 
 struct pvs_encoder_info {
@@ -60,8 +68,9 @@ int pvs_encoder_open(struct pvs_encoder **out, const char *name,
                      const struct pvs_encoder_opts *o);
 
 /* Tries to open `name` and encode one frame; on failure writes the reason in
- * `why` ("no NVIDIA driver (libnvidia-encode not found)"). Returns 0 or the
- * error pvs_encoder_open would give. */
+ * `why` ("no NVIDIA driver (libnvidia-encode not found)"), on success the
+ * input path (pvs_encoder_input_path). Returns 0 or the error
+ * pvs_encoder_open would give. */
 int pvs_encoder_probe(const char *name, const struct pvs_encoder_opts *o,
                       char *why, size_t why_len);
 
@@ -79,6 +88,19 @@ struct pvs_image *pvs_encoder_input(struct pvs_encoder *e);
  * negative code. */
 int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns,
                        bool force_idr, struct pvs_packet *out);
+
+/* The zero-copy path: a texture of the encoder's own pool (an NV12 array
+ * on the capture's device, made with the render-target binding) and the
+ * slice to draw the next picture into; the next pvs_encoder_encode() sends
+ * it instead of pvs_encoder_input()'s picture. Returns 0, PVS_ENOTSUP when
+ * this encoder takes system memory (pvs_encoder_zero_copy() false), or
+ * PVS_EEXTERNAL (no free texture: logged). */
+int pvs_encoder_gpu_input(struct pvs_encoder *e, struct ID3D11Texture2D **tex, int *slice);
+bool pvs_encoder_zero_copy(const struct pvs_encoder *e);
+/* How pictures reach it, in words: "system memory", "D3D11 textures on
+ * the capture's device (zero-copy)", or "system memory (not zero-copy:
+ * REASON)". pvs_encoder_probe() writes the same into `why` on success. */
+const char *pvs_encoder_input_path(const struct pvs_encoder *e);
 
 /* Changes the bitrate for the next frames without re-opening. Returns 0, or
  * PVS_ENOTSUP when this encoder cannot (the caller re-opens it). */

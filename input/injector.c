@@ -3,7 +3,6 @@
  * can let go of exactly that. */
 #include "input/injector.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,24 +32,24 @@ struct pvs_injector {
     struct pvs_injector_stats stats;
 };
 
+/* The gamepad backend of this system; NULL where there is none. */
+#ifdef __linux__
+static const struct pvs_pad_ops *const pad_backend = &pvs_uinput_ops;
+#elif defined(_WIN32)
+static const struct pvs_pad_ops *const pad_backend = &pvs_vigem_ops;
+#else
+static const struct pvs_pad_ops *const pad_backend = NULL;
+#endif
+
 static void open_pads(struct pvs_injector *inj)
 {
-    char why[200] = "";
-    (void)inj;
-#ifdef __linux__
-    int rc = pvs_uinput_ops.open(&inj->pad_state, why, sizeof(why));
-    if (rc == 0) {
-        inj->pad_ops = &pvs_uinput_ops;
-        PVS_LOG_I("gamepads on: %s (up to %d virtual Xbox 360 pads)",
-                  inj->pad_ops->name, PVS_INPUT_MAX_PADS);
+    char why[300] = "no gamepad backend on this system";
+    if (pad_backend && pad_backend->open(&inj->pad_state, why, sizeof(why)) == 0) {
+        inj->pad_ops = pad_backend;
+        PVS_LOG_I("gamepads on: %s (up to %d virtual pads)", inj->pad_ops->name,
+                  PVS_INPUT_MAX_PADS);
         return;
     }
-#elif defined(_WIN32)
-    snprintf(why, sizeof(why), "not supported on Windows yet (virtual pads "
-             "need the ViGEmBus driver, which pvstream does not use yet)");
-#else
-    snprintf(why, sizeof(why), "no gamepad backend on this system");
-#endif
     PVS_LOG_W("gamepads off: %s; gamepad input is dropped", why);
 }
 
@@ -210,7 +209,7 @@ void pvs_injector_release_all(struct pvs_injector *inj)
         const struct pvs_gamepad *p = &inj->pads[i];
         if (!p->buttons && !p->lx && !p->ly && !p->rx && !p->ry && !p->lt && !p->rt)
             continue;
-        struct pvs_gamepad rest = {.pad = (uint8_t)i, .connected = true};
+        struct pvs_gamepad rest = {.pad = (uint8_t)i, .connected = true, .kind = p->kind};
         if (inj->pad_ops->update(inj->pad_state, &rest) == 0)
             inj->pads[i] = rest;
     }
@@ -219,6 +218,13 @@ void pvs_injector_release_all(struct pvs_injector *inj)
 bool pvs_injector_has_gamepads(const struct pvs_injector *inj)
 {
     return inj && inj->pad_ops;
+}
+
+int pvs_injector_poll_rumble(struct pvs_injector *inj, struct pvs_pad_rumble *out)
+{
+    if (!inj || !out || !inj->pad_ops || !inj->pad_ops->rumble)
+        return 0;
+    return inj->pad_ops->rumble(inj->pad_state, out) > 0 ? 1 : 0;
 }
 
 void pvs_injector_get_stats(const struct pvs_injector *inj,

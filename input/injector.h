@@ -1,7 +1,7 @@
 /* Input injection: puts client events (input/input.h) into the server's
  * system. One injector holds a keyboard-and-pointer backend (XTest on
- * Linux, SendInput on Windows) and a gamepad backend (uinput on Linux; none
- * on Windows yet). It remembers every key and button it pressed, so a
+ * Linux, SendInput on Windows) and a gamepad backend (uinput on Linux, the
+ * ViGEmBus driver on Windows). It remembers every key and button it pressed, so a
  * session that ends, however it ends, leaves nothing held down.
  *
  * Threading: an injector is used by one thread at a time (the server's
@@ -52,6 +52,13 @@ void pvs_injector_release_all(struct pvs_injector *inj);
 /* Whether gamepad events go anywhere. */
 bool pvs_injector_has_gamepads(const struct pvs_injector *inj);
 
+/* Rumble a game asked of a virtual pad since the last call, for the
+ * server to send to its client (net/control.h's send_rumble). Returns 1
+ * with *out filled (call again: there may be more), 0 when there is none or
+ * the gamepad backend reports none. Never blocks; the server calls it each
+ * time round its control loop. */
+int pvs_injector_poll_rumble(struct pvs_injector *inj, struct pvs_pad_rumble *out);
+
 void pvs_injector_get_stats(const struct pvs_injector *inj,
                             struct pvs_injector_stats *out);
 
@@ -87,11 +94,15 @@ struct pvs_pad_ops {
     void (*close)(void *state);
     /* The pad's whole state; connected false removes it. */
     int (*update)(void *state, const struct pvs_gamepad *pad);
+    /* Optional (NULL: this backend reports no rumble). A change of rumble
+     * since the last call: 1 with *out filled, 0 none. Never blocks. */
+    int (*rumble)(void *state, struct pvs_pad_rumble *out);
 };
 
 extern const struct pvs_inject_ops pvs_xtest_ops;
 extern const struct pvs_inject_ops pvs_sendinput_ops;
 extern const struct pvs_pad_ops pvs_uinput_ops;
+extern const struct pvs_pad_ops pvs_vigem_ops;
 
 /* ---- mappings (pure; exposed for tests) ---------------------------------- */
 

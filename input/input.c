@@ -20,7 +20,19 @@ static const uint8_t body_len[] = {
 #define TYPE_COUNT (sizeof(body_len) / sizeof(body_len[0]))
 #define PAD_BUTTON_MASK ((1u << PVS_PAD_BUTTON_COUNT) - 1)
 
-_Static_assert(1 + 14 <= PVS_INPUT_MAX_MESSAGE, "GAMEPAD fits the limit");
+/* GAMEPAD's optional byte 14: the pad's kind. It is written only when it
+ * is not an Xbox 360 pad, so such a pad's message is byte for byte what a
+ * server from before kinds reads, and one of those skips the byte. */
+#define PAD_KIND_AT 14
+
+_Static_assert(1 + PAD_KIND_AT + 1 <= PVS_INPUT_MAX_MESSAGE, "GAMEPAD fits the limit");
+
+/* A kind this version does not know (a later client's) is taken as an
+ * Xbox 360 pad, which every game understands, rather than dropped. */
+static uint8_t known_kind(uint8_t kind)
+{
+    return kind == PVS_PAD_KIND_DS4 ? kind : PVS_PAD_KIND_XBOX360;
+}
 
 static bool known_type(int type)
 {
@@ -55,6 +67,9 @@ int pvs_input_encode(const struct pvs_input_event *ev, uint8_t *out, size_t cap)
     if (!ev || !out || !known_type((int)ev->type) || !in_range(ev))
         return PVS_EINVAL;
     size_t len = 1 + body_len[ev->type - PVS_INPUT_KEY];
+    bool kind = ev->type == PVS_INPUT_GAMEPAD && known_kind(ev->u.pad.kind);
+    if (kind)
+        len++;
     if (cap < len)
         return PVS_EINVAL;
 
@@ -93,6 +108,8 @@ int pvs_input_encode(const struct pvs_input_event *ev, uint8_t *out, size_t cap)
         pvs_put_be16(b + 10, (uint16_t)ev->u.pad.ry);
         b[12] = ev->u.pad.lt;
         b[13] = ev->u.pad.rt;
+        if (kind)
+            b[PAD_KIND_AT] = ev->u.pad.kind;
         break;
     case PVS_INPUT_RELEASE_ALL:
         break;
@@ -152,6 +169,8 @@ int pvs_input_parse(const uint8_t *msg, size_t len, struct pvs_input_event *ev)
         e.u.pad.ry = (int16_t)pvs_get_be16(b + 10);
         e.u.pad.lt = b[12];
         e.u.pad.rt = b[13];
+        if (len > 1 + PAD_KIND_AT)
+            e.u.pad.kind = known_kind(b[PAD_KIND_AT]);
         break;
     case PVS_INPUT_RELEASE_ALL:
         break;

@@ -41,12 +41,32 @@ enum pvs_pad_button {
     PVS_PAD_BUTTON_COUNT
 };
 
+/* What kind of pad the client holds, so the server can add the same kind
+ * where it can (Windows: ViGEmBus emulates both). Anything else the client
+ * has is sent as an Xbox 360 pad. */
+enum pvs_pad_kind {
+    PVS_PAD_KIND_XBOX360 = 0,
+    PVS_PAD_KIND_DS4 = 1,        /* a DualShock 4 (or a DualSense, its nearest) */
+};
+
 struct pvs_gamepad {
     uint8_t pad;                 /* 0..PVS_INPUT_MAX_PADS-1 */
     bool connected;
+    uint8_t kind;                /* enum pvs_pad_kind */
     uint16_t buttons;            /* 1 << enum pvs_pad_button */
     int16_t lx, ly, rx, ry;      /* sticks; y positive is up */
     uint8_t lt, rt;              /* triggers */
+};
+
+/* Rumble a virtual pad was asked for by a game: motor speeds, 0 off to
+ * 65535 full. The low-frequency motor is the big one (left on an Xbox
+ * pad), the high-frequency one the small one. duration_ms 0: until the
+ * next rumble for this pad. Server to client (docs/protocol.md, RUMBLE). */
+struct pvs_pad_rumble {
+    uint8_t pad;                 /* 0..PVS_INPUT_MAX_PADS-1 */
+    uint16_t low_freq;
+    uint16_t high_freq;
+    uint16_t duration_ms;
 };
 
 struct pvs_input_event {

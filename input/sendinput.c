@@ -82,6 +82,7 @@ uint16_t pvs_hid_to_set1(uint16_t usage)
 #include <windows.h>
 
 #include "common/log.h"
+#include "common/platform/platform.h"
 
 struct sendinput_state {
     bool blocked_logged;
@@ -91,13 +92,24 @@ static int send_input(struct sendinput_state *s, INPUT *in, UINT n)
 {
     if (SendInput(n, in, sizeof(INPUT)) == n)
         return 0;
+    DWORD err = GetLastError();
     /* Refused as a whole: another desktop has the input (UAC's secure
-     * desktop, the lock screen) or a higher-integrity window has focus. */
+     * desktop, the lock screen) or a higher-integrity window has focus.
+     * Move to the input desktop when it changed (the service's worker runs
+     * as SYSTEM and may) and try once more. */
+    char desk[64];
+    if (pvs_desktop_follow_input(desk, sizeof(desk)) == 1) {
+        PVS_LOG_I("sendinput: injecting into the desktop '%s' now", desk);
+        s->blocked_logged = false;
+        if (SendInput(n, in, sizeof(INPUT)) == n)
+            return 0;
+        err = GetLastError();
+    }
     if (!s->blocked_logged) {
         PVS_LOG_W("sendinput: Windows refused injected input (error %lu): the "
                   "secure desktop or an elevated window has focus; run the "
                   "server elevated or as a service to reach it",
-                  (unsigned long)GetLastError());
+                  (unsigned long)err);
         s->blocked_logged = true;
     }
     return PVS_EIO;

@@ -771,7 +771,7 @@ static bool server_receive(struct pvs_control_server *srv, const ENetEvent *e,
         ev->u.gone.bye_reason = m.u.bye.reason;
         return true;
     default:
-        srv->ep.stats.unexpected++; /* STREAM is the server's to send */
+        srv->ep.stats.unexpected++; /* STREAM and RUMBLE are the server's to send */
         return false;
     }
 }
@@ -859,16 +859,32 @@ int pvs_control_server_service(struct pvs_control_server *srv, int timeout_ms,
     return service(&srv->ep, &ops, srv, timeout_ms, ev);
 }
 
+/* Seals m for the keyed client (the control channel, reliable). */
+static int server_send(struct pvs_control_server *srv, const struct pvs_ctl_msg *m)
+{
+    if (!pvs_control_server_has_client(srv))
+        return PVS_ENOENT;
+    return send_sealed(&srv->ep, m);
+}
+
 int pvs_control_server_send_stream(struct pvs_control_server *srv,
                                    const struct pvs_ctl_stream *stream)
 {
     if (!srv || !stream)
         return PVS_EINVAL;
-    if (!pvs_control_server_has_client(srv))
-        return PVS_ENOENT;
     struct pvs_ctl_msg m = {.type = PVS_CTL_STREAM};
     m.u.stream = *stream;
-    return send_sealed(&srv->ep, &m);
+    return server_send(srv, &m);
+}
+
+int pvs_control_server_send_rumble(struct pvs_control_server *srv,
+                                   const struct pvs_ctl_rumble *rumble)
+{
+    if (!srv || !rumble)
+        return PVS_EINVAL;
+    struct pvs_ctl_msg m = {.type = PVS_CTL_RUMBLE};
+    m.u.rumble = *rumble;
+    return server_send(srv, &m);
 }
 
 int pvs_control_server_disconnect(struct pvs_control_server *srv, uint8_t reason)
@@ -1190,6 +1206,10 @@ static bool client_receive(struct pvs_control_client *cli, const ENetEvent *e,
     case PVS_CTL_STREAM:
         ev->type = PVS_CONTROL_EV_STREAM;
         ev->u.stream = m.u.stream;
+        return true;
+    case PVS_CTL_RUMBLE:
+        ev->type = PVS_CONTROL_EV_RUMBLE;
+        ev->u.rumble = m.u.rumble;
         return true;
     case PVS_CTL_BYE:
         PVS_LOG_I("control: %s said goodbye (reason %u)", cli->server_name,

@@ -59,6 +59,7 @@ enum pvs_control_event_type {
     PVS_CONTROL_EV_CONNECTED,          /* ev.connected */
     PVS_CONTROL_EV_STREAM,             /* ev.stream */
     PVS_CONTROL_EV_REFUSED,            /* ev.refused */
+    PVS_CONTROL_EV_RUMBLE,             /* ev.rumble */
     PVS_CONTROL_EV_DISCONNECTED,       /* ev.gone; after CONNECTED, or with
                                           PVS_CONTROL_WHY_PROTOCOL when the
                                           server failed to prove its identity */
@@ -99,6 +100,7 @@ struct pvs_control_event {
             uint8_t msg[PVS_CTL_INPUT_MAX];
         } input;
         struct pvs_ctl_stream stream;
+        struct pvs_ctl_rumble rumble;
         /* REFUSE arrived. Busy and shutting down may pass: the client
          * tries again (unless no_reconnect); any other reason (not paired
          * and authentication failed among them) stops it. */
@@ -121,7 +123,7 @@ struct pvs_control_stats {
     uint64_t clear_after_keys; /* a clear message once the session was keyed */
     uint64_t unexpected;       /* well formed, but not now (sealed before keys,
                                   a second HELLO, from a refused peer) */
-    uint64_t unknown_type;     /* reserved types 0x30..0x3f; input events too
+    uint64_t unknown_type;     /* reserved types 0x31..0x3f; input events too
                                   long, or on the control channel */
     uint64_t sessions;         /* sessions keyed */
     uint64_t refused;          /* server: connections refused (any reason) */
@@ -208,6 +210,12 @@ bool pvs_control_server_has_client(const struct pvs_control_server *srv);
  * drop, PVS_ENOMEM or PVS_EIO. */
 int pvs_control_server_send_stream(struct pvs_control_server *srv,
                                    const struct pvs_ctl_stream *stream);
+
+/* Sends RUMBLE (a game moved a virtual pad's motors) to the keyed client
+ * on the control channel, reliable: a lost "stop" would leave the pad
+ * shaking. Same returns as send_stream. */
+int pvs_control_server_send_rumble(struct pvs_control_server *srv,
+                                   const struct pvs_ctl_rumble *rumble);
 
 /* Ends the session: BYE with reason (enum pvs_ctl_bye_reason), then an
  * ENet disconnect once it is delivered. No CLIENT_GONE follows; the server

@@ -53,6 +53,17 @@ static const struct field hello2_fields[] = {
     RAW(struct pvs_ctl_hello, tag, PVS_HANDSHAKE_HELLO_TAG_AT),
 };
 
+/* The display fields after them (HELLO_DISPLAY_BODY), read when the body
+ * is that long, written when the client says a mode. */
+static const struct field hello2_display_fields[] = {
+    RAW(struct pvs_ctl_hello, static_key, PVS_HANDSHAKE_HELLO_STATIC_AT),
+    RAW(struct pvs_ctl_hello, tag, PVS_HANDSHAKE_HELLO_TAG_AT),
+    FIELD(struct pvs_ctl_hello, display_width, 104),
+    FIELD(struct pvs_ctl_hello, display_height, 106),
+    FIELD(struct pvs_ctl_hello, display_hz, 108),
+    FIELD(struct pvs_ctl_hello, display_flags, 110),
+};
+
 static const struct field welcome2_fields[] = {
     RAW(struct pvs_ctl_welcome, tag, PVS_HANDSHAKE_WELCOME_TAG_AT),
 };
@@ -118,6 +129,14 @@ static const struct field bye_fields[] = {
     FIELD(struct pvs_ctl_bye, reason, 0),
 };
 
+/* Byte 1 is reserved. */
+static const struct field rumble_fields[] = {
+    FIELD(struct pvs_ctl_rumble, pad, 0),
+    FIELD(struct pvs_ctl_rumble, low_freq, 2),
+    FIELD(struct pvs_ctl_rumble, high_freq, 4),
+    FIELD(struct pvs_ctl_rumble, duration_ms, 6),
+};
+
 #define REFUSE_BODY 2
 
 struct layout {
@@ -140,7 +159,8 @@ static const struct layout *layout_of(int type)
         stats = LAYOUT(40, false, stats_fields),
         ping = LAYOUT(12, false, ping_fields),
         pong = LAYOUT(20, false, pong_fields),
-        bye = LAYOUT(1, false, bye_fields);
+        bye = LAYOUT(1, false, bye_fields),
+        rumble = LAYOUT(8, false, rumble_fields);
     switch (type) {
     case PVS_CTL_HELLO:            return &hello;
     case PVS_CTL_WELCOME:          return &welcome;
@@ -151,6 +171,7 @@ static const struct layout *layout_of(int type)
     case PVS_CTL_PING:             return &ping;
     case PVS_CTL_PONG:             return &pong;
     case PVS_CTL_BYE:              return &bye;
+    case PVS_CTL_RUMBLE:           return &rumble;
     default:                       return NULL;
     }
 }
@@ -163,10 +184,15 @@ static const struct layout *extension_of(const struct pvs_ctl_msg *m, int type, 
 {
     static const struct layout
         hello2 = LAYOUT(PVS_HANDSHAKE_HELLO_BODY, false, hello2_fields),
+        hello2_display = LAYOUT(PVS_CTL_HELLO_DISPLAY_BODY, false, hello2_display_fields),
         welcome2 = LAYOUT(PVS_HANDSHAKE_WELCOME_BODY, false, welcome2_fields),
         stream_audio = LAYOUT(STREAM_AUDIO_BODY, false, stream_audio_fields);
-    if (type == PVS_CTL_HELLO && m->u.hello.version_max >= 2)
-        return &hello2;
+    if (type == PVS_CTL_HELLO && m->u.hello.version_max >= 2) {
+        const struct pvs_ctl_hello *h = &m->u.hello;
+        bool display = avail == SIZE_MAX ? h->display_width || h->display_hz || h->display_flags
+                                         : avail >= PVS_CTL_HELLO_DISPLAY_BODY;
+        return display ? &hello2_display : &hello2;
+    }
     if (type == PVS_CTL_WELCOME && m->u.welcome.version >= 2)
         return &welcome2;
     if (type == PVS_CTL_STREAM && avail >= STREAM_AUDIO_BODY)
@@ -182,6 +208,22 @@ static bool stream_audio_ok(const struct pvs_ctl_stream *s)
                  s->audio_frame == 960;
     return frame && s->audio_channels == 2 && s->audio_redundancy <= 2 && s->audio_bitrate &&
            s->audio_ssrc != s->ssrc;
+}
+
+/* A size is both or neither of its numbers. */
+static bool hello_display_ok(const struct pvs_ctl_hello *h)
+{
+    return (h->display_width == 0) == (h->display_height == 0);
+}
+
+/* The checks of an extension's fields, once they are read. */
+static bool extension_ok(const struct pvs_ctl_msg *m, int type)
+{
+    if (type == PVS_CTL_STREAM)
+        return stream_audio_ok(&m->u.stream);
+    if (type == PVS_CTL_HELLO)
+        return hello_display_ok(&m->u.hello);
+    return true;
 }
 
 /* body: the bytes after the type; msg: the message's member of the union. */
@@ -253,6 +295,8 @@ static bool msg_ok(const struct pvs_ctl_msg *m, int type)
                m->u.keyframe_request.reason <= PVS_CTL_KEYFRAME_START;
     case PVS_CTL_BYE:
         return m->u.bye.reason >= PVS_CTL_BYE_QUIT && m->u.bye.reason <= PVS_CTL_BYE_ERROR;
+    case PVS_CTL_RUMBLE:
+        return m->u.rumble.pad < PVS_CTL_RUMBLE_PADS;
     case PVS_CTL_STATS:
     case PVS_CTL_PING:
     case PVS_CTL_PONG:
@@ -271,8 +315,7 @@ bool pvs_ctl_type_is_clear(int type)
 
 int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap)
 {
-    if (!m || !buf || !msg_ok(m, m->type) ||
-        (m->type == PVS_CTL_STREAM && !stream_audio_ok(&m->u.stream)))
+    if (!m || !buf || !msg_ok(m, m->type) || !extension_ok(m, m->type))
         return PVS_EINVAL;
     const struct layout *l = layout_of(m->type); /* msg_ok knows only these */
     const struct layout *ext = extension_of(m, m->type, SIZE_MAX);
@@ -311,7 +354,7 @@ static int parse_body(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
         if (n < ext->body)
             return PVS_EBADDATA;
         get_fields(ext, p, &out->u);
-        if (buf[0] == PVS_CTL_STREAM && !stream_audio_ok(&out->u.stream))
+        if (!extension_ok(out, buf[0]))
             return PVS_EBADDATA;
     }
     if (buf[0] == PVS_CTL_REFUSE) {

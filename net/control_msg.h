@@ -54,7 +54,10 @@ enum pvs_ctl_type {
     PVS_CTL_BYE = 0x15,
     PVS_CTL_INPUT_FIRST = 0x20,  /* 0x20..0x2f: input events (input/input.h) */
     PVS_CTL_INPUT_LAST = 0x2f,
-    PVS_CTL_RESERVED_LAST = 0x3f, /* 0x30..0x3f: reserved for later versions */
+    /* 0x30..0x3f: feedback to the client's devices. A receiver from
+     * before one of them counts it as unknown and drops it. */
+    PVS_CTL_RUMBLE = 0x30,
+    PVS_CTL_RESERVED_LAST = 0x3f, /* 0x31..0x3f: reserved for later versions */
     PVS_CTL_SEALED = 0x80,       /* the first byte of every sealed message */
 };
 
@@ -92,6 +95,11 @@ enum pvs_ctl_bye_reason {
     PVS_CTL_BYE_ERROR = 3,
 };
 
+/* HELLO's display flags (what the display fields say). */
+#define PVS_CTL_DISPLAY_WINDOW (1u << 0) /* the size is a window's, not a whole display's */
+#define PVS_CTL_DISPLAY_USER (1u << 1)   /* the user set it (--size, --fps), not read */
+#define PVS_CTL_HELLO_DISPLAY_BODY 112   /* a HELLO with the display fields */
+
 /* HELLO (client -> server, clear). The parser requires the magic,
  * 1 <= version_min <= version_max, nonzero sizes, frame rate and media
  * port, and max_datagram in 576..9000. Unknown codec bits are kept (a later
@@ -99,7 +107,14 @@ enum pvs_ctl_bye_reason {
  * (version_max >= 2) sends the 104-byte body with static_key and tag (the
  * parser then requires them); a version-1 HELLO is 56 bytes and has
  * neither (they read as zeros). The tag is net/handshake.c's to write and
- * check, on the encoded bytes. */
+ * check, on the encoded bytes.
+ *
+ * Display (optional, version_max >= 2 only): the mode the client would
+ * like to see, its display's or window's size and refresh. The encoder
+ * writes the 112-byte body when any display field is nonzero, the
+ * 104-byte one otherwise (what servers from before these fields read); the
+ * parser reads them from a body of 112 bytes or more and requires width and
+ * height to be both zero or both nonzero. Unknown flag bits are kept. */
 struct pvs_ctl_hello {
     uint16_t version_min;
     uint16_t version_max;
@@ -112,6 +127,10 @@ struct pvs_ctl_hello {
     uint8_t public_key[PVS_HANDSHAKE_PUBLIC_BYTES]; /* ephemeral */
     uint8_t static_key[PVS_HANDSHAKE_PUBLIC_BYTES]; /* version_max >= 2 */
     uint8_t tag[PVS_HANDSHAKE_TAG_BYTES];           /* version_max >= 2 */
+    uint16_t display_width;      /* 0 with display_height 0: not said */
+    uint16_t display_height;
+    uint16_t display_hz;         /* refresh, Hz; 0: not said */
+    uint8_t display_flags;       /* PVS_CTL_DISPLAY_* */
 };
 
 /* WELCOME (server -> client, clear). version >= 1; from version 2 on the
@@ -192,6 +211,18 @@ struct pvs_ctl_bye {
     uint8_t reason;              /* enum pvs_ctl_bye_reason */
 };
 
+/* RUMBLE (server -> client, sealed, control channel): a game set the
+ * motors of virtual pad `pad` (0..3, the GAMEPAD event's number). Speeds
+ * 0 (off) to 65535; duration_ms 0 means until the next RUMBLE for this
+ * pad. The low-frequency motor is the big one. */
+#define PVS_CTL_RUMBLE_PADS 4
+struct pvs_ctl_rumble {
+    uint8_t pad;
+    uint16_t low_freq;
+    uint16_t high_freq;
+    uint16_t duration_ms;
+};
+
 /* One message: `type` says which member is valid. */
 struct pvs_ctl_msg {
     enum pvs_ctl_type type;
@@ -205,6 +236,7 @@ struct pvs_ctl_msg {
         struct pvs_ctl_ping ping;
         struct pvs_ctl_pong pong;
         struct pvs_ctl_bye bye;
+        struct pvs_ctl_rumble rumble;
     } u;
 };
 
@@ -223,10 +255,10 @@ int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap);
  * Bytes past the known body are ignored. */
 int pvs_ctl_parse_clear(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out);
 
-/* Parses a sealed message's plaintext (STREAM ... BYE), as pvs_ctl_open
- * gives it. Returns 0 with *out filled; PVS_ENOTSUP for an input type
- * (0x20..0x2f: net/control.c hands those on unparsed) or a reserved one
- * (0x30..0x3f); out->type is set to it; PVS_EBADDATA for anything else not understood, too short or out of
+/* Parses a sealed message's plaintext (STREAM ... BYE, RUMBLE), as
+ * pvs_ctl_open gives it. Returns 0 with *out filled; PVS_ENOTSUP for an
+ * input type (0x20..0x2f: net/control.c hands those on unparsed) or a
+ * reserved one (0x31..0x3f); out->type is set to it; PVS_EBADDATA for anything else not understood, too short or out of
  * range. */
 int pvs_ctl_parse_inner(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out);
 

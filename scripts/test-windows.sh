@@ -24,6 +24,11 @@
 #                       audio (WASAPI -> winepulse -> a private PulseAudio)
 #   window-wine-client  the same stream into pvstream-client.exe's SDL window
 #                       on a private Xvfb (not headless)
+#   service             pvstream-server.exe service install, start, status,
+#                       stop and uninstall through Wine's service manager, in
+#                       a Wine prefix of its own: the worker runs (testsrc)
+#                       and logs, a killed worker is started again with the
+#                       reason logged, and nothing is left installed
 # One line per check ("ok   NAME: figures", "FAIL NAME: why", "skip NAME:
 # why"), then "N passed, N failed, N skipped"; exit 1 when one failed. Logs
 # and summary.json (every figure) go to --out.
@@ -687,11 +692,13 @@ planes = [{"what": m[0], "size": m[1], "path": m[2], "y_db": num(m[3]), "u_db": 
 times = [{"size": m[0], "path": m[1], "gpu_ms": float(m[2]), "libyuv_ms": float(m[3])}
          for m in re.findall(r"gpu convert (\d+x\d+) (\S+): ([0-9.]+) ms/frame .*?libyuv on "
                              r"this CPU ([0-9.]+) ms", t)]
+ptr = [int(m) for m in re.findall(r"pointer type \d+ at \(\S+\): largest difference from "
+                                  r"the CPU compositor (\d+)", t)]
 dev = re.search(r"^device: (.*)$", t, re.M)
 skip = re.search(r"^skipped: (.*)$", t, re.M)
 counts = re.search(r"(\d+) passed, (\d+) failed", t)
 print(json.dumps({"exit": rc, "device": dev.group(1) if dev else None, "psnr": planes,
-                  "time": times}))
+                  "time": times, "pointer_max_diff": ptr}))
 db = lambda x: "inf" if x is None else f"{x:.1f}"
 frames = [x for x in planes if x["what"] in ("desktop", "game")]
 if frames and all(x["max_diff"] == 0 for x in planes):
@@ -706,7 +713,9 @@ tm = "; ".join(f"{x['size']} {f(x['gpu_ms'])} ms/frame (libyuv {f(x['libyuv_ms']
 if skip:
     print(f"skipped: {skip.group(1)}")
 else:
-    print(f"{p if planes else 'no PSNR printed'}; GPU {tm or 'no time printed'}"
+    pt = (f"pointer drawn on the GPU identical to the CPU compositor in {len(ptr)} cases"
+          if ptr and not any(ptr) else f"pointer differences {ptr}")
+    print(f"{p if planes else 'no PSNR printed'}; {pt}; GPU {tm or 'no time printed'}"
           + (f"; {counts.group(1)} passed, {counts.group(2)} failed" if counts else ""))
 PY
 )
@@ -805,6 +814,78 @@ PY
     fi
 }
 
+# ---- service: the Windows service through Wine's service manager ------------
+# A prefix of its own (wineboot, ~10 s): an auto-start service left behind
+# by a failed run would otherwise start with every later Wine program. Wine
+# runs services as the prefix's user, not LocalSystem, so the logs go to
+# that user's %APPDATA%\pvstream\logs (pvs_identity_dir), not %ProgramData%.
+svc_wine() { WINEPREFIX=$SVC_PREFIX timeout 60 "$WINE_RUN" "$SERVER_W" service "$@"; }
+svc_step() { # NAME EXPECTED-RC ARGS...: runs it, records a failure
+    local name=$1 want=$2
+    shift 2
+    svc_wine "$@" >"$OUT/service-$name.txt" 2>&1
+    local rc=$?
+    tr -d '\r' <"$OUT/service-$name.txt" | sed 's/^/    /'
+    [ $rc -eq "$want" ] || SVC_BAD+=("$name: exit $rc, not $want")
+}
+# The Unix pid of the service's worker in our prefix.
+svc_worker_pid() {
+    local p
+    for p in $(pgrep -f 'pvstream-server.exe.* service worker'); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "WINEPREFIX=$SVC_PREFIX" && { echo "$p"; return; }
+    done
+}
+check_service() {
+    local name=service port
+    if ! need "$SERVER_W"; then result FAIL $name "$SERVER_W is not built"; return; fi
+    SVC_PREFIX=$OUT/service-prefix SVC_BAD=()
+    rm -rf "$SVC_PREFIX"
+    port=$(free_port)
+    printf '[capture]\ncapture = testsrc\nsize = 320x240\n[network]\nport = %s\n[audio]\naudio = false\n[server]\ninput = false\n' \
+        "$port" >"$OUT/service.ini"
+    local logs=$SVC_PREFIX/drive_c/users/$(id -un)/AppData/Roaming/pvstream/logs
+    svc_step status-before 4 status
+    svc_step install 0 install --config "$(winpath "$OUT/service.ini")"
+    svc_step status-installed 3 status
+    svc_step start 0 start
+    wait_for_line "$logs/worker.log" "control server listening on UDP \*:$port" 20 ||
+        SVC_BAD+=("the worker did not start listening (see $logs/worker.log)")
+    svc_step status-running 0 status
+    # A worker that dies is started again, and the log says how it ended.
+    local pid
+    pid=$(svc_worker_pid)
+    if [ -n "$pid" ]; then
+        kill -KILL "$pid"
+        wait_for_line "$logs/service.log" 'ended after .* starting it again in 1 s' 10 ||
+            SVC_BAD+=("no restart line after the worker was killed (see $logs/service.log)")
+        local i
+        for ((i = 0; i < 50; i++)); do # the second start, 1 s after the death
+            [ "$(grep -c 'started the worker, pid' "$logs/service.log")" -ge 2 ] && break
+            sleep 0.1
+        done
+        [ $i -lt 50 ] || SVC_BAD+=("the killed worker was not started again")
+    else
+        SVC_BAD+=("no worker process found")
+    fi
+    svc_step stop 0 stop
+    grep -q 'the worker in session .* stopped (exit code 0' "$logs/service.log" ||
+        SVC_BAD+=("the worker did not stop cleanly on the service's stop (see $logs/service.log)")
+    svc_step uninstall 0 uninstall
+    svc_step status-after 4 status
+    local restart_line
+    restart_line=$(grep -o 'ended after .*' "$logs/service.log" 2>/dev/null | head -1 | tr -d '\r')
+    cp "$logs"/*.log "$OUT/" 2>/dev/null
+    WINEPREFIX=$SVC_PREFIX wineserver -k 2>/dev/null
+    rm -rf "$SVC_PREFIX"
+    local wine_gaps="Wine could not: keep restart-on-failure actions (set, read back as none), take SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, run the service as LocalSystem, send session changes"
+    if [ ${#SVC_BAD[@]} -ne 0 ]; then
+        result FAIL $name "$(IFS=';'; echo "${SVC_BAD[*]}")"
+    else
+        result ok $name "install, start, status, stop, uninstall through Wine's service manager; worker restarted after a kill (${restart_line:-?}); $wine_gaps" \
+            "{\"restart\": \"${restart_line//\"/}\"}"
+    fi
+}
+
 cleanup() {
     [ -n "$PULSE_PID" ] && stop "$PULSE_PID"
     PULSE_PID=
@@ -820,6 +901,7 @@ check_host_plan
 check_clock
 check_d3d11_convert
 check_gdi_capture
+check_service
 start_pulse || echo "     (no private PulseAudio: the clients' sound goes to files; see $OUT/pulse/log)"
 STREAM_JSON= STREAM_CLOG= STREAM_SLOG= STREAM_REC=
 stream stream-wine-server wine linux

@@ -8,6 +8,7 @@
 #include "audio/source.h"
 #include "capture/adapters.h"
 #include "capture/capture.h"
+#include "capture/vdisplay.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/platform/platform.h"
@@ -65,18 +66,28 @@ static int check_capture(const struct pvs_server_settings *s, int *w, int *h)
 
 static int check_encoders(const struct pvs_server_settings *s, int w, int h)
 {
-    printf("encoders (probed at %dx%d)\n", w, h);
+    /* On the device the server would capture on, where there is one. */
+    enum pvs_log_level level = pvs_log_get_level();
+    pvs_log_set_level(PVS_LOG_WARN);
+    struct pvs_capture *cap = pvs_capture_open_gpu(s->output);
+    pvs_log_set_level(level);
+    printf("encoders (probed at %dx%d, %s)\n", w, h,
+           cap ? "on the capture's GPU device" : "from system memory: no GPU capture here");
     fflush(stdout);
     int works = 0;
     for (const struct pvs_encoder_info *i = pvs_encoder_infos; i->name; i++) {
         if (s->codec != PVS_CODEC_COUNT && (int)i->codec != s->codec)
             continue;
-        struct pvs_encoder_opts o = { .codec = i->codec, .width = w, .height = h, .fps = 60 };
-        char why[160] = "";
+        struct pvs_encoder_opts o = { .codec = i->codec, .width = w, .height = h, .fps = 60,
+                                      .d3d11_device = cap ? pvs_capture_d3d11_device(cap) : NULL };
+        char why[200] = "", detail[240];
         int err = pvs_encoder_probe(i->name, &o, why, sizeof(why));
-        line(i->name, !err, err ? why : i->hardware ? "hardware" : "software");
+        snprintf(detail, sizeof(detail), "%s%s%s", err ? "" : i->hardware ? "hardware, " : "software, ",
+                 why, !err && cap && strstr(why, "zero-copy") == NULL ? " (not zero-copy)" : "");
+        line(i->name, !err, detail);
         works += !err;
     }
+    pvs_capture_close(&cap);
     return works;
 }
 
@@ -146,6 +157,33 @@ static void check_audio(const struct pvs_server_settings *s)
     pvs_audio_close(&src);
 }
 
+/* Whether this is a GPU-PV guest without a display on its GPU, and
+ * whether the virtual display driver answers. */
+static void check_display(const struct pvs_server_settings *s, const struct pvs_gpu_adapter *list,
+                          int n)
+{
+    const struct pvs_display_ops *ops = pvs_display_system_ops();
+    char why[200] = "", detail[sizeof(((struct pvs_gpu_diagnosis *)0)->found) +
+                                   sizeof(((struct pvs_gpu_diagnosis *)0)->todo) + 2];
+    int err = ops && ops->vdd_open ? ops->vdd_open(NULL, why, sizeof(why)) : PVS_ENODEV;
+    if (!err)
+        ops->vdd_close(NULL);
+    if (s->vdisplay == PVS_VDISPLAY_OFF)
+        snprintf(detail, sizeof(detail), "off (--virtual-display off)");
+    else if (!err)
+        snprintf(detail, sizeof(detail), "SudoVDA answers (--virtual-display %s)",
+                 pvs_vdisplay_policy_names[s->vdisplay]);
+    else
+        snprintf(detail, sizeof(detail), "%s", err == PVS_ENODEV ? "no SudoVDA driver" : why);
+    line("virtual display", !err && s->vdisplay != PVS_VDISPLAY_OFF, detail);
+    struct pvs_gpu_diagnosis d;
+    pvs_gpu_diagnose(list, n, !err && s->vdisplay != PVS_VDISPLAY_OFF, &d);
+    snprintf(detail, sizeof(detail), "%s%s%s", d.found, d.todo[0] ? ": " : "", d.todo);
+    line("display on the GPU", d.state == PVS_GPU_DISPLAY_OK, detail);
+    if (d.state != PVS_GPU_DISPLAY_OK)
+        PVS_LOG_W("%s", detail);
+}
+
 /* The adapters and outputs, and which output the capture would take (the
  * listing exists on Windows only: elsewhere the section is left out). */
 static void check_gpus(const struct pvs_server_settings *s)
@@ -191,6 +229,7 @@ static void check_gpus(const struct pvs_server_settings *s)
     }
     if (rc < 0 || c.note[0])
         line("capture and encode", rc == 0 && c.zero_copy, c.note);
+    check_display(s, list, n);
 }
 
 int pvs_server_doctor(const struct pvs_server_settings *s)
@@ -198,7 +237,7 @@ int pvs_server_doctor(const struct pvs_server_settings *s)
     if (pvs_net_init() != 0)
         return 1;
     check_gpus(s);
-    int w = s->size[0], h = s->size[1];
+    int w = s->size[0] ? s->size[0] : 1920, h = s->size[1] ? s->size[1] : 1080;
     int captures = check_capture(s, &w, &h);
     int encoders = check_encoders(s, w, h);
     printf("network\n");

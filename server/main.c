@@ -7,6 +7,7 @@
 #include "audio/packet.h"
 #include "capture/adapters.h"
 #include "capture/capture.h"
+#include "capture/vdisplay.h"
 #include "common/codec.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -19,6 +20,7 @@
 #include "pvs_config.h"
 #include "server/audio.h"
 #include "server/server.h"
+#include "server/service.h"
 
 static const char *const capture_choices[] = { "auto", "x11", "dxgi", "gdi", "testsrc", NULL };
 static const char *const audio_source_choices[] = { "auto", "pulse", "wasapi", "tone", NULL };
@@ -44,7 +46,16 @@ const struct pvs_option pvs_server_options[] = {
         "output of an adapter that can encode"),
     OPT("capture", "display", PVS_OPT_STRING, display, 0, 0, NULL, ":N",
         "X display to capture and to inject input into (empty: $DISPLAY)"),
-    OPT("capture", "size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH", "test desktop size (testsrc only)"),
+    OPT("capture", "size", PVS_OPT_SIZE, size, 128, 7680, NULL, "WxH",
+        "the mode to stream, over the client's (0x0: the client's display or window size); "
+        "Windows: set on the captured output or the virtual display; testsrc: its size "
+        "(1920x1080 when neither says)"),
+    OPT("capture", "virtual-display", PVS_OPT_CHOICE, vdisplay, 0, 0, pvs_vdisplay_policy_names,
+        "auto|keep|off",
+        "Windows: auto adds a monitor at the client's mode through the SudoVDA driver while a "
+        "client is connected, when no GPU that encodes shows the desktop (GPU-PV); keep leaves "
+        "it for the next client; off never adds one (the client's mode is then set on the "
+        "existing output)"),
     OPT("capture", "content", PVS_OPT_CHOICE, content, 0, 0, pvs_content_names, "KIND",
         "test desktop content (testsrc only)"),
     OPT("encode", "encoder", PVS_OPT_STRING, encoder, 0, 0, NULL, "auto|NAME",
@@ -53,7 +64,9 @@ const struct pvs_option pvs_server_options[] = {
         "auto: the first of h264, hevc, av1 that the client decodes"),
     OPT("encode", "bitrate", PVS_OPT_INT64, bitrate, 0, 2000000000, NULL, "BITS",
         "bits per second (k/M/G suffixes); 0 = 0.15 bit per pixel"),
-    OPT("encode", "fps", PVS_OPT_INT, fps, 0, 240, NULL, "N", "frames per second; 0 = 60"),
+    OPT("encode", "fps", PVS_OPT_INT, fps, 0, 240, NULL, "N",
+        "frames per second, and the refresh asked for; 0 = the client's refresh where its "
+        "mode was set (Windows), else 60"),
     OPT("network", "bind", PVS_OPT_STRING, bind, 0, 0, NULL, "ADDRESS",
         "address to listen on (empty: every IPv4 address)"),
     OPT("network", "port", PVS_OPT_INT, port, 1, 65534, NULL, "N",
@@ -94,8 +107,6 @@ void pvs_server_defaults(struct pvs_server_settings *s)
     memset(s, 0, sizeof(*s));
     snprintf(s->capture, sizeof(s->capture), "auto");
     snprintf(s->encoder, sizeof(s->encoder), "auto");
-    s->size[0] = 1920;
-    s->size[1] = 1080;
     s->content = PVS_CONTENT_DESKTOP;
     s->codec = PVS_CODEC_COUNT;
     s->port = PVS_SERVER_DEFAULT_PORT;
@@ -120,11 +131,19 @@ static void usage(FILE *out, const struct pvs_server_settings *s)
             "       pvstream-server doctor [options]\n"
             "       pvstream-server pair [--port N]     (a PIN for one client, 2 minutes)\n"
             "       pvstream-server clients             (the paired clients)\n"
-            "       pvstream-server unpair NAME\n\n"
+            "       pvstream-server unpair NAME\n"
+            "       pvstream-server service install [--config FILE] | uninstall | start | stop | status\n\n"
             "Streams the desktop (or a built-in test desktop) to one pvstream-client at a\n"
             "time. A second client is told the server is busy. Only paired clients may\n"
             "connect: `pair` shows a PIN to type on the client. `doctor` checks capture,\n"
             "encoders, ports and input, and says what to fix.\n\n"
+            "`service` (Windows only, from an elevated prompt) installs pvstream as a\n"
+            "service that runs as LocalSystem, starts with Windows and is restarted on\n"
+            "failure; it runs the server (with FILE's settings) in the session on the\n"
+            "console, so the sign-in, lock and UAC screens are streamed too. It logs to\n"
+            "%%ProgramData%%\\pvstream\\logs and keeps its key and paired clients in\n"
+            "%%ProgramData%%\\pvstream. `service status` exits 0 when it runs, 3 when it\n"
+            "does not, 4 when it is not installed.\n\n"
             "options (each also a key in the INI file given with --config; the file's\n"
             "section is the word before the key in pvstream-server.ini):\n"
             "  --config FILE        read settings from FILE first; options given here win\n");
@@ -184,6 +203,17 @@ int main(int argc, char **argv)
 {
     struct pvs_server_settings s;
     pvs_server_defaults(&s);
+    if (argc > 1 && !strcmp(argv[1], "service")) {
+        if (argc < 3 || strcmp(argv[2], "worker"))
+            return pvs_service_command(argc - 2, argv + 2);
+        /* The service's worker (server/service.c): the server as usual,
+         * logging to a file and stopped by the service's event. */
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+        if (pvs_service_worker_begin(&argc, argv, on_stop) < 0)
+            return 1;
+    }
     if (argc > 1 && !strcmp(argv[1], "clients"))
         return argc == 2 ? pvs_server_list_clients() : (fprintf(stderr, "usage: pvstream-server clients\n"), 2);
     if (argc > 1 && !strcmp(argv[1], "unpair")) {
@@ -254,7 +284,7 @@ int main(int argc, char **argv)
                 s.audio_source);
         return 2;
     }
-    if ((s.size[0] | s.size[1]) & 1) {
+    if ((s.size[0] == 0) != (s.size[1] == 0) || (s.size[0] | s.size[1]) & 1) {
         fprintf(stderr, "pvstream-server: --size %dx%d: width and height must be even\n",
                 s.size[0], s.size[1]);
         return 2;

@@ -7,12 +7,13 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "capture/vdisplay.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/platform/platform.h"
 #include "common/stats.h"
-#include "encode/convert.h"
 #include "encode/encoder.h"
+#include "encode/feed.h"
 #include "input/injector.h"
 #include "input/input.h"
 #include "net/control.h"
@@ -39,6 +40,11 @@ struct video {
     int datagram;
     uint32_t client_codecs;          /* PVS_CTL_CODEC_BIT_* */
     struct pvs_ctl_stream audio;     /* the audio fields of every STREAM (audio_ssrc 0: none) */
+    struct pvs_display_mode want;    /* the client's mode, with --size and --fps over it */
+    struct pvs_vdisplay *vd;         /* the server's, this thread's while it runs; or NULL */
+    int output;                      /* the output captured (--output, or the virtual one) */
+    int fps;                         /* the session's frame rate */
+    int capture_fps;                 /* what capture is asked for (0: its own default) */
     struct pvs_thread *thread;
 
     atomic_bool stop;
@@ -71,11 +77,13 @@ static uint32_t codec_bit(enum pvs_codec c)
 
 /* The encoder for this session: the configured one, or the first codec the
  * client decodes (H.264, HEVC, AV1 in that order) with "auto". */
-static int open_encoder(struct video *v, int width, int height, struct pvs_encoder **out)
+static int open_encoder(struct video *v, int width, int height, struct ID3D11Device *dev,
+                        struct pvs_encoder **out)
 {
     const struct pvs_server_settings *cfg = v->cfg;
     struct pvs_encoder_opts eo = { .width = width, .height = height,
-                                   .fps = cfg->fps ? cfg->fps : 60, .bitrate = cfg->bitrate };
+                                   .fps = v->fps, .bitrate = cfg->bitrate,
+                                   .d3d11_device = dev };
     if (cfg->codec != PVS_CODEC_COUNT) {
         eo.codec = (enum pvs_codec)cfg->codec;
         return pvs_encoder_open(out, cfg->encoder, &eo);
@@ -95,13 +103,12 @@ static int open_encoder(struct video *v, int width, int height, struct pvs_encod
 static void publish(struct video *v, const struct pvs_encoder *enc, int width, int height)
 {
     const struct pvs_server_settings *cfg = v->cfg;
-    int64_t bitrate = cfg->bitrate ? cfg->bitrate
-                                   : (int64_t)((double)width * height * (cfg->fps ? cfg->fps : 60) * 0.15);
+    int64_t bitrate = cfg->bitrate ? cfg->bitrate : (int64_t)((double)width * height * v->fps * 0.15);
     pvs_mutex_lock(&v->mu);
     v->desc = (struct pvs_ctl_stream){
         .codec = ctl_codec(pvs_encoder_get_info(enc)->codec),
         .width = (uint16_t)width, .height = (uint16_t)height,
-        .fps = (uint16_t)(cfg->fps ? cfg->fps : 60),
+        .fps = (uint16_t)v->fps,
         .bitrate = (uint32_t)(bitrate > UINT32_MAX ? UINT32_MAX : bitrate),
         .datagram_size = (uint16_t)v->datagram,
         .fec_percent = (uint8_t)cfg->fec_percent, .fec_min_parity = (uint8_t)cfg->fec_min,
@@ -119,25 +126,51 @@ static void publish(struct video *v, const struct pvs_encoder *enc, int width, i
     pvs_mutex_unlock(&v->mu);
 }
 
-/* Opens the configured source. --size is the test desktop's: a desktop (the
- * X display, the Windows screen) is captured whole. "auto" is the registry's
- * choice, which logs why it passed over each better backend: the first
- * desktop that opens, else the test desktop, which is then opened again at
- * --size (drawing it once more costs a few milliseconds, once). */
-static int open_capture(const struct pvs_server_settings *cfg, struct pvs_capture **cap)
+/* Opens the configured source. A desktop (the X display, the Windows
+ * screen) is captured whole, at the mode vdisplay set; the test desktop is
+ * drawn at the size asked (--size, else the client's, else 1920x1080).
+ * "auto" is the registry's choice, which logs why it passed over each better
+ * backend: the first desktop that opens, else the test desktop, which is
+ * then opened again at that size (drawing it once more costs a few
+ * milliseconds, once). */
+static int open_capture(const struct video *v, bool gpu_frames, struct pvs_capture **cap)
 {
-    struct pvs_capture_opts co = { .fps = cfg->fps, .content = (enum pvs_content)cfg->content,
+    const struct pvs_server_settings *cfg = v->cfg;
+    struct pvs_capture_opts co = { .fps = v->capture_fps, .content = (enum pvs_content)cfg->content,
                                    .display = cfg->display[0] ? cfg->display : NULL,
-                                   .output = cfg->output };
+                                   .output = v->output, .gpu_frames = gpu_frames };
     if (strcmp(cfg->capture, "testsrc")) {
         int err = pvs_capture_open(cap, cfg->capture, &co);
         if (err || strcmp((*cap)->ops->name, "testsrc"))
             return err;
         pvs_capture_close(cap);
     }
-    co.width = cfg->size[0];
-    co.height = cfg->size[1];
+    co.width = v->want.width & ~1; /* testsrc draws even sizes */
+    co.height = v->want.height & ~1;
+    if (co.width < 128 || co.height < 96 || co.width > PVS_TESTSRC_MAX_WIDTH ||
+        co.height > PVS_TESTSRC_MAX_HEIGHT)
+        co.width = co.height = 0; /* its default */
     return pvs_capture_open(cap, "testsrc", &co);
+}
+
+/* Before capture opens: the virtual monitor or the mode for this client
+ * (Windows), and the session's frame rate: --fps, else the refresh of the
+ * mode the client now gets, else 60. */
+static void prepare_display(struct video *v)
+{
+    const struct pvs_server_settings *cfg = v->cfg;
+    v->output = cfg->output;
+    v->fps = cfg->fps ? cfg->fps : 60;
+    v->capture_fps = cfg->fps;
+    if (!v->vd)
+        return;
+    struct pvs_vdisplay_result r;
+    pvs_vdisplay_begin(v->vd, &v->want, &r);
+    if (r.note[0])
+        PVS_LOG_I("display: %s", r.note);
+    v->output = r.output;
+    if (!cfg->fps && (r.mode_set || r.virtual_display) && r.mode.hz > 0)
+        v->fps = v->capture_fps = r.mode.hz > 240 ? 240 : r.mode.hz;
 }
 
 static int video_thread(void *arg)
@@ -146,6 +179,9 @@ static int video_thread(void *arg)
     const struct pvs_server_settings *cfg = v->cfg;
     struct pvs_capture *cap = NULL;
     struct pvs_encoder *enc = NULL;
+    struct pvs_feed *feed = NULL;
+    struct ID3D11Device *enc_dev = NULL; /* the capture device the encoder was opened on */
+    bool gpu_frames = true;              /* off once the GPU could not convert them */
     struct pvs_sender *tx = NULL;
     pvs_thread_boost("Games"); /* MMCSS on Windows; best effort */
     struct pvs_sender_config sc = {
@@ -158,10 +194,12 @@ static int video_thread(void *arg)
     uint32_t frame_no = 0;            /* +1 per frame sent: what the client counts */
     int width = 0, height = 0;
     int64_t last_sent = 0;
+    prepare_display(v);
 
     while (!err && !atomic_load(&v->stop)) {
+        pvs_vdisplay_tick(v->vd);
         if (!cap) {
-            err = open_capture(cfg, &cap);
+            err = open_capture(v, gpu_frames, &cap);
             if (err)
                 break;
         }
@@ -172,7 +210,8 @@ static int video_thread(void *arg)
             continue;
         }
         if (err == PVS_EREINIT) {
-            PVS_LOG_I("server: the screen changed size; capturing again");
+            PVS_LOG_I("server: the screen changed size or the GPU was reset; capturing again");
+            pvs_feed_close(&feed);
             pvs_capture_close(&cap);
             err = 0;
             continue;
@@ -180,16 +219,34 @@ static int video_thread(void *arg)
         if (err)
             break;
 
-        if (!enc || f.img.width != width || f.img.height != height) {
+        /* The encoder works on the capture's device: a new device (capture
+         * opened again after a GPU reset) means a new encoder too. */
+        struct ID3D11Device *dev = pvs_capture_d3d11_device(cap);
+        if (!enc || f.img.width != width || f.img.height != height || dev != enc_dev) {
+            pvs_feed_close(&feed);
             pvs_encoder_close(&enc);
             width = f.img.width;
             height = f.img.height;
-            err = open_encoder(v, width, height, &enc);
+            enc_dev = dev;
+            err = open_encoder(v, width, height, dev, &enc);
+            if (!err)
+                err = pvs_feed_open(&feed, cap, enc, width, height);
+            if (err == PVS_ENOTSUP && dev) {
+                PVS_LOG_W("server: the GPU cannot convert the captured frames (see above); "
+                          "capturing into system memory instead");
+                pvs_capture_release(cap, &f);
+                pvs_capture_close(&cap);
+                pvs_encoder_close(&enc);
+                gpu_frames = false;
+                err = 0;
+                continue;
+            }
             if (err) {
                 pvs_capture_release(cap, &f);
                 break;
             }
-            PVS_LOG_I("server: encoding %dx%d with %s", width, height, pvs_encoder_name(enc));
+            PVS_LOG_I("server: encoding %dx%d with %s (%s)", width, height, pvs_encoder_name(enc),
+                      pvs_feed_path_name(pvs_feed_path(feed)));
             publish(v, enc, width, height);
             atomic_store(&v->want_idr, true);
         }
@@ -205,14 +262,21 @@ static int video_thread(void *arg)
             pvs_mutex_unlock(&v->mu);
             continue;
         }
-        struct pvs_image *in = pvs_encoder_input(enc);
-        err = in ? pvs_convert(&f.img, in) : PVS_EINVAL;
+        err = pvs_feed_frame(feed, &f);
         struct pvs_packet pkt;
         int64_t captured = f.capture_ns;
         if (!err)
             err = pvs_encoder_encode(enc, frame_no, captured, idr, &pkt);
         pvs_capture_release(cap, &f);
         if (err == PVS_EAGAIN) {
+            err = 0;
+            continue;
+        }
+        if (err == PVS_EREINIT) { /* the GPU device was lost: all of it again */
+            PVS_LOG_W("server: the GPU device was lost; opening capture and encoder again");
+            pvs_feed_close(&feed);
+            pvs_encoder_close(&enc);
+            pvs_capture_close(&cap);
             err = 0;
             continue;
         }
@@ -232,8 +296,10 @@ static int video_thread(void *arg)
     if (err)
         PVS_LOG_E("server: the video stream stopped: %s", pvs_strerror(err));
     pvs_sender_close(&tx);
+    pvs_feed_close(&feed);
     pvs_encoder_close(&enc);
     pvs_capture_close(&cap);
+    pvs_vdisplay_end(v->vd);
     v->err = err;
     return err;
 }
@@ -256,12 +322,15 @@ static void video_stop(struct video **pv)
 }
 
 static int video_start(struct video **out, const struct pvs_server_settings *cfg, pvs_socket sock,
-                       const struct pvs_control_event *ready, const struct pvs_ctl_stream *audio)
+                       const struct pvs_control_event *ready, const struct pvs_ctl_stream *audio,
+                       const struct pvs_display_mode *want, struct pvs_vdisplay *vd)
 {
     struct video *v = calloc(1, sizeof(*v));
     if (!v)
         return PVS_ENOMEM;
     v->cfg = cfg;
+    v->want = *want;
+    v->vd = vd;
     v->sock = sock;
     v->to = ready->u.ready.media_addr;
     memcpy(v->key, ready->u.ready.keys.srtp_tx, sizeof(v->key));
@@ -301,6 +370,7 @@ struct server {
     struct pvs_server_audio *audio;
     struct pvs_injector *inj;
     bool inj_tried;
+    struct pvs_vdisplay *vd;         /* Windows: modes and the virtual display; else NULL */
     char client[64];
     struct pvs_ctl_stats client_stats;
     bool have_client_stats;
@@ -336,6 +406,19 @@ static void handle_input(struct server *s, const struct pvs_control_event *ev)
     struct pvs_input_event ie;
     if (s->inj && pvs_input_parse(ev->u.input.msg, ev->u.input.len, &ie) == 0)
         pvs_injector_inject(s->inj, &ie);
+}
+
+/* Rumble the game asked for on a virtual pad goes back to the client's pad.
+ * Polled each time round the control loop (at most 5 ms late). */
+static void forward_rumble(struct server *s)
+{
+    struct pvs_pad_rumble r;
+    while (s->inj && pvs_injector_poll_rumble(s->inj, &r) > 0) {
+        struct pvs_ctl_rumble m = { .pad = r.pad, .low_freq = r.low_freq,
+                                    .high_freq = r.high_freq, .duration_ms = r.duration_ms };
+        if (pvs_control_server_send_rumble(s->ctl, &m) < 0)
+            break; /* no client: the pads are put at rest when it goes */
+    }
 }
 
 static void report(struct server *s, int64_t now)
@@ -415,6 +498,25 @@ static void start_audio(struct server *s, const struct pvs_control_event *ev,
               ac.redundancy == 1 ? "" : "s");
 }
 
+/* The mode this client gets asked for: its HELLO's, with --size and --fps
+ * over it. Without a way to set modes (Linux), only the test desktop
+ * follows it. */
+static struct pvs_display_mode client_mode(const struct server *s, const struct pvs_ctl_hello *h)
+{
+    const struct pvs_server_settings *cfg = s->cfg;
+    struct pvs_display_mode said = { h->display_width, h->display_height, h->display_hz };
+    struct pvs_display_mode want = pvs_display_mode_request(
+        said.width, said.height, said.hz, cfg->size[0], cfg->size[1], cfg->fps);
+    char a[48], b[48];
+    if (!pvs_display_mode_is_empty(&said))
+        PVS_LOG_I("server: %s shows %s%s; asking for %s%s", s->client,
+                  pvs_display_mode_format(&said, a, sizeof(a)),
+                  h->display_flags & PVS_CTL_DISPLAY_USER ? " (its --size/--fps)" : "",
+                  pvs_display_mode_format(&want, b, sizeof(b)),
+                  s->vd ? "" : " (this system cannot set modes: only the test desktop follows it)");
+    return want;
+}
+
 static void handle(struct server *s, struct pvs_control_event *ev)
 {
     switch (ev->type) {
@@ -426,7 +528,8 @@ static void handle(struct server *s, struct pvs_control_event *ev)
             PVS_LOG_I("server: %s takes datagrams of at most %u bytes", s->client, h->max_datagram);
         struct pvs_ctl_stream audio = { 0 };
         start_audio(s, ev, &audio);
-        int err = video_start(&s->video, s->cfg, s->media, ev, &audio);
+        struct pvs_display_mode want = client_mode(s, h);
+        int err = video_start(&s->video, s->cfg, s->media, ev, &audio, &want, s->vd);
         pvs_session_keys_wipe(&ev->u.ready.keys);
         if (err) {
             PVS_LOG_E("server: cannot start streaming: %s", pvs_strerror(err));
@@ -519,6 +622,10 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
         err = pvs_udp_open(&s.media, &media_addr);
     if (err)
         goto out;
+    const struct pvs_display_ops *display = pvs_display_system_ops();
+    if (display && pvs_vdisplay_open(&s.vd, display, NULL, (enum pvs_vdisplay_policy)cfg->vdisplay,
+                                     cfg->output) != 0)
+        PVS_LOG_W("server: display modes stay as they are (out of memory)");
     fprintf(stderr, "pvstream-server: waiting for a client on port %d (control) and %d (media), "
             "capture %s, encoder %s\n", cfg->port, cfg->port + 1, cfg->capture, cfg->encoder);
 
@@ -532,12 +639,16 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
         }
         if (r == 1)
             handle(&s, &ev);
+        forward_rumble(&s);
         check_video(&s);
+        if (!s.video) /* between sessions: a kept virtual monitor stays alive */
+            pvs_vdisplay_tick(s.vd);
         report(&s, pvs_time_ns());
     }
     end_session(&s, "disconnected: the server is stopping");
 out:
     pvs_control_server_close(&s.ctl);
+    pvs_vdisplay_close(&s.vd);
     pvs_injector_close(&s.inj);
     pvs_socket_close(&s.media);
     pvs_net_deinit();

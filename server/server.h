@@ -23,12 +23,15 @@ struct pvs_server_settings {
     char capture[PVS_OPT_STRING_MAX];   /* auto, x11, dxgi, gdi, testsrc */
     char display[PVS_OPT_STRING_MAX];   /* X display; "" = $DISPLAY */
     int output;                         /* dxgi: 1.. as doctor lists; 0 = the default */
-    int size[2];                        /* testsrc only */
+    int size[2];                        /* the mode asked for (0x0: the client's);
+                                           testsrc: its size (0x0: the client's, else 1920x1080) */
+    int vdisplay;                       /* enum pvs_vdisplay_policy */
     int content;                        /* testsrc only: enum pvs_content */
     char encoder[PVS_OPT_STRING_MAX];   /* auto or a libavcodec name */
     int codec;                          /* enum pvs_codec, or PVS_CODEC_COUNT: auto */
     int64_t bitrate;                    /* 0: 0.15 bit per pixel */
-    int fps;                            /* 0: 60 */
+    int fps;                            /* 0: the refresh of the client's mode where it
+                                           was set, else 60 */
     char bind[PVS_OPT_STRING_MAX];      /* "" = every address */
     int port;                           /* control; media is port + 1 */
     int datagram;

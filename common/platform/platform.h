@@ -99,6 +99,26 @@ void pvs_on_stop_request(void (*fn)(void));
  * code with buf set to "". */
 int pvs_host_name(char *buf, size_t len);
 
+/* ---- desktops ------------------------------------------------------------ */
+
+/* Moves the calling thread to the desktop that receives input now, so that
+ * what it captures or injects reaches what the user sees: Windows switches
+ * the console between desktops for the lock and sign-in screens and UAC's
+ * secure desktop ("Winlogon"), and back to the user's ("Default").
+ * OpenInputDesktop and SetThreadDesktop; only a process running as SYSTEM
+ * in the console's session (the service's worker) may open "Winlogon".
+ * Call it on the thread that uses the desktop, when capture or input was
+ * refused (Desktop Duplication's ACCESS_LOST, SendInput failing), not per
+ * frame. The thread must own no windows or hooks (Windows refuses to move
+ * such a thread). Writes the input desktop's name into `name` (when not
+ * NULL; "" when unknown). Returns 1 when the thread moved, 0 when it was
+ * on that desktop already, PVS_ENOTSUP where desktops do not apply (POSIX:
+ * nothing to do), or a negative code when the input desktop cannot be
+ * opened or entered (-EACCES: not allowed, typically the secure desktop
+ * for a program not running as SYSTEM). Logs nothing: callers say what it
+ * means for them. */
+int pvs_desktop_follow_input(char *name, size_t name_len);
+
 /* ---- libraries ----------------------------------------------------------- */
 
 /* True when the shared library `name` ("libnvidia-encode.so.1",

@@ -150,6 +150,15 @@ void pvs_on_stop_request(void (*fn)(void))
     sigaction(SIGTERM, &sa, NULL);
 }
 
+int pvs_desktop_follow_input(char *name, size_t name_len)
+{
+    /* X11 and Wayland have no per-thread desktops: what the display shows
+     * is what a capture or an injector on it reaches. */
+    if (name && name_len)
+        name[0] = '\0';
+    return PVS_ENOTSUP;
+}
+
 bool pvs_library_available(const char *name)
 {
     if (!name || !*name)

@@ -239,6 +239,49 @@ void pvs_on_stop_request(void (*fn)(void))
     SetConsoleCtrlHandler(on_console_event, TRUE);
 }
 
+/* ---- desktops -------------------------------------------------------------- */
+
+/* The desktop this thread opened last, closed when it moves on (a handle
+ * from GetThreadDesktop must not be closed, one from OpenInputDesktop must). */
+static _Thread_local HDESK followed_desktop;
+
+static void desktop_name(HDESK d, wchar_t *buf, DWORD len)
+{
+    DWORD need = 0;
+    if (!GetUserObjectInformationW(d, UOI_NAME, buf, len * sizeof(wchar_t), &need))
+        buf[0] = L'\0';
+}
+
+int pvs_desktop_follow_input(char *name, size_t name_len)
+{
+    if (name && name_len)
+        name[0] = '\0';
+    /* GENERIC_ALL: capture reads it, injection writes to it (the rights
+     * SetThreadDesktop and SendInput need). */
+    HDESK input = OpenInputDesktop(0, FALSE, GENERIC_ALL);
+    if (!input)
+        return GetLastError() == ERROR_ACCESS_DENIED ? -EACCES : PVS_EIO;
+    wchar_t want[64], have[64];
+    desktop_name(input, want, 64);
+    desktop_name(GetThreadDesktop(GetCurrentThreadId()), have, 64);
+    if (name && name_len &&
+        WideCharToMultiByte(CP_UTF8, 0, want, -1, name, (int)name_len, NULL, NULL) <= 0)
+        name[0] = '\0';
+    if (want[0] && _wcsicmp(want, have) == 0) {
+        CloseDesktop(input);
+        return 0;
+    }
+    if (!SetThreadDesktop(input)) {
+        DWORD err = GetLastError();
+        CloseDesktop(input);
+        return err == ERROR_ACCESS_DENIED ? -EACCES : PVS_EIO;
+    }
+    if (followed_desktop)
+        CloseDesktop(followed_desktop);
+    followed_desktop = input;
+    return 1;
+}
+
 bool pvs_library_available(const char *name)
 {
     wchar_t wname[MAX_PATH];

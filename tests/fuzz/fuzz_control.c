@@ -14,9 +14,10 @@
  *             genuine open; the same message opened again must be refused
  *             as a replay, and with one byte changed (position chosen by
  *             the plaintext) as forged.
- * The corpus (tests/fuzz/corpus/control/): "clear_*" are HELLO, WELCOME
- * and REFUSE as a client or server sends them (mode 0x00); "seal_*" are
- * each inner message in mode 0x04 (the target seals them); "sealed_*" are
+ * The corpus (tests/fuzz/corpus/control/): "clear_*" are HELLO (with and
+ * without the display fields), WELCOME and REFUSE as a client or server
+ * sends them (mode 0x00); "seal_*" are
+ * each inner message (RUMBLE among them) in mode 0x04 (the target seals them); "sealed_*" are
  * mode 0x00 followed by the same messages already sealed with KEY on
  * channel 0, counter 1, so the mutations of the replay driver reach the
  * tag check and, unchanged, the inner parser. All were written by
@@ -55,12 +56,37 @@ static void round_trip(const struct pvs_ctl_msg *m, bool clear)
         abort();
 }
 
+/* What the client acts on without further checks: a RUMBLE names one of
+ * the pads GAMEPAD can name, and came with its whole body. */
+static void check_rumble(const struct pvs_ctl_msg *m, const uint8_t *p, size_t n)
+{
+    if (m->type != PVS_CTL_RUMBLE)
+        return;
+    if (m->u.rumble.pad >= PVS_CTL_RUMBLE_PADS || n < 9 || p[1] != m->u.rumble.pad)
+        abort();
+}
+
+/* What the server acts on: a HELLO's display mode was in the body it
+ * came with, and names a size only with both of its numbers. */
+static void check_hello(const struct pvs_ctl_msg *m, size_t n)
+{
+    if (m->type != PVS_CTL_HELLO)
+        return;
+    const struct pvs_ctl_hello *h = &m->u.hello;
+    bool said = h->display_width || h->display_height || h->display_hz || h->display_flags;
+    if ((h->display_width == 0) != (h->display_height == 0) ||
+        (said && (n < 1 + PVS_CTL_HELLO_DISPLAY_BODY || h->version_max < 2)))
+        abort();
+}
+
 static void parse_inner(const uint8_t *p, size_t n)
 {
     struct pvs_ctl_msg m;
     int rc = pvs_ctl_parse_inner(p, n, &m);
-    if (rc == 0)
+    if (rc == 0) {
+        check_rumble(&m, p, n);
         round_trip(&m, false);
+    }
     else if (rc == PVS_ENOTSUP) {
         if (n < 1 || p[0] < PVS_CTL_INPUT_FIRST || p[0] > PVS_CTL_RESERVED_LAST)
             abort();
@@ -76,6 +102,7 @@ static void received(uint8_t channel, const uint8_t *p, size_t n)
     if (rc == 0) {
         if (!pvs_ctl_type_is_clear(m.type))
             abort();
+        check_hello(&m, n);
         round_trip(&m, true);
     } else if (rc != PVS_EBADDATA) {
         abort();

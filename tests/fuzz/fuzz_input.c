@@ -7,8 +7,8 @@
  *
  * Input: the message as the server receives it, inner type byte first.
  * The corpus (tests/fuzz/corpus/input/) holds one event of each type as
- * pvs_input_encode writes it, and a KEY with bytes a later version might
- * append. */
+ * pvs_input_encode writes it, a KEY with bytes a later version might
+ * append, and a DualShock 4's GAMEPAD with its optional kind byte. */
 #include <stdlib.h>
 #include <string.h>
 

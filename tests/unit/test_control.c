@@ -229,6 +229,16 @@ static void test_session(void)
     st.codec = 9;
     CHECK_INT(pvs_control_server_send_stream(srv.srv, &st), ==, PVS_EINVAL);
 
+    /* RUMBLE, server to client; one for a pad the protocol lacks is not
+     * sent. */
+    struct pvs_ctl_rumble rb = {.pad = 2, .low_freq = 40000, .high_freq = 257,
+                                .duration_ms = 0};
+    CHECK_INT(pvs_control_server_send_rumble(srv.srv, &rb), ==, 0);
+    CHECK(wait_for(all, &a, PVS_CONTROL_EV_RUMBLE, 3000, &ev));
+    CHECK(memcmp(&ev.u.rumble, &rb, sizeof(rb)) == 0);
+    rb.pad = PVS_CTL_RUMBLE_PADS;
+    CHECK_INT(pvs_control_server_send_rumble(srv.srv, &rb), ==, PVS_EINVAL);
+
     /* KEYFRAME_REQUEST and STATS, client to server. */
     CHECK_INT(pvs_control_client_send_keyframe_request(a.cli, 4242, PVS_CTL_KEYFRAME_LOST), ==, 0);
     CHECK(wait_for(all, &srv, PVS_CONTROL_EV_KEYFRAME_REQUEST, 3000, &ev));
@@ -298,6 +308,8 @@ static void test_session(void)
     CHECK_INT(ev.u.gone.bye_reason, ==, PVS_CTL_BYE_QUIT);
     CHECK(!pvs_control_server_has_client(srv.srv));
     CHECK_INT(pvs_control_server_send_stream(srv.srv, &st), ==, PVS_ENOENT);
+    rb.pad = 0;
+    CHECK_INT(pvs_control_server_send_rumble(srv.srv, &rb), ==, PVS_ENOENT);
     pump(all, 50);
     CHECK(!take(&a, PVS_CONTROL_EV_CONNECTED, NULL)); /* it stays gone */
 

@@ -141,6 +141,67 @@ static void test_hello_ranges(void)
     CHECK_INT(pvs_ctl_encode(&m, b, 56), ==, PVS_EINVAL); /* no room */
 }
 
+/* The display fields: appended at 104 when the client says a mode, absent
+ * (and read as zeros) otherwise; a server from before them reads the first
+ * 104 bytes and skips the rest, as it skips any longer body. */
+static void test_hello_display(void)
+{
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    struct pvs_ctl_msg m = hello_msg(), got;
+    m.u.hello.version_max = 2;
+    m.u.hello.display_width = 2560;
+    m.u.hello.display_height = 1440;
+    m.u.hello.display_hz = 120;
+    m.u.hello.display_flags = PVS_CTL_DISPLAY_USER;
+    CHECK_INT(encode(&m, b), ==, 1 + PVS_CTL_HELLO_DISPLAY_BODY);
+    static const uint8_t want[8] = {
+        0x0a, 0x00, /* 104 width 2560 */
+        0x05, 0xa0, /* 106 height 1440 */
+        0x00, 0x78, /* 108 refresh 120 */
+        0x02,       /* 110 flags: the user's */
+        0x00,       /* 111 reserved */
+    };
+    CHECK(memcmp(b + 1 + 104, want, sizeof(want)) == 0);
+    CHECK_INT(b[1 + 88], ==, 0xe0); /* the tag stays where it was */
+    CHECK_INT(pvs_ctl_parse_clear(b, 113, &got), ==, 0);
+    CHECK(memcmp(&got.u.hello, &m.u.hello, sizeof(m.u.hello)) == 0);
+
+    /* What an older server reads: the 104-byte HELLO, the mode ignored. */
+    CHECK_INT(pvs_ctl_parse_clear(b, 105, &got), ==, 0);
+    CHECK_INT(got.u.hello.display_width, ==, 0);
+    CHECK_INT(got.u.hello.display_hz, ==, 0);
+    /* 105..111 body bytes: the display fields are not read in part. */
+    for (size_t n = 106; n < 113; n++) {
+        CHECK_INT(pvs_ctl_parse_clear(b, n, &got), ==, 0);
+        CHECK_INT(got.u.hello.display_width, ==, 0);
+    }
+
+    /* Refresh alone (a headless client with --fps) is sent; nothing said
+     * keeps the 104-byte body. */
+    m.u.hello.display_width = m.u.hello.display_height = 0;
+    m.u.hello.display_flags = 0;
+    m.u.hello.display_hz = 60;
+    CHECK_INT(encode(&m, b), ==, 113);
+    m.u.hello.display_hz = 0;
+    CHECK_INT(encode(&m, b), ==, 105);
+
+    /* A width without a height (or the reverse) is dropped and never sent. */
+    m.u.hello.display_width = 1920;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    m.u.hello.display_height = 1080;
+    CHECK_INT(encode(&m, b), ==, 113);
+    b[1 + 106] = b[1 + 107] = 0;
+    CHECK_INT(pvs_ctl_parse_clear(b, 113, &got), ==, PVS_EBADDATA);
+    /* Unknown flag bits are kept (a later client may say more). */
+    CHECK_INT(encode(&m, b), ==, 113);
+    b[1 + 110] = 0xff;
+    CHECK_INT(pvs_ctl_parse_clear(b, 113, &got), ==, 0);
+    CHECK_INT(got.u.hello.display_flags, ==, 0xff);
+    /* A version-1 HELLO has no room for them: they are not written. */
+    m.u.hello.version_max = 1;
+    CHECK_INT(encode(&m, b), ==, 57);
+}
+
 static void test_welcome_refuse(void)
 {
     uint8_t b[PVS_CTL_MAX_MESSAGE];
@@ -390,6 +451,9 @@ static void test_small_messages(void)
     uint8_t in[4] = {0x20, 1, 2, 3};
     CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_ENOTSUP);
     CHECK_INT(got.type, ==, 0x20);
+    in[0] = 0x31; /* the first still reserved, after RUMBLE */
+    CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_ENOTSUP);
+    CHECK_INT(got.type, ==, 0x31);
     in[0] = 0x3f;
     CHECK_INT(pvs_ctl_parse_inner(in, 1, &got), ==, PVS_ENOTSUP);
     in[0] = 0x40;
@@ -398,6 +462,47 @@ static void test_small_messages(void)
     CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_EBADDATA);
     m = (struct pvs_ctl_msg){.type = (enum pvs_ctl_type)0x20};
     CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+}
+
+/* RUMBLE: exact bytes, the round trip, and what a receiver refuses. */
+static void test_rumble(void)
+{
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    struct pvs_ctl_msg m = {.type = PVS_CTL_RUMBLE}, got;
+    m.u.rumble = (struct pvs_ctl_rumble){.pad = 3, .low_freq = 0xffff,
+                                         .high_freq = 0x0102, .duration_ms = 250};
+    CHECK_INT(encode(&m, b), ==, 9);
+    static const uint8_t want[9] = {0x30, 3, 0, 0xff, 0xff, 0x01, 0x02, 0x00, 0xfa};
+    CHECK(memcmp(b, want, sizeof(want)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 9, &got), ==, 0);
+    CHECK_INT(got.type, ==, PVS_CTL_RUMBLE);
+    CHECK(memcmp(&got.u.rumble, &m.u.rumble, sizeof(m.u.rumble)) == 0);
+
+    /* A later version may append: still read. The reserved byte is
+     * ignored. */
+    uint8_t longer[12] = {0x30, 0, 0x55, 0, 1, 0, 2, 0, 0, 0xaa, 0xbb, 0xcc};
+    CHECK_INT(pvs_ctl_parse_inner(longer, sizeof(longer), &got), ==, 0);
+    CHECK(got.u.rumble.pad == 0 && got.u.rumble.low_freq == 1 &&
+          got.u.rumble.high_freq == 2 && got.u.rumble.duration_ms == 0);
+
+    /* Every shorter body, a pad out of range, and a clear RUMBLE: refused. */
+    for (size_t len = 1; len < 9; len++)
+        CHECK_INT(pvs_ctl_parse_inner(want, len, &got), ==, PVS_EBADDATA);
+    uint8_t bad[9];
+    memcpy(bad, want, sizeof(bad));
+    bad[1] = PVS_CTL_RUMBLE_PADS;
+    CHECK_INT(pvs_ctl_parse_inner(bad, 9, &got), ==, PVS_EBADDATA);
+    bad[1] = 0xff;
+    CHECK_INT(pvs_ctl_parse_inner(bad, 9, &got), ==, PVS_EBADDATA);
+    CHECK_INT(pvs_ctl_parse_clear(want, 9, &got), ==, PVS_EBADDATA);
+    CHECK(!pvs_ctl_type_is_clear(PVS_CTL_RUMBLE));
+
+    /* The encoder writes nothing a receiver would drop. */
+    m.u.rumble.pad = PVS_CTL_RUMBLE_PADS;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    m.u.rumble.pad = 0;
+    CHECK_INT(pvs_ctl_encode(&m, b, 8), ==, PVS_EINVAL);
+    CHECK_INT(pvs_ctl_encode(&m, b, 9), ==, 9);
 }
 
 static void make_keys(struct pvs_session_keys *a, struct pvs_session_keys *b)
@@ -494,9 +599,11 @@ int main(void)
 {
     RUN(test_hello_bytes);
     RUN(test_hello_ranges);
+    RUN(test_hello_display);
     RUN(test_welcome_refuse);
     RUN(test_stream_bytes);
     RUN(test_small_messages);
+    RUN(test_rumble);
     RUN(test_seal);
     TEST_EXIT();
 }

@@ -5,7 +5,15 @@
  * are normally identical). Also: an input without a shader binding (copied
  * first, as Desktop Duplication's may need), an odd size, BT.709 against
  * libyuv's H709 formula, the slice rotation, bad input. The per-frame GPU
- * time is printed, not asserted. Windows only; skipped (77) when no D3D11
+ * time is printed, not asserted. The pointer drawn during conversion
+ * (colour with translucent edges, monochrome with inverting pixels, masked
+ * colour) must equal pvs_pointer_composite() then libyuv, bit for bit, at
+ * the frame's edges too. Where the driver renders into NV12, the zero-copy
+ * entry (pvs_d3d11_convert_into, as an encoder's texture gets it) must give
+ * the same planes; elsewhere it must refuse the texture cleanly. FFmpeg's
+ * D3D11VA context is made around this device, as the encoder's zero-copy
+ * input does: its pool of NV12 render targets must exist exactly where the
+ * driver offers NV12 render targets, and be drawn into. Windows only; skipped (77) when no D3D11
  * device can be made (Wine without a display). */
 #define COBJMACROS
 #define WIN32_LEAN_AND_MEAN
@@ -20,10 +28,14 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "capture/pointer.h"
 #include "common/error.h"
 #include "common/platform/platform.h"
 #include "encode/convert.h"
 #include "encode/d3d11_convert.h"
+#include "encode/hw_d3d11.h"
+
+#include <libavutil/hwcontext.h>
 #include "tests/unit/test.h"
 
 #define PSNR_MIN 45.0
@@ -421,6 +433,230 @@ static void test_bad_input(void)
     free(b);
 }
 
+/* ---- the pointer -------------------------------------------------------- */
+
+/* A DXGI pointer shape of each type, 40x40 (monochrome: 32x32), made up of
+ * every case the compositor has: transparent, opaque, translucent, XOR. */
+static void make_shape(struct pvs_pointer *p, uint32_t type)
+{
+    static uint8_t buf[40 * 40 * 4 * 2];
+    struct pvs_pointer_shape_info info = { .type = type, .hot_x = 3, .hot_y = 2 };
+    memset(buf, 0, sizeof(buf));
+    if (type == PVS_POINTER_MONOCHROME) {
+        info.width = 32;
+        info.height = 64; /* AND rows, then XOR rows */
+        info.pitch = 4;
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++) {
+                int bit = 7 - (x & 7);
+                bool and_bit = (x + y) % 3 != 0;  /* keep the screen */
+                bool xor_bit = (x * y) % 5 == 1;  /* ...and invert it, or draw white */
+                buf[y * 4 + x / 8] |= (uint8_t)(and_bit << bit);
+                buf[(32 + y) * 4 + x / 8] |= (uint8_t)(xor_bit << bit);
+            }
+    } else {
+        info.width = info.height = 40;
+        info.pitch = 160;
+        for (int y = 0; y < 40; y++)
+            for (int x = 0; x < 40; x++) {
+                uint8_t *q = buf + y * 160 + x * 4;
+                q[0] = (uint8_t)(x * 6);
+                q[1] = (uint8_t)(y * 6);
+                q[2] = (uint8_t)(x * y);
+                /* colour: straight alpha 0, 255 and in between;
+                 * masked: 0 replaces, 0xFF XORs */
+                q[3] = type == PVS_POINTER_COLOR ? (uint8_t)((x + y) * 3 % 256)
+                                                 : ((x ^ y) & 4 ? 0xff : 0);
+            }
+    }
+    CHECK_INT(pvs_pointer_convert(p, &info, buf, (size_t)info.pitch * info.height), ==, 0);
+}
+
+static void test_pointer(void)
+{
+    enum { W = 320, H = 180 };
+    static const uint32_t types[] = { PVS_POINTER_COLOR, PVS_POINTER_MONOCHROME,
+                                      PVS_POINTER_MASKED_COLOR };
+    /* inside, across the top-left corner, across the bottom-right corner */
+    static const struct { int x, y; } places[] = { { 101, 57 }, { -9, -13 }, { W - 17, H - 11 } };
+    struct pvs_image img;
+    uint8_t *b = random_bgra(&img, W, H);
+    ID3D11Texture2D *tex = upload(&img, D3D11_BIND_SHADER_RESOURCE, DXGI_FORMAT_B8G8R8A8_UNORM);
+    CHECK(tex != NULL);
+    struct pvs_d3d11_convert *c = tex ? open_conv(W, H, true, PVS_YUV_BT601, 1) : NULL;
+    struct pvs_pointer ptr = { 0 };
+    uint8_t *drawn = malloc((size_t)img.stride[0] * H);
+    for (size_t t = 0; c && t < sizeof(types) / sizeof(types[0]); t++) {
+        make_shape(&ptr, types[t]);
+        for (size_t k = 0; k < sizeof(places) / sizeof(places[0]); k++) {
+            /* the CPU: composite, then libyuv */
+            memcpy(drawn, b, (size_t)img.stride[0] * H);
+            struct pvs_image cpu_in = img;
+            cpu_in.data[0] = drawn;
+            pvs_pointer_composite(&ptr, places[k].x, places[k].y, &cpu_in);
+            struct nv12 gpu, cpu;
+            nv12_make(&gpu, W, H);
+            nv12_make(&cpu, W, H);
+            CHECK_INT(pvs_convert(&cpu_in, &cpu.img), ==, 0);
+            /* the GPU: the undrawn frame, the pointer drawn while converting */
+            CHECK_INT(pvs_d3d11_convert_set_pointer(c, &ptr, places[k].x, places[k].y), ==, 0);
+            CHECK_INT(pvs_d3d11_convert(c, tex, NULL), ==, 0);
+            CHECK_INT(pvs_d3d11_convert_read(c, &gpu.img), ==, 0);
+            int maxdiff = 0;
+            for (int i = 0; i < 3; i++)
+                psnr(&gpu.img, &cpu.img, i, &maxdiff);
+            CHECK_INT(maxdiff, ==, 0);
+            printf("pointer type %u at (%d,%d): largest difference from the CPU compositor %d\n",
+                   types[t], places[k].x, places[k].y, maxdiff);
+            free(gpu.buf);
+            free(cpu.buf);
+        }
+    }
+    /* No pointer again: the plain frame. */
+    if (c) {
+        CHECK_INT(pvs_d3d11_convert_set_pointer(c, NULL, 0, 0), ==, 0);
+        compare("pointer-removed", c, tex, &img);
+    }
+    pvs_pointer_free(&ptr);
+    pvs_d3d11_convert_close(&c);
+    if (tex)
+        ID3D11Texture2D_Release(tex);
+    free(drawn);
+    free(b);
+}
+
+/* ---- into an encoder's texture ------------------------------------------ */
+
+/* An NV12 texture array as FFmpeg's D3D11 frame pool makes it for an
+ * encoder (render-target binding, one slice per frame). */
+static ID3D11Texture2D *encoder_pool(int w, int h, int slices, HRESULT *hr)
+{
+    D3D11_TEXTURE2D_DESC td = {
+        .Width = (UINT)w,
+        .Height = (UINT)h,
+        .MipLevels = 1,
+        .ArraySize = (UINT)slices,
+        .Format = DXGI_FORMAT_NV12,
+        .SampleDesc = { .Count = 1 },
+        .Usage = D3D11_USAGE_DEFAULT,
+        .BindFlags = D3D11_BIND_RENDER_TARGET,
+    };
+    ID3D11Texture2D *t = NULL;
+    *hr = ID3D11Device_CreateTexture2D(dev, &td, NULL, &t);
+    return SUCCEEDED(*hr) ? t : NULL;
+}
+
+static void test_into(void)
+{
+    enum { W = 640, H = 360 };
+    struct pvs_image img;
+    uint8_t *b = random_bgra(&img, W, H);
+    ID3D11Texture2D *tex = upload(&img, D3D11_BIND_SHADER_RESOURCE, DXGI_FORMAT_B8G8R8A8_UNORM);
+    struct pvs_d3d11_convert *c = tex ? open_conv(W, H, false, PVS_YUV_BT601, 1) : NULL;
+    HRESULT hr;
+    ID3D11Texture2D *pool = encoder_pool(W, H, 4, &hr);
+    if (c && !pool) {
+        /* Wine: no NV12 textures with a render-target binding */
+        CHECK(!nv12_offered);
+        printf("into: no NV12 render-target texture here (0x%08lx): the zero-copy path cannot "
+               "be drawn, as expected without NV12 render targets\n", (unsigned long)hr);
+    }
+    /* A texture of another format is refused, not drawn into. */
+    if (c) {
+        ID3D11Texture2D *wrong = upload(&img, D3D11_BIND_RENDER_TARGET, DXGI_FORMAT_B8G8R8A8_UNORM);
+        CHECK(wrong != NULL);
+        if (wrong) {
+            CHECK_INT(pvs_d3d11_convert_into(c, tex, wrong, 0), ==, PVS_ENOTSUP);
+            ID3D11Texture2D_Release(wrong);
+        }
+    }
+    for (int slice = 0; c && pool && slice < 4; slice += 3) {
+        /* The same planes as the converter's own output: read both back
+         * through a staging copy of the slice. */
+        CHECK_INT(pvs_d3d11_convert_into(c, tex, pool, slice), ==, 0);
+        CHECK_INT(pvs_d3d11_convert_into(c, tex, pool, 4), ==, PVS_ENOTSUP);
+        struct nv12 mine, cpu;
+        nv12_make(&mine, W, H);
+        nv12_make(&cpu, W, H);
+        CHECK_INT(pvs_convert(&img, &cpu.img), ==, 0);
+        D3D11_TEXTURE2D_DESC sd;
+        ID3D11Texture2D_GetDesc(pool, &sd);
+        sd.ArraySize = 1;
+        sd.Usage = D3D11_USAGE_STAGING;
+        sd.BindFlags = 0;
+        sd.CPUAccessFlags = D3D11_CPU_ACCESS_READ;
+        ID3D11Texture2D *st = NULL;
+        CHECK(SUCCEEDED(ID3D11Device_CreateTexture2D(dev, &sd, NULL, &st)));
+        if (st) {
+            ID3D11DeviceContext_CopySubresourceRegion(ctx, (ID3D11Resource *)st, 0, 0, 0, 0,
+                                                      (ID3D11Resource *)pool, (UINT)slice, NULL);
+            D3D11_MAPPED_SUBRESOURCE m;
+            CHECK(SUCCEEDED(ID3D11DeviceContext_Map(ctx, (ID3D11Resource *)st, 0, D3D11_MAP_READ,
+                                                    0, &m)));
+            for (int y = 0; y < H; y++)
+                memcpy(mine.img.data[0] + (size_t)y * mine.img.stride[0],
+                       (const uint8_t *)m.pData + (size_t)y * m.RowPitch, W);
+            for (int y = 0; y < H / 2; y++)
+                memcpy(mine.img.data[1] + (size_t)y * mine.img.stride[1],
+                       (const uint8_t *)m.pData + (size_t)(H + y) * m.RowPitch, W);
+            ID3D11DeviceContext_Unmap(ctx, (ID3D11Resource *)st, 0);
+            ID3D11Texture2D_Release(st);
+            int maxdiff = 0;
+            for (int i = 0; i < 3; i++)
+                psnr(&mine.img, &cpu.img, i, &maxdiff);
+            CHECK_INT(maxdiff, ==, 0);
+            printf("into slice %d of an encoder-style NV12 array: largest difference from "
+                   "libyuv %d\n", slice, maxdiff);
+        }
+        free(mine.buf);
+        free(cpu.buf);
+    }
+    if (pool)
+        ID3D11Texture2D_Release(pool);
+    pvs_d3d11_convert_close(&c);
+    if (tex)
+        ID3D11Texture2D_Release(tex);
+    free(b);
+}
+
+/* FFmpeg's context around our device, and its frame pool, as an encoder's
+ * zero-copy input makes them (encode/hw_d3d11.h). */
+static void test_ffmpeg_pool(void)
+{
+    AVBufferRef *hd = NULL, *fr = NULL;
+    char why[256] = "";
+    int err = pvs_hw_d3d11_device(&hd, (struct ID3D11Device *)dev, why, sizeof(why));
+    CHECK(err == 0 || (err == PVS_ENODEV && why[0]));
+    printf("FFmpeg D3D11VA around this device: %s\n", err ? why : "made");
+    if (err)
+        return;
+    err = pvs_hw_d3d11_frames(&fr, hd, 640, 360, 8, why, sizeof(why));
+    CHECK(err == 0 || (err == PVS_ENODEV && why[0]));
+    CHECK_INT(err == 0, ==, nv12_offered);
+    printf("FFmpeg pool of 8 NV12 render targets: %s\n", err ? why : "made");
+    if (!err) {
+        struct pvs_image img;
+        uint8_t *b = random_bgra(&img, 640, 360);
+        ID3D11Texture2D *tex = upload(&img, D3D11_BIND_SHADER_RESOURCE, DXGI_FORMAT_B8G8R8A8_UNORM);
+        struct pvs_d3d11_convert *c = tex ? open_conv(640, 360, false, PVS_YUV_BT601, 1) : NULL;
+        AVFrame *f = av_frame_alloc();
+        CHECK_INT(av_hwframe_get_buffer(fr, f, 0), ==, 0);
+        struct ID3D11Texture2D *target = NULL;
+        int slice = -1;
+        pvs_hw_d3d11_surface(f, &target, &slice);
+        CHECK(target != NULL && slice >= 0 && slice < 8);
+        if (c && target)
+            CHECK_INT(pvs_d3d11_convert_into(c, tex, target, slice), ==, 0);
+        av_frame_free(&f);
+        pvs_d3d11_convert_close(&c);
+        if (tex)
+            ID3D11Texture2D_Release(tex);
+        free(b);
+    }
+    av_buffer_unref(&fr);
+    av_buffer_unref(&hd);
+}
+
 int main(void)
 {
     char why[512];
@@ -441,6 +677,9 @@ int main(void)
     RUN(test_bt709);
     RUN(test_surfaces);
     RUN(test_bad_input);
+    RUN(test_pointer);
+    RUN(test_into);
+    RUN(test_ffmpeg_pool);
     ID3D11DeviceContext_Release(ctx);
     ID3D11Device_Release(dev);
     TEST_EXIT();

@@ -3,7 +3,9 @@
  * frame requests, pacing, pointer-only updates with and without compositing,
  * recovery with its backoff (never a black frame, a keyframe after), EREINIT
  * on a new size and on device removal, hostile pointer shapes, held frames,
- * rate-limited logs and the stats. */
+ * rate-limited logs and the stats; and the same decisions with the
+ * pictures kept by the backend (GPU mode: no pixels, the pointer handed
+ * out with each frame). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,6 +60,9 @@ struct fake {
     int64_t rec_at[128];
     int recreates;
     int new_w, new_h;
+    /* GPU mode: copy_desktop gets no destination; the backend's picture */
+    bool gpu;
+    uint32_t gpu_color;
     /* a frame request made "from another thread" once the clock passes this */
     int64_t request_at;
     struct pvs_dup *dup;
@@ -138,7 +143,18 @@ static enum pvs_dup_status f_copy(void *o, const struct pvs_image *dst)
     (void)o;
     if (!F.held || !F.cur.desk)
         F.misuse++;
-    if (dst->fmt != PVS_PIX_BGRA || dst->width != F.out_w || dst->height != F.out_h ||
+    if (F.gpu) {
+        if (dst)
+            F.misuse++;
+        if (F.cur.copy_st != PVS_DUP_OK) {
+            set_err(F.cur.copy_st);
+            return F.cur.copy_st;
+        }
+        F.copies++;
+        F.gpu_color = F.cur.color;
+        return PVS_DUP_OK;
+    }
+    if (!dst || dst->fmt != PVS_PIX_BGRA || dst->width != F.out_w || dst->height != F.out_h ||
         dst->stride[0] < dst->width * 4)
         F.misuse++;
     if (F.cur.copy_st != PVS_DUP_OK) {
@@ -985,6 +1001,75 @@ static void test_held_frames(void)
     pvs_dup_close(&d);
 }
 
+/* GPU pictures: the same decisions, no pixels here, the pointer handed out
+ * with each frame for the GPU to draw. */
+static void test_gpu_pictures(void)
+{
+    static const struct ev script[] = {
+        { .at_ms = 0, .desk = true, .color = 0xff101010, .pos = true, .x = 10, .y = 10,
+          .visible = true, .shape = true },
+        { .at_ms = 100, .pos = true, .x = 20, .y = 12, .visible = true },
+        { .at_ms = 200, .pos = true, .x = 20, .y = 12, .visible = false },
+        { .at_ms = 300, .desk = true, .color = 0xff202020, .copy_st = PVS_DUP_ACCESS_LOST },
+        { .at_ms = 400, .desk = true, .color = 0xff303030 },
+        { .at_ms = 500, .desk = true, .color = 0xff404040 },
+    };
+    struct pvs_dup_settings s;
+    settings(&s);
+    s.gpu_pictures = true;
+    memset(&F, 0, sizeof(F));
+    F.gpu = true; /* before start(), which keeps it */
+    struct pvs_dup *d = start(script, 6, &s);
+    F.gpu = true;
+    set_shape(0xffff0000);
+    struct pvs_frame f, g, h;
+
+    CHECK_INT(pvs_dup_next(d, &f, 1000), ==, 0);
+    CHECK(f.img.data[0] == NULL);
+    CHECK(f.img.width == W && f.img.height == H && f.img.fmt == PVS_PIX_BGRA);
+    CHECK_INT(F.gpu_color, ==, 0xff101010);
+    CHECK(f.pointer != NULL && f.pointer_x == 10 && f.pointer_y == 10);
+    CHECK(f.pointer && f.pointer->width == 2 && f.pointer->height == 2);
+    /* held: the pointer move is the second frame, numbered apart */
+    CHECK_INT(pvs_dup_next(d, &g, 1000), ==, 0);
+    CHECK(g.changed && g.pointer && g.pointer_x == 20 && g.pointer_y == 12);
+    CHECK_INT(pvs_dup_next(d, &h, 1000), ==, PVS_EAGAIN); /* both held */
+    pvs_dup_release(d, &f);                                /* only f is freed */
+    CHECK_INT(pvs_dup_next(d, &h, 1000), ==, 0);
+    CHECK_INT(F.now, ==, 200 * MS);
+    CHECK(h.pointer == NULL); /* hidden: nothing to draw */
+    CHECK_INT(pvs_dup_next(d, &f, 1000), ==, PVS_EAGAIN); /* g and h still held */
+    pvs_dup_release(d, &g);
+    pvs_dup_release(d, &h);
+
+    /* The copy at 300 ms fails: re-created at once, and the next image
+     * (400 ms) is a keyframe; the one after is not. */
+    CHECK_INT(pvs_dup_next(d, &f, 1000), ==, 0);
+    CHECK_INT(F.now, ==, 400 * MS);
+    CHECK(f.changed && f.keyframe);
+    CHECK_INT(F.recreates, ==, 1);
+    CHECK_INT(F.gpu_color, ==, 0xff303030);
+    pvs_dup_release(d, &f);
+    CHECK_INT(pvs_dup_next(d, &f, 1000), ==, 0);
+    CHECK(f.changed && !f.keyframe);
+    CHECK_INT(F.gpu_color, ==, 0xff404040);
+    pvs_dup_release(d, &f);
+    pvs_dup_close(&d);
+
+    /* Without compositing no pointer is handed out. */
+    settings(&s);
+    s.gpu_pictures = true;
+    s.composite_pointer = false;
+    d = start(script, 1, &s);
+    F.gpu = true;
+    set_shape(0xffff0000);
+    CHECK_INT(pvs_dup_next(d, &f, 1000), ==, 0);
+    CHECK(f.pointer == NULL && f.img.data[0] == NULL);
+    pvs_dup_release(d, &f);
+    CHECK_INT(F.misuse, ==, 0);
+    pvs_dup_close(&d);
+}
+
 /* A loss every second for a minute, before any picture: three lines a
  * minute, and the first of the next minute says what was left out. */
 static void test_log_rate_limit(void)
@@ -1066,6 +1151,7 @@ int main(void)
     RUN(test_device_removed);
     RUN(test_shapes);
     RUN(test_held_frames);
+    RUN(test_gpu_pictures);
     RUN(test_log_rate_limit);
     RUN(test_open_args);
     pvs_log_set_sink(NULL, NULL);

@@ -13,6 +13,7 @@
 #include "common/stamp.h"
 #include "encode/convert.h"
 #include "encode/encoder.h"
+#include "encode/feed.h"
 #include "tests/unit/test.h"
 
 /* ---- a pipeline of testsrc -> convert -> encode (-> decode) ------------- */
@@ -140,6 +141,71 @@ static void test_probe_reasons(void)
     o.width = 641;
     CHECK_INT(pvs_encoder_probe("libx264", &o, why, sizeof(why)), ==, PVS_EINVAL);
     CHECK(strstr(why, "641x360") != NULL);
+}
+
+/* Where pictures come from decides the path: system memory for every
+ * encoder that takes no D3D11 textures, whatever device it is offered
+ * (the device is never touched: a dangling pointer proves it); the feed
+ * converts on the CPU for a capture without a device and refuses frames
+ * of another size or a GPU frame it has no device for. */
+static void test_input_paths(void)
+{
+    struct pvs_encoder_opts o = { .codec = PVS_CODEC_H264, .width = 640, .height = 360, .fps = 60 };
+    char why[256];
+    CHECK_INT(pvs_encoder_probe("libx264", &o, why, sizeof(why)), ==, 0);
+    CHECK(!strcmp(why, "system memory"));
+    o.d3d11_device = (struct ID3D11Device *)(uintptr_t)0x10; /* never dereferenced */
+    CHECK_INT(pvs_encoder_probe("libx264", &o, why, sizeof(why)), ==, 0);
+    CHECK(!strcmp(why, "system memory (libx264 takes no D3D11 textures)"));
+    o.d3d11_device = NULL;
+
+    struct pvs_encoder *e = NULL;
+    CHECK_INT(pvs_encoder_open(&e, "libx264", &o), ==, 0);
+    CHECK(!pvs_encoder_zero_copy(e));
+    struct ID3D11Texture2D *tex = NULL;
+    int slice = -1;
+    CHECK_INT(pvs_encoder_gpu_input(e, &tex, &slice), ==, PVS_ENOTSUP);
+    CHECK(tex == NULL && slice == -1);
+
+    struct pvs_capture_opts co = { .width = 640, .height = 360, .fps = 60,
+                                   .content = PVS_CONTENT_DESKTOP, .gpu_frames = true };
+    struct pvs_capture *cap = NULL;
+    CHECK_INT(pvs_capture_open(&cap, "testsrc", &co), ==, 0);
+    CHECK(pvs_capture_d3d11_device(cap) == NULL); /* gpu_frames is the backend's to honour */
+    struct pvs_feed *fd = NULL;
+    CHECK_INT(pvs_feed_open(&fd, cap, e, 640, 360), ==, 0);
+    CHECK_INT(pvs_feed_path(fd), ==, PVS_FEED_CPU);
+    struct pvs_frame f;
+    CHECK_INT(pvs_capture_next(cap, &f, 1000), ==, 0);
+    CHECK_INT(pvs_feed_frame(fd, &f), ==, 0);
+    /* what the feed wrote is libyuv's conversion of the frame */
+    struct pvs_image *in = pvs_encoder_input(e);
+    uint8_t *ref = malloc(pvs_image_packed_size(in->fmt, 640, 360));
+    struct pvs_image want;
+    pvs_image_wrap_packed(&want, in->fmt, 640, 360, ref);
+    CHECK_INT(pvs_convert(&f.img, &want), ==, 0);
+    int diff = 0;
+    for (int y = 0; y < 360; y++)
+        diff += memcmp(in->data[0] + (size_t)y * in->stride[0], ref + (size_t)y * 640, 640) != 0;
+    CHECK_INT(diff, ==, 0);
+    free(ref);
+    struct pvs_packet pkt;
+    CHECK_INT(pvs_encoder_encode(e, 0, f.capture_ns, true, &pkt), ==, 0);
+    CHECK(pkt.keyframe && pkt.size > 0);
+
+    struct pvs_frame other = f;
+    other.img.width = 320;
+    CHECK_INT(pvs_feed_frame(fd, &other), ==, PVS_EREINIT);
+    other = f;
+    other.texture = (struct ID3D11Texture2D *)(uintptr_t)0x10; /* never dereferenced */
+    CHECK_INT(pvs_feed_frame(fd, &other), ==, PVS_EINVAL);
+    pvs_capture_release(cap, &f);
+    CHECK_INT(pvs_feed_open(NULL, cap, e, 640, 360), ==, PVS_EINVAL);
+    pvs_feed_close(&fd);
+    CHECK(fd == NULL);
+    pvs_feed_close(NULL);
+    pvs_capture_close(&cap);
+    pvs_encoder_close(&e);
 }
 
 static void test_bad_options(void)
@@ -388,6 +454,7 @@ int main(void)
 {
     RUN(test_auto_falls_back_to_software);
     RUN(test_probe_reasons);
+    RUN(test_input_paths);
     RUN(test_bad_options);
     RUN(test_x264_zero_delay_and_idr);
     RUN(test_bitrate_change_in_place);

@@ -149,6 +149,46 @@ static void test_gamepad_release_all(void)
     CHECK_INT(pvs_input_channel((enum pvs_input_type)0x27), ==, PVS_EINVAL);
 }
 
+/* GAMEPAD's optional kind byte: written for a DualShock 4 only, so an
+ * Xbox pad's message is what servers from before kinds read; read when it
+ * is there; an unknown kind is an Xbox pad. */
+static void test_gamepad_kind(void)
+{
+    struct pvs_input_event ev = {.type = PVS_INPUT_GAMEPAD};
+    ev.u.pad = (struct pvs_gamepad){.pad = 1, .connected = true, .kind = PVS_PAD_KIND_DS4,
+                                    .buttons = 1u << PVS_PAD_B, .rt = 3};
+    static const uint8_t ds4[] = {0x25, 0x01, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0,
+                                  0, 0, 0x00, 0x03, 0x01};
+    uint8_t buf[PVS_INPUT_MAX_MESSAGE];
+    CHECK_INT(pvs_input_encode(&ev, buf, sizeof(buf)), ==, sizeof(ds4));
+    CHECK(memcmp(buf, ds4, sizeof(ds4)) == 0);
+    struct pvs_input_event p;
+    CHECK_INT(pvs_input_parse(ds4, sizeof(ds4), &p), ==, 0);
+    CHECK_INT(p.u.pad.kind, ==, PVS_PAD_KIND_DS4);
+    CHECK_INT(p.u.pad.rt, ==, 3);
+
+    /* The same pad from an older client (no byte 14): an Xbox 360 pad. */
+    CHECK_INT(pvs_input_parse(ds4, sizeof(ds4) - 1, &p), ==, 0);
+    CHECK_INT(p.u.pad.kind, ==, PVS_PAD_KIND_XBOX360);
+    CHECK_INT(p.u.pad.buttons, ==, 1u << PVS_PAD_B);
+
+    /* A kind from a later client: an Xbox 360 pad, the event kept. */
+    uint8_t later[sizeof(ds4) + 2];
+    memcpy(later, ds4, sizeof(ds4));
+    later[15] = 0x07;
+    later[16] = later[17] = 0xee;
+    CHECK_INT(pvs_input_parse(later, sizeof(later), &p), ==, 0);
+    CHECK_INT(p.u.pad.kind, ==, PVS_PAD_KIND_XBOX360);
+
+    /* Xbox pads, and kinds this version does not know, encode as before. */
+    ev.u.pad.kind = PVS_PAD_KIND_XBOX360;
+    CHECK_INT(pvs_input_encode(&ev, buf, sizeof(buf)), ==, 15);
+    ev.u.pad.kind = 9;
+    CHECK_INT(pvs_input_encode(&ev, buf, sizeof(buf)), ==, 15);
+    ev.u.pad.kind = PVS_PAD_KIND_DS4;
+    CHECK_INT(pvs_input_encode(&ev, buf, 15), ==, PVS_EINVAL);
+}
+
 static void refused(const uint8_t *msg, size_t len)
 {
     struct pvs_input_event p = {.type = PVS_INPUT_KEY, .u.key = {7, true}};
@@ -382,6 +422,7 @@ int main(void)
     RUN(test_pointer);
     RUN(test_button_wheel);
     RUN(test_gamepad_release_all);
+    RUN(test_gamepad_kind);
     RUN(test_ranges);
     RUN(test_tables);
     RUN(test_uinput_map);
