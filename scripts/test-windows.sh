@@ -851,6 +851,11 @@ check_service() {
     wait_for_line "$logs/worker.log" "control server listening on UDP \*:$port" 20 ||
         SVC_BAD+=("the worker did not start listening (see $logs/worker.log)")
     svc_step status-running 0 status
+    # Pairing commands work on the service's store while it is installed.
+    WINEPREFIX=$SVC_PREFIX timeout 60 "$WINE_RUN" "$SERVER_W" clients >"$OUT/service-clients.txt" 2>&1 ||
+        SVC_BAD+=("clients failed with the service installed (see $OUT/service-clients.txt)")
+    grep -q "The pvstream service is installed: working on its keys" "$OUT/service-clients.txt" ||
+        SVC_BAD+=("clients did not use the service's store (see $OUT/service-clients.txt)")
     # A worker that dies is started again, and the log says how it ended.
     local pid
     pid=$(svc_worker_pid)
@@ -881,7 +886,7 @@ check_service() {
     if [ ${#SVC_BAD[@]} -ne 0 ]; then
         result FAIL $name "$(IFS=';'; echo "${SVC_BAD[*]}")"
     else
-        result ok $name "install, start, status, stop, uninstall through Wine's service manager; worker restarted after a kill (${restart_line:-?}); $wine_gaps" \
+        result ok $name "install, start, status, stop, uninstall through Wine's service manager; clients on the service's store; worker restarted after a kill (${restart_line:-?}); $wine_gaps" \
             "{\"restart\": \"${restart_line//\"/}\"}"
     fi
 }

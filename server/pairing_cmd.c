@@ -1,16 +1,41 @@
 /* `pvstream-server pair`, `clients` and `unpair NAME`: the server's side of
  * PIN pairing (net/pairing.h) and the list of paired clients, kept in the
- * configuration directory (docs/security.md, "Where keys live"). */
+ * configuration directory (docs/security.md, "Where keys live"). Where the
+ * pvstream service is installed (Windows), they work on the service's
+ * store, which the running service reads: pairing works while it runs. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/platform/keyfile.h"
 #include "common/platform/platform.h"
 #include "net/identity.h"
 #include "net/pairing.h"
 #include "server/server.h"
+#include "server/service.h"
+
+/* For pair, clients and unpair (not the server itself, which stays in the
+ * store of whoever runs it): the service's store where the service is
+ * installed and PVS_CONFIG_DIR does not say otherwise; said once. Returns
+ * 0 or PVS_ECONFIG (not elevated: logged). */
+static int choose_store(void)
+{
+    static int chosen = 1;
+    if (chosen <= 0)
+        return chosen;
+    const char *env = getenv("PVS_CONFIG_DIR");
+    chosen = 0;
+    if ((!env || !*env) && pvs_service_installed()) {
+        chosen = pvs_keyfile_use_service_store();
+        if (!chosen)
+            printf("The pvstream service is installed: working on its keys and paired clients "
+                   "(%%ProgramData%%\\pvstream).\n");
+    }
+    return chosen;
+}
 
 int pvs_server_key_paths(char *key, size_t key_len, char *clients, size_t clients_len)
 {
@@ -28,7 +53,9 @@ int pvs_server_pair(const struct pvs_server_settings *s, const volatile sig_atom
 {
     char key_path[600], clients_path[600];
     struct pvs_identity me;
-    int err = pvs_server_key_paths(key_path, sizeof(key_path), clients_path, sizeof(clients_path));
+    int err = choose_store();
+    if (!err)
+        err = pvs_server_key_paths(key_path, sizeof(key_path), clients_path, sizeof(clients_path));
     if (!err)
         err = pvs_identity_load_or_create(key_path, &me);
     if (!err)
@@ -88,7 +115,9 @@ int pvs_server_list_clients(void)
     char key_path[600], clients_path[600];
     struct pvs_peer *list = NULL;
     int n = 0;
-    int err = pvs_server_key_paths(key_path, sizeof(key_path), clients_path, sizeof(clients_path));
+    int err = choose_store();
+    if (!err)
+        err = pvs_server_key_paths(key_path, sizeof(key_path), clients_path, sizeof(clients_path));
     if (!err)
         err = pvs_peers_load(clients_path, &list, &n);
     if (err) {
@@ -115,7 +144,9 @@ int pvs_server_list_clients(void)
 int pvs_server_unpair(const char *name)
 {
     char key_path[600], clients_path[600];
-    int err = pvs_server_key_paths(key_path, sizeof(key_path), clients_path, sizeof(clients_path));
+    int err = choose_store();
+    if (!err)
+        err = pvs_server_key_paths(key_path, sizeof(key_path), clients_path, sizeof(clients_path));
     if (!err)
         err = pvs_peers_remove(clients_path, name);
     if (err == PVS_ENOENT) {

@@ -31,6 +31,11 @@ int pvs_service_worker_begin(int *argc, char **argv, void (*on_stop)(void))
     return PVS_ENOTSUP;
 }
 
+bool pvs_service_installed(void)
+{
+    return false;
+}
+
 #else /* _WIN32 */
 
 #define WIN32_LEAN_AND_MEAN
@@ -99,6 +104,18 @@ static SC_HANDLE open_service(SC_HANDLE m, const char *cmd, DWORD access, bool *
     else if (!s)
         say_error(cmd, "opening the pvstream service", err);
     return s;
+}
+
+bool pvs_service_installed(void)
+{
+    SC_HANDLE m = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
+    if (!m)
+        return false;
+    SC_HANDLE s = OpenServiceW(m, SERVICE_NAME, SERVICE_QUERY_STATUS);
+    if (s)
+        CloseServiceHandle(s);
+    CloseServiceHandle(m);
+    return s != NULL;
 }
 
 /* The manager and the service, for the commands that act on it. */

@@ -14,6 +14,8 @@
 #ifndef PVS_SERVICE_H
 #define PVS_SERVICE_H
 
+#include <stdbool.h>
+
 /* `pvstream-server service ARGS`: argv[0] is the first word after
  * "service". Returns the process's exit status: 0, 1 (failed, said why),
  * 2 (bad command line); `status`: 0 running, 3 not running, 4 not
@@ -26,5 +28,9 @@ int pvs_service_command(int argc, char **argv);
  * service signals the event. Returns 0, or a negative PVS_E* code after
  * saying why; PVS_ENOTSUP elsewhere than on Windows. */
 int pvs_service_worker_begin(int *argc, char **argv, void (*on_stop)(void));
+
+/* Whether the pvstream service is installed here (always false elsewhere
+ * than on Windows). */
+bool pvs_service_installed(void);
 
 #endif

@@ -26,6 +26,15 @@
  * every failure is logged. buf must not be NULL and len not 0. */
 int pvs_keyfile_dir(char *buf, size_t len);
 
+/* Windows: from now on, work in the store of the pvstream service (run as
+ * LocalSystem) instead of the user's: %ProgramData%\pvstream, files owned
+ * by Administrators and readable by SYSTEM and Administrators only, and
+ * files owned by SYSTEM or Administrators trusted. For `pvstream-server
+ * pair`, `clients` and `unpair` while the service is installed. Needs an
+ * elevated administrator: returns PVS_ECONFIG (logged, with what to do)
+ * otherwise. PVS_ENOTSUP on POSIX, where there is no such service. */
+int pvs_keyfile_use_service_store(void);
+
 /* Opens and reads `path` whole if it is a regular file (not a link or other
  * reparse point) owned by the user running pvstream that nobody else may
  * read or change:

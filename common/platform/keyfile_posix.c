@@ -91,6 +91,11 @@ int pvs_keyfile_dir(char *buf, size_t len)
     return make_dirs(buf);
 }
 
+int pvs_keyfile_use_service_store(void)
+{
+    return PVS_ENOTSUP;
+}
+
 /* ---- reading a trusted file ----------------------------------------------- */
 
 int pvs_keyfile_read(const char *path, const char *what, bool secret, size_t max,

@@ -183,7 +183,18 @@ struct who {
     } user;
     union sid_buf system, admins, owner_rights;
     bool is_system;  /* running as LocalSystem */
+    bool for_service;/* an administrator working in the service's store */
 };
+
+/* pvs_keyfile_use_service_store() was called. */
+static bool service_store;
+
+/* The service's rules apply: LocalSystem itself, or an administrator
+ * working in its store. */
+static bool service_rules(const struct who *w)
+{
+    return w->is_system || w->for_service;
+}
 
 static PSID who_user(struct who *w)
 {
@@ -217,6 +228,32 @@ static int who_am_i(struct who *w)
         return PVS_EEXTERNAL;
     }
     w->is_system = EqualSid(who_user(w), &w->system) != 0;
+    w->for_service = service_store && !w->is_system;
+    return 0;
+}
+
+/* Whether this process runs elevated (an administrator's full token). */
+static bool elevated(void)
+{
+    HANDLE token;
+    TOKEN_ELEVATION te = { 0 };
+    DWORD n = 0;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+        return false;
+    BOOL ok = GetTokenInformation(token, TokenElevation, &te, sizeof(te), &n);
+    CloseHandle(token);
+    return ok && te.TokenIsElevated;
+}
+
+int pvs_keyfile_use_service_store(void)
+{
+    if (!elevated()) {
+        PVS_LOG_E("the pvstream service keeps its keys and paired clients where only "
+                  "administrators may write: run this from an elevated Command Prompt "
+                  "(\"Run as administrator\")");
+        return PVS_ECONFIG;
+    }
+    service_store = true;
     return 0;
 }
 
@@ -264,20 +301,22 @@ struct private_sd {
     SECURITY_ATTRIBUTES sa;
 };
 
-/* Owned by the user, full control for the user alone (LocalSystem: SYSTEM
- * and Administrators), nothing inherited from the parent; a directory's
- * ACEs are inherited by what is made in it. The owner is set, not left to
- * the token's default, which for an elevated administrator is the
- * Administrators group. */
+/* Owned by the user, full control for the user alone (the service's
+ * store: SYSTEM and Administrators), nothing inherited from the parent; a
+ * directory's ACEs are inherited by what is made in it. The owner is set,
+ * not left to the token's default, which for an elevated administrator is
+ * the Administrators group; in the service's store an administrator makes
+ * files owned by that group (only SYSTEM itself may own by SYSTEM). */
 static int private_sd_init(struct private_sd *p, struct who *w, bool dir)
 {
     DWORD flags = dir ? OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE : 0;
-    PSID owner = w->is_system ? (PSID)&w->system : who_user(w);
+    PSID owner = w->is_system ? (PSID)&w->system : w->for_service ? (PSID)&w->admins : who_user(w);
+    PSID first = service_rules(w) ? (PSID)&w->system : who_user(w);
     bool ok = InitializeAcl(&p->dacl.acl, sizeof(p->dacl), ACL_REVISION) &&
               AddAccessAllowedAceEx(&p->dacl.acl, ACL_REVISION, flags, FILE_ALL_ACCESS,
-                                    owner) &&
-              (!w->is_system || AddAccessAllowedAceEx(&p->dacl.acl, ACL_REVISION, flags,
-                                                      FILE_ALL_ACCESS, &w->admins)) &&
+                                    first) &&
+              (!service_rules(w) || AddAccessAllowedAceEx(&p->dacl.acl, ACL_REVISION, flags,
+                                                          FILE_ALL_ACCESS, &w->admins)) &&
               InitializeSecurityDescriptor(&p->sd, SECURITY_DESCRIPTOR_REVISION) &&
               SetSecurityDescriptorOwner(&p->sd, owner, FALSE) &&
               SetSecurityDescriptorDacl(&p->sd, TRUE, &p->dacl.acl, FALSE) &&
@@ -397,16 +436,16 @@ int pvs_keyfile_dir(char *buf, size_t len)
     int n;
     if ((v = env_utf8(L"PVS_CONFIG_DIR"))) {
         n = snprintf(buf, len, "%s", v);
-    } else if (w.is_system && (v = env_utf8(L"ProgramData"))) {
+    } else if (service_rules(&w) && (v = env_utf8(L"ProgramData"))) {
         /* A service's %APPDATA% is under C:\Windows\System32: not a place
          * for data of ours. */
         n = snprintf(buf, len, "%s\\pvstream", v);
-    } else if (!w.is_system && (v = env_utf8(L"APPDATA"))) {
+    } else if (!service_rules(&w) && (v = env_utf8(L"APPDATA"))) {
         n = snprintf(buf, len, "%s\\pvstream", v);
     } else {
         PVS_LOG_E("cannot find a configuration directory: %s is not set; set "
                   "PVS_CONFIG_DIR to the directory pvstream should keep its keys in",
-                  w.is_system ? "ProgramData" : "APPDATA");
+                  service_rules(&w) ? "ProgramData" : "APPDATA");
         return PVS_ECONFIG;
     }
     free(v);
@@ -427,7 +466,7 @@ int pvs_keyfile_dir(char *buf, size_t len)
 /* Whether `sid` may own or hold rights on one of our files. */
 static bool trusted_owner(struct who *w, PSID sid)
 {
-    if (w->is_system)
+    if (service_rules(w))
         return EqualSid(sid, &w->system) || EqualSid(sid, &w->admins);
     return EqualSid(sid, who_user(w));
 }
@@ -470,7 +509,7 @@ static int check_security(HANDLE h, struct who *w, const char *path, const char 
         PVS_LOG_E("cannot read the permissions of the %s %s: %s", what, path, WIN_TEXT(e));
         return win_err(e);
     }
-    const char *grant = w->is_system ? GRANT_SYSTEM : GRANT_USER;
+    const char *grant = service_rules(w) ? GRANT_SYSTEM : GRANT_USER;
     const char *secret_advice = secret ? " (if others could read it, the key may be "
                                          "known: delete the file to make a new key, "
                                          "then pair again)" : "";
@@ -485,7 +524,7 @@ static int check_security(HANDLE h, struct who *w, const char *path, const char 
         PVS_LOG_E("the %s %s is refused: it belongs to another user (%s, you are %s); "
                   "run pvstream as its owner, or make it yours (as an administrator): "
                   "icacls \"%s\" /setowner %s", what, path, who_text, me_text, path,
-                  w->is_system ? OWNER_SYSTEM : OWNER_USER);
+                  service_rules(w) ? OWNER_SYSTEM : OWNER_USER);
         rc = PVS_ECONFIG;
         goto done;
     }
