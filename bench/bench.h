@@ -20,6 +20,8 @@ int pvs_bench_stampread(int argc, char **argv);
 int pvs_bench_e2e(int argc, char **argv);
 int pvs_bench_paint(int argc, char **argv);
 int pvs_bench_audio(int argc, char **argv);
+int pvs_bench_link(int argc, char **argv);
+int pvs_bench_abr(int argc, char **argv);
 
 /* Parses a subcommand's options (after argv[0]) into `settings`, printing
  * usage for --help and a clear error for a bad option. Returns -1 to go on,
@@ -54,9 +56,12 @@ void pvs_bench_find_program(char *out, size_t len, const char *env, const char *
 /* A UDP port whose next port is free too (a server's control and media
  * ports), or -1. */
 int pvs_bench_free_port(void);
-/* The first 64 KiB of a file, NUL-terminated (the caller frees); NULL when
- * it cannot be read. */
+/* A whole file (up to 256 MiB), NUL-terminated (the caller frees); NULL
+ * when it cannot be read. */
 char *pvs_bench_read_all(const char *path);
+/* The number after "key": in JSON text (inside the object that follows
+ * "section": when section is not NULL), or -1 when absent. */
+double pvs_bench_json_number(const char *text, const char *section, const char *key);
 
 /* A small streaming JSON writer: enough for flat objects and nesting. */
 struct pvs_json {
@@ -69,6 +74,10 @@ int pvs_json_open(struct pvs_json *j, const char *path);
 int pvs_json_close(struct pvs_json *j); /* 0, or PVS_EIO when writing failed (and says so) */
 void pvs_json_begin(struct pvs_json *j, const char *key);  /* an object; key NULL at top */
 void pvs_json_end(struct pvs_json *j);
+/* An array; its elements are written with key NULL (pvs_json_begin(j, NULL)
+ * for objects in it). */
+void pvs_json_array(struct pvs_json *j, const char *key);
+void pvs_json_array_end(struct pvs_json *j);
 void pvs_json_str(struct pvs_json *j, const char *key, const char *v);
 void pvs_json_num(struct pvs_json *j, const char *key, double v);
 void pvs_json_int(struct pvs_json *j, const char *key, int64_t v);

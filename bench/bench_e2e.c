@@ -128,26 +128,6 @@ static int draw_trace(const char *csv, const char *svg, const char *title)
     return err ? (err < 0 ? err : PVS_ENOMEM) : 0;
 }
 
-/* The number after "key": inside the object that follows "section":. */
-static double json_number(const char *text, const char *section, const char *key)
-{
-    const char *p = text;
-    if (section) {
-        char s[64];
-        snprintf(s, sizeof(s), "\"%s\"", section);
-        p = strstr(text, s);
-        if (!p)
-            return -1;
-    }
-    char k[64];
-    snprintf(k, sizeof(k), "\"%s\"", key);
-    p = strstr(p, k);
-    if (!p)
-        return -1;
-    p = strchr(p + strlen(k), ':');
-    return p ? strtod(p + 1, NULL) : -1;
-}
-
 int pvs_bench_e2e(int argc, char **argv)
 {
     struct settings s = { .size = { 1920, 1080 }, .fps = 60, .seconds = 10, .encoder = "auto" };
@@ -270,16 +250,16 @@ int pvs_bench_e2e(int argc, char **argv)
     printf("pvstream-bench e2e: %dx%d at %d fps, encoder %s, %d s\n", s.size[0], s.size[1], s.fps,
            encoder, s.seconds);
     printf("frames decoded %.0f (%.0f measured from their stamp), lost %.0f, keyframe requests %.0f\n",
-           json_number(text, NULL, "frames_decoded"), json_number(text, NULL, "frames_stamped"),
-           json_number(text, NULL, "frames_lost"), json_number(text, NULL, "keyframe_requests"));
+           pvs_bench_json_number(text, NULL, "frames_decoded"), pvs_bench_json_number(text, NULL, "frames_stamped"),
+           pvs_bench_json_number(text, NULL, "frames_lost"), pvs_bench_json_number(text, NULL, "keyframe_requests"));
     printf("stages: capture = painted -> captured, host = captured -> sent (convert, encode, "
            "FEC, SRTP), network = sent -> frame complete, glass_to_glass = painted -> decoded\n");
     printf("%-16s %9s %9s %9s %9s\n", "stage", "p50 ms", "p95 ms", "p99 ms", "max ms");
     static const char *const stages[] = { "capture", "host", "network", "decode", "glass_to_glass" };
     for (int i = 0; i < 5; i++)
-        printf("%-16s %9.2f %9.2f %9.2f %9.2f\n", stages[i], json_number(text, stages[i], "p50_ms"),
-               json_number(text, stages[i], "p95_ms"), json_number(text, stages[i], "p99_ms"),
-               json_number(text, stages[i], "max_ms"));
+        printf("%-16s %9.2f %9.2f %9.2f %9.2f\n", stages[i], pvs_bench_json_number(text, stages[i], "p50_ms"),
+               pvs_bench_json_number(text, stages[i], "p95_ms"), pvs_bench_json_number(text, stages[i], "p99_ms"),
+               pvs_bench_json_number(text, stages[i], "max_ms"));
     if (s.svg[0]) {
         char title[160];
         snprintf(title, sizeof(title), "pvstream e2e: %dx%d at %d fps, %s, painted -> decoded",

@@ -18,9 +18,11 @@ static const struct {
     { "capture", pvs_bench_capture, "test desktop pacing and cost at a size and rate" },
     { "fec", pvs_bench_fec, "Reed-Solomon FEC encode and decode time per block" },
     { "net", pvs_bench_net, "media transport over loopback: latency, loss, recovery, CPU" },
+    { "link", pvs_bench_link, "UDP relay emulating a link: rate, queue, delay, jitter, loss, on schedules" },
 #ifndef _WIN32 /* they start Xvfb, PulseAudio and the programs */
     { "e2e", pvs_bench_e2e, "Xvfb + painter + server + headless client: painted -> decoded latency" },
     { "audio", pvs_bench_audio, "private PulseAudio + server + headless client: audio latency, SNR, loss" },
+    { "abr", pvs_bench_abr, "server -> emulated link -> headless client: rate control on and off" },
 #endif
     { "stampread", pvs_bench_stampread, "raw frames on stdin: how old each one is, by its stamp" },
 #ifndef _WIN32

@@ -47,10 +47,43 @@ char *pvs_bench_read_all(const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    char *buf = malloc(1 << 16);
-    size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1)
+            break; /* the end, or an error: what was read */
+        char *more = cap < ((size_t)256 << 20) ? realloc(buf, cap * 2) : NULL;
+        if (!more) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf = more;
+            cap *= 2;
+        }
+    }
     fclose(f);
     if (buf)
         buf[n] = '\0';
     return buf;
+}
+
+/* The number after "key": inside the object that follows "section":. */
+double pvs_bench_json_number(const char *text, const char *section, const char *key)
+{
+    const char *p = text;
+    if (section) {
+        char s[64];
+        snprintf(s, sizeof(s), "\"%s\"", section);
+        p = strstr(text, s);
+        if (!p)
+            return -1;
+    }
+    char k[64];
+    snprintf(k, sizeof(k), "\"%s\"", key);
+    p = strstr(p, k);
+    if (!p)
+        return -1;
+    p = strchr(p + strlen(k), ':');
+    return p ? strtod(p + 1, NULL) : -1;
 }

@@ -119,19 +119,40 @@ static void key(struct pvs_json *j, const char *k)
     }
 }
 
-void pvs_json_begin(struct pvs_json *j, const char *k)
+/* Objects and arrays nest the same way. */
+static void open_nest(struct pvs_json *j, const char *k, char c)
 {
     key(j, k);
-    fputc('{', j->f);
+    fputc(c, j->f);
     if (j->depth < 15)
         j->need_comma[++j->depth] = false;
 }
 
-void pvs_json_end(struct pvs_json *j)
+static void close_nest(struct pvs_json *j, char c)
 {
-    fputc('}', j->f);
+    fputc(c, j->f);
     if (j->depth > 0)
         j->depth--;
+}
+
+void pvs_json_begin(struct pvs_json *j, const char *k)
+{
+    open_nest(j, k, '{');
+}
+
+void pvs_json_end(struct pvs_json *j)
+{
+    close_nest(j, '}');
+}
+
+void pvs_json_array(struct pvs_json *j, const char *k)
+{
+    open_nest(j, k, '[');
+}
+
+void pvs_json_array_end(struct pvs_json *j)
+{
+    close_nest(j, ']');
 }
 
 void pvs_json_str(struct pvs_json *j, const char *k, const char *v)

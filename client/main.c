@@ -35,8 +35,8 @@ struct app {
     struct pvs_present *present;
     struct pvs_sdl_input input;
     bool overlay;
-    char overlay_text[7][128];
-    const char *overlay_lines[7];
+    char overlay_text[8][128];
+    const char *overlay_lines[8];
     int overlay_n;
     int64_t start_us;
     int64_t deadline_us;       /* --seconds: when to stop; 0: not started */
@@ -77,6 +77,7 @@ static void build_overlay(struct app *a, const struct pvs_client_second *sec,
              (unsigned long long)sec->lost, sec->loss_pct, (unsigned long long)sec->recovered,
              (unsigned long long)sec->replaced);
     pvs_client_stats_format_audio(sec, a->overlay_text[i++], 128);
+    pvs_client_stats_format_abr(sec, a->overlay_text[i++], 128);
     if (a->input.grabbed)
         snprintf(a->overlay_text[i++], 128, "input grabbed (ctrl+alt+g releases)");
     a->overlay_n = i;
@@ -343,6 +344,7 @@ int main(int argc, char **argv)
         .host = a->opt.host,
         .port = a->opt.port,
         .media_port = (uint16_t)a->opt.media_port,
+        .media_announce = (uint16_t)a->opt.media_announce,
         .decoder = a->opt.decoder,
         .losssim = a->opt.losssim,
         .record = a->opt.record,

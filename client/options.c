@@ -37,6 +37,9 @@ const struct pvs_option pvs_client_options[] = {
         "write each decoded frame's stage times as CSV (pvstream-bench e2e draws them)"),
     OPT("media-port", PVS_OPT_INT, media_port, 0, 65535, "N",
         "local UDP port for media; 0 = any free port"),
+    OPT("media-announce", PVS_OPT_INT, media_announce, 0, 65535, "N",
+        "the media port told to the server, when a relay in between takes the media there "
+        "(pvstream-bench link on one machine); 0 = the port bound"),
     OPT("losssim", PVS_OPT_STRING, losssim, 0, 0, "SPEC",
         "simulate network trouble on received media (tests only), e.g. loss=5,burst=3,seed=1"),
     OPT("connect-timeout", PVS_OPT_INT, connect_timeout, 1, 600, "S",

@@ -28,6 +28,7 @@ struct pvs_client_opts {
     char record[PVS_OPT_STRING_MAX];
     char trace[PVS_OPT_STRING_MAX];
     int media_port;                     /* 0: any free port */
+    int media_announce;                 /* the port told to the server; 0: media_port's */
     char losssim[PVS_OPT_STRING_MAX];
     int connect_timeout;                /* seconds before "no answer" */
     int size[2];                        /* the mode to ask the server for; 0x0: the display's */

@@ -3,6 +3,7 @@
 #include "client/session.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,10 +17,14 @@
 #include "common/stamp.h"
 #include "common/platform/platform.h"
 #include "net/control.h"
+#include "net/feedback.h"
 #include "net/receiver.h"
 
 #define KEYFRAME_MIN_INTERVAL_US 100000
 #define STATS_INTERVAL_US 1000000
+/* FEEDBACK this often: the server's rate control reacts within a couple of
+ * frame intervals of a change (docs/abr.md). */
+#define FEEDBACK_INTERVAL_US 25000
 #define SNAPSHOT_INTERVAL_US 100000
 #define AUDIO_COLLECT_US 100000
 #define META_RING 32
@@ -89,6 +94,7 @@ struct pvs_session {
     struct rx_counts closed;         /* receivers closed so far */
     struct rx_counts open_rx;        /* the open one, last snapshot */
     uint32_t jitter_us;
+    struct pvs_feedback_queue feedback; /* arrivals for the next FEEDBACK */
 
     /* the mailbox */
     pvs_mutex box_lock;
@@ -105,6 +111,7 @@ struct pvs_session {
     int64_t since_us;                /* connecting since */
     int64_t last_keyframe_us;
     int64_t last_stats_us;
+    int64_t last_feedback_us;
 };
 
 static struct rx_counts counts_of(const struct pvs_receiver_stats *st)
@@ -269,6 +276,20 @@ static void handle_frame(struct pvs_session *s, const struct pvs_rframe *f)
         post_picture(s, &d, t1);
 }
 
+/* The reassembly's arrival records, queued for the next FEEDBACK. */
+static void collect_arrivals(struct pvs_session *s)
+{
+    struct pvs_frame_arrival arr[16];
+    int n;
+    while ((n = pvs_receiver_take_arrivals(s->rx, arr, 16)) > 0) {
+        struct pvs_receiver_stats st;
+        pvs_receiver_get_stats(s->rx, &st);
+        pvs_mutex_lock(&s->stats_lock);
+        pvs_feedback_add(&s->feedback, arr, n, st.frames.packets, st.frames.seq_gaps);
+        pvs_mutex_unlock(&s->stats_lock);
+    }
+}
+
 static int receive_thread(void *arg)
 {
     struct pvs_session *s = arg;
@@ -280,6 +301,7 @@ static int receive_thread(void *arg)
         int64_t now = pvs_time_us();
         if (pvs_receiver_want_keyframe(s->rx))
             ask_keyframe(s, PVS_CTL_KEYFRAME_LOST);
+        collect_arrivals(s);
         if (now - s->last_snapshot_us >= SNAPSHOT_INTERVAL_US) {
             snapshot(s);
             s->last_snapshot_us = now;
@@ -541,6 +563,19 @@ static void stop_rumble(struct pvs_session *s)
             set_rumble(s, i, 0, 0, 0);
 }
 
+static void take_rate(struct pvs_session *s, const struct pvs_ctl_rate *r)
+{
+    struct pvs_client_abr a = {
+        .estimate_bps = r->estimate_bps, .bitrate_bps = r->bitrate_bps, .pace_bps = r->pace_bps,
+        .queue_delay_ms = r->queue_delay_us == PVS_CTL_RATE_NO_QUEUE ? NAN
+                                                                     : r->queue_delay_us / 1e3,
+        .fec_percent = r->fec_percent, .changes = r->changes,
+    };
+    pvs_mutex_lock(&s->stats_lock);
+    pvs_client_stats_abr(s->stats, &a);
+    pvs_mutex_unlock(&s->stats_lock);
+}
+
 static void handle_event(struct pvs_session *s, struct pvs_control_event *ev, int64_t now)
 {
     switch (ev->type) {
@@ -563,6 +598,9 @@ static void handle_event(struct pvs_session *s, struct pvs_control_event *ev, in
     case PVS_CONTROL_EV_STREAM:
         if (s->keyed)
             configure(s, &ev->u.stream);
+        break;
+    case PVS_CONTROL_EV_RATE:
+        take_rate(s, &ev->u.rate);
         break;
     case PVS_CONTROL_EV_RUMBLE: {
         const struct pvs_ctl_rumble *r = &ev->u.rumble;
@@ -634,6 +672,26 @@ static void send_stats(struct pvs_session *s)
         PVS_LOG_D("sending STATS: %s", pvs_strerror(rc));
 }
 
+/* Everything queued since the last FEEDBACK, in as many messages as it
+ * takes (usually one). */
+static void send_feedback(struct pvs_session *s)
+{
+    for (;;) {
+        struct pvs_ctl_feedback fb;
+        pvs_mutex_lock(&s->stats_lock);
+        bool have = pvs_feedback_take(&s->feedback, &fb);
+        pvs_mutex_unlock(&s->stats_lock);
+        if (!have)
+            return;
+        int rc = pvs_control_client_send_feedback(s->ctl, &fb);
+        if (rc < 0) {
+            if (rc != PVS_ENOENT)
+                PVS_LOG_D("sending FEEDBACK: %s", pvs_strerror(rc));
+            return;
+        }
+    }
+}
+
 int pvs_session_service(struct pvs_session *s, int timeout_ms)
 {
     struct pvs_control_event ev;
@@ -688,6 +746,10 @@ int pvs_session_service(struct pvs_session *s, int timeout_ms)
         if (now - s->last_stats_us >= STATS_INTERVAL_US) {
             send_stats(s);
             s->last_stats_us = now;
+        }
+        if (now - s->last_feedback_us >= FEEDBACK_INTERVAL_US) {
+            send_feedback(s);
+            s->last_feedback_us = now;
         }
     }
 
@@ -803,7 +865,9 @@ int pvs_session_open(struct pvs_session **out, const struct pvs_session_config *
     pvs_control_client_default_config(&cc);
     cc.host = s->host;
     cc.port = cfg->port;
-    cc.hello.media_port = pvs_addr_port(&bound);
+    /* A relay on the same machine cannot take our port: it takes another,
+     * which we announce, and passes the media on to ours. */
+    cc.hello.media_port = cfg->media_announce ? cfg->media_announce : pvs_addr_port(&bound);
     cc.hello.display_width = cfg->display_width;
     cc.hello.display_height = cfg->display_width ? cfg->display_height : 0;
     cc.hello.display_hz = cfg->display_hz;

@@ -31,6 +31,7 @@ struct pvs_session_config {
     const char *host;          /* server name or IPv4 address */
     uint16_t port;
     uint16_t media_port;       /* local UDP port; 0: any free one */
+    uint16_t media_announce;   /* the port told to the server; 0: the one bound */
     const char *decoder;       /* "auto", "software" or a device type */
     const char *losssim;       /* NULL or "": off */
     const char *record;        /* NULL or "": off; else the received stream goes there */

@@ -31,6 +31,8 @@ struct pvs_client_stats *pvs_client_stats_new(int64_t now_us)
     pvs_stats_reset(&s->av_abs);
     s->av_audio_ms = s->av_video_ms = NAN;
     s->win_start_us = now_us;
+    s->start_us = now_us;
+    s->abr.queue_delay_ms = NAN;
     return s;
 }
 
@@ -40,6 +42,7 @@ void pvs_client_stats_free(struct pvs_client_stats **s)
         return;
     if ((*s)->trace)
         fclose((*s)->trace);
+    free((*s)->abr_series);
     free(*s);
     *s = NULL;
 }
@@ -56,7 +59,7 @@ void pvs_client_stats_set_trace(struct pvs_client_stats *s, FILE *trace)
         fclose(s->trace);
     s->trace = trace;
     if (trace)
-        fprintf(trace, "frame,capture_ms,host_ms,network_ms,decode_ms,glass_to_glass_ms\n");
+        fprintf(trace, "frame,capture_ms,host_ms,network_ms,decode_ms,glass_to_glass_ms,t_ms\n");
 }
 
 static void trace_ms(FILE *f, const char *sep, bool have, int64_t us)
@@ -76,6 +79,8 @@ static void trace_frame(struct pvs_client_stats *s, const struct pvs_client_fram
     trace_ms(s->trace, ",", timed, network_us);
     trace_ms(s->trace, ",", true, f->decode_us);
     trace_ms(s->trace, ",", timed, g2g_us);
+    /* when it was decoded, from the session's start: gaps are freezes */
+    trace_ms(s->trace, ",", true, f->decoded_us - s->start_us);
     fputc('\n', s->trace);
 }
 
@@ -168,6 +173,29 @@ double pvs_client_stats_av_quantile(const struct pvs_client_stats *s, double q)
     return (double)pvs_stats_quantile(&s->av_late, (r - (double)ne) / (double)nl) / 1e6;
 }
 
+void pvs_client_stats_abr(struct pvs_client_stats *s, const struct pvs_client_abr *abr)
+{
+    s->abr_on = true;
+    s->abr = *abr;
+}
+
+/* A point of the series; out of memory or past a day, the series stops. */
+static void add_abr_point(struct pvs_client_stats *s, int64_t now_us, double received_bps)
+{
+    if (s->abr_points == s->abr_cap) {
+        size_t cap = s->abr_cap ? s->abr_cap * 2 : 64;
+        if (cap > PVS_CLIENT_ABR_SERIES_MAX)
+            cap = PVS_CLIENT_ABR_SERIES_MAX;
+        void *p = cap > s->abr_cap ? realloc(s->abr_series, cap * sizeof(*s->abr_series)) : NULL;
+        if (!p)
+            return;
+        s->abr_series = p;
+        s->abr_cap = cap;
+    }
+    s->abr_series[s->abr_points++] = (struct pvs_client_abr_point){
+        .t_s = (double)(now_us - s->start_us) / 1e6, .received_bps = received_bps, .abr = s->abr};
+}
+
 void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
                            struct pvs_client_second *out)
 {
@@ -200,6 +228,11 @@ void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
         s->av_video_ms = out->g2g_ms;
         s->av_seconds++;
     }
+
+    out->abr_on = s->abr_on;
+    out->abr = s->abr;
+    if (s->abr_on)
+        add_abr_point(s, now_us, out->mbps * 1e6);
 
     for (int i = 0; i < PVS_CSTAGE_COUNT; i++)
         pvs_stats_reset(&s->window[i]);
@@ -235,17 +268,28 @@ int pvs_client_stats_format_audio(const struct pvs_client_second *sec, char *buf
     return snprintf(buf, len, "audio %.0f ms | %s", sec->audio_ms, av);
 }
 
+int pvs_client_stats_format_abr(const struct pvs_client_second *sec, char *buf, size_t len)
+{
+    if (!sec->abr_on)
+        return snprintf(buf, len, "abr off");
+    char q[16];
+    return snprintf(buf, len, "abr %.1f Mbit/s (est %.1f) q %s ms fec %d %%",
+                    sec->abr.bitrate_bps / 1e6, sec->abr.estimate_bps / 1e6,
+                    ms(sec->abr.queue_delay_ms, q, sizeof(q)), sec->abr.fec_percent);
+}
+
 int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len)
 {
-    char h[16], n[16], d[16], g[16], a[64];
+    char h[16], n[16], d[16], g[16], a[64], r[80];
     pvs_client_stats_format_audio(sec, a, sizeof(a));
+    pvs_client_stats_format_abr(sec, r, sizeof(r));
     return snprintf(buf, len,
                     "fps %.1f | %.2f Mbit/s | host %s net %s decode %s g2g %s ms | "
-                    "lost %llu (%.1f %%) | fec %llu | replaced %llu | %s",
+                    "lost %llu (%.1f %%) | fec %llu | replaced %llu | %s | %s",
                     sec->fps, sec->mbps, ms(sec->host_ms, h, sizeof(h)),
                     ms(sec->network_ms, n, sizeof(n)), ms(sec->decode_ms, d, sizeof(d)),
                     ms(sec->g2g_ms, g, sizeof(g)), (unsigned long long)sec->lost, sec->loss_pct,
-                    (unsigned long long)sec->recovered, (unsigned long long)sec->replaced, a);
+                    (unsigned long long)sec->recovered, (unsigned long long)sec->replaced, a, r);
 }
 
 void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
@@ -301,6 +345,42 @@ static void json_summary(FILE *f, const char *key, const struct pvs_stats *st)
                 s.p95_ms, s.p99_ms, s.max_ms);
 }
 
+/* A figure, or null when not measured. */
+static void json_number(FILE *f, const char *key, double v)
+{
+    if (isnan(v))
+        fprintf(f, "\"%s\":null", key);
+    else
+        fprintf(f, "\"%s\":%.3f", key, v);
+}
+
+static void json_abr_fields(FILE *f, const struct pvs_client_abr *a)
+{
+    fprintf(f, "\"estimate_bps\":%.0f,\"bitrate_bps\":%.0f,", a->estimate_bps, a->bitrate_bps);
+    json_number(f, "queue_delay_ms", a->queue_delay_ms);
+    fprintf(f, ",\"fec_percent\":%d", a->fec_percent);
+}
+
+static void json_abr(FILE *f, const struct pvs_client_stats *s)
+{
+    fprintf(f, ",\"abr\":");
+    if (!s->abr_on) {
+        fprintf(f, "null");
+        return;
+    }
+    fputc('{', f);
+    json_abr_fields(f, &s->abr);
+    fprintf(f, ",\"changes\":%u,\"series\":[", s->abr.changes);
+    for (size_t i = 0; i < s->abr_points; i++) {
+        const struct pvs_client_abr_point *p = &s->abr_series[i];
+        fprintf(f, "%s{\"t_s\":%.3f,\"received_bps\":%.0f,", i ? "," : "", p->t_s,
+                p->received_bps);
+        json_abr_fields(f, &p->abr);
+        fputc('}', f);
+    }
+    fprintf(f, "]}");
+}
+
 int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f)
 {
     fprintf(f, "{\"frames_decoded\":%llu,\"frames_lost\":%llu,\"keyframe_requests\":%llu,"
@@ -335,6 +415,7 @@ int pvs_client_stats_write_json(const struct pvs_client_stats *s, FILE *f)
         fprintf(f, ",\"underruns\":%llu,\"concealed\":%llu}",
                 (unsigned long long)s->audio_underruns, (unsigned long long)s->audio_concealed);
     }
+    json_abr(f, s);
     fprintf(f, "}\n");
     return ferror(f) ? PVS_EIO : 0;
 }

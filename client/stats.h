@@ -47,6 +47,25 @@ struct pvs_client_frame {
     size_t bytes;            /* encoded size */
 };
 
+/* The server's rate control, from its RATE messages (docs/abr.md). */
+struct pvs_client_abr {
+    double estimate_bps;     /* the available rate it estimates, on the wire */
+    double bitrate_bps;      /* its encoder's bitrate */
+    double pace_bps;
+    double queue_delay_ms;   /* NAN: not measured yet */
+    int fec_percent;
+    uint32_t changes;        /* bitrate changes this session */
+};
+
+/* One second of it, for the --stats-json time series. */
+struct pvs_client_abr_point {
+    double t_s;              /* end of the second, from the start of the stats */
+    double received_bps;     /* encoded bits of the frames decoded in it */
+    struct pvs_client_abr abr;
+};
+
+#define PVS_CLIENT_ABR_SERIES_MAX 86400 /* a day of seconds */
+
 struct pvs_client_stats {
     struct pvs_stats total[PVS_CSTAGE_COUNT];
     struct pvs_stats window[PVS_CSTAGE_COUNT];  /* since the last roll */
@@ -78,6 +97,12 @@ struct pvs_client_stats {
     uint64_t av_seconds;           /* +1 per offset taken (the session's
                                       sync watches it) */
     double av_audio_ms, av_video_ms; /* the last one's two medians */
+    /* Adaptive bitrate: the latest RATE, and one point per roll once one came. */
+    int64_t start_us;
+    bool abr_on;
+    struct pvs_client_abr abr;
+    struct pvs_client_abr_point *abr_series;
+    size_t abr_points, abr_cap;
 };
 
 /* The figures of one window (about a second). A latency is the window's
@@ -96,6 +121,8 @@ struct pvs_client_second {
     double audio_ms;         /* the window's median audio latency; NAN when none */
     double av_offset_ms;     /* audio_ms - g2g_ms (> 0: sound after its picture);
                                 NAN when either is missing */
+    bool abr_on;             /* the server runs adaptive bitrate */
+    struct pvs_client_abr abr;  /* its latest state */
 };
 
 /* Allocates (the histograms take about 130 KiB) and resets with the window
@@ -142,12 +169,20 @@ double pvs_client_av_sync(double audio_ms, double video_ms, double video_frame_m
  * any). */
 double pvs_client_stats_av_quantile(const struct pvs_client_stats *s, double q);
 
+/* The server's newest RATE. */
+void pvs_client_stats_abr(struct pvs_client_stats *s, const struct pvs_client_abr *abr);
+
+/* "abr 9.5 Mbit/s (est 11.2) q 3.1 ms fec 20 %" or "abr off", for the
+ * line below and the overlay. Returns what snprintf returns. */
+int pvs_client_stats_format_abr(const struct pvs_client_second *sec, char *buf, size_t len);
+
 /* Ends the window at now_us: fills *out and starts the next window. */
 void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
                            struct pvs_client_second *out);
 
 /* "fps 59.9 | 12.3 Mbit/s | host 3.1 net 0.4 decode 2.2 g2g 6.0 ms | lost 0 (0.0 %)
- * | fec 0 | replaced 0 | audio 23 ms | A/V +6 ms" ("audio off" without sound) with "n/a" for
+ * | fec 0 | replaced 0 | audio 23 ms | A/V +6 ms | abr ..." ("audio off" without
+ * sound, "abr off" without RATE) with "n/a" for
  * an unavailable figure. Returns what snprintf returns. */
 int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len);
 
@@ -164,7 +199,11 @@ void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out)
  * "frames_stamped", "glass_to_glass": {"p50_ms", "p95_ms", "p99_ms",
  * "max_ms"}, "stages": {"capture": {...}, "host": {...}, "network": {...},
  * "decode": {...}}, "audio": {"latency_ms": {"p50", "p99"}, "av_offset_ms":
- * {"p50", "p99"}, "underruns", "concealed"}} and a newline; a stage with no
+ * {"p50", "p99"}, "underruns", "concealed"}, "abr": {"estimate_bps",
+ * "bitrate_bps", "queue_delay_ms", "fec_percent", "changes", "series": [{"t_s",
+ * "received_bps", "estimate_bps", "bitrate_bps", "queue_delay_ms",
+ * "fec_percent"}, ...]}} and a newline ("abr" null when the server sent no
+ * RATE: --abr off, or an older server); a stage with no
  * sample has null figures, and "audio" is null when no audio frame was
  * played. av_offset_ms is over the per-second offsets: p50 signed, p99 of
  * the absolute value.

@@ -172,6 +172,9 @@ struct pvs_encoder {
     bool gpu_ready;          /* ...drawn by the caller (pvs_encoder_gpu_input) */
     bool zero_copy;
     char path[200];          /* how pictures reach the encoder, in words */
+    bool filler;             /* pad packets up to the bitrate (pad_packet) */
+    uint8_t *pad;            /* ...into this buffer */
+    size_t pad_cap;
     AVPacket *pkt;
     struct pvs_image input;
     int64_t last_pts;
@@ -297,6 +300,7 @@ void pvs_encoder_close(struct pvs_encoder **pe)
     av_buffer_unref(&e->qsv_device);
     av_buffer_unref(&e->gpu_device);
     av_packet_free(&e->pkt);
+    free(e->pad);
     free(e);
     *pe = NULL;
 }
@@ -391,6 +395,10 @@ static int open_named(struct pvs_encoder **out, const struct pvs_encoder_info *i
         return PVS_ENOMEM;
     e->info = info;
     e->fam = fam;
+    e->filler = o->filler && (info->codec == PVS_CODEC_H264 || info->codec == PVS_CODEC_HEVC);
+    if (o->filler && !e->filler)
+        PVS_LOG_W("%s: --filler pads H.264 and HEVC only: %s is sent as it comes", info->name,
+                  pvs_codec_name(info->codec));
     e->last_pts = -1;
     int err = PVS_ENOMEM;
     e->ctx = avcodec_alloc_context3(codec);
@@ -658,6 +666,43 @@ const char *pvs_encoder_input_path(const struct pvs_encoder *e)
     return e->path;
 }
 
+/* Appends a filler-data NAL unit (H.264 type 12, HEVC type 38) so that
+ * the packet is as large as one frame at the current bitrate: decoders
+ * skip it, and the stream fills what the rate control asks for whatever
+ * the content needs (benches). Its payload is 0xFF bytes, which never form
+ * a start code, then the RBSP stop bit. x264's own filler (nal-hrd=cbr)
+ * would do the same but freezes its VBV: the bitrate could not change. */
+static void pad_packet(struct pvs_encoder *e, struct pvs_packet *out)
+{
+    size_t want = (size_t)(e->ctx->bit_rate / 8 / (e->ctx->framerate.num ? e->ctx->framerate.num : 60));
+    bool hevc = e->info->codec == PVS_CODEC_HEVC;
+    size_t head = hevc ? 6 : 5, min_nal = head + 2; /* start code, header, payload, stop */
+    if (out->size + min_nal > want)
+        return;
+    if (want > e->pad_cap) {
+        uint8_t *p = realloc(e->pad, want);
+        if (!p)
+            return; /* sent as it is */
+        e->pad = p;
+        e->pad_cap = want;
+    }
+    memcpy(e->pad, out->data, out->size);
+    uint8_t *n = e->pad + out->size;
+    size_t nal = want - out->size;
+    n[0] = n[1] = n[2] = 0;
+    n[3] = 1;
+    if (hevc) {
+        n[4] = 38 << 1; /* FD_NUT, layer 0 */
+        n[5] = 1;       /* temporal id 0 */
+    } else {
+        n[4] = 12;      /* filler data, nal_ref_idc 0 */
+    }
+    memset(n + head, 0xff, nal - head - 1);
+    n[nal - 1] = 0x80;
+    out->data = e->pad;
+    out->size = want;
+}
+
 int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns,
                        bool force_idr, struct pvs_packet *out)
 {
@@ -727,6 +772,8 @@ int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns
     out->keyframe = e->pkt->flags & AV_PKT_FLAG_KEY;
     out->frame = e->meta[pts % META_RING].frame;
     out->capture_ns = e->meta[pts % META_RING].capture_ns;
+    if (e->filler)
+        pad_packet(e, out);
     e->stats.packets++;
     e->stats.bytes += out->size;
     e->stats.keyframes += out->keyframe;

@@ -30,6 +30,9 @@ struct pvs_encoder_opts {
     int fps;            /* frames per second, 1..240 */
     int64_t bitrate;    /* bits per second; 0 = a default for the size and rate */
     int threads;        /* slice threads; 0 = one per core */
+    bool filler;        /* pad each packet with a filler-data NAL unit up to
+                           one frame at the current bitrate (H.264 and HEVC;
+                           benches that must fill a link) */
     struct ID3D11Device *d3d11_device; /* Windows: the capture's device, or NULL.
                            NVENC and AMF then take D3D11 textures on it, QSV
                            through a device derived from it: the zero-copy

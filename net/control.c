@@ -169,16 +169,31 @@ static int send_sealed_bytes(struct endpoint *ep, uint8_t channel, const uint8_t
     return send_bytes(ep->host, ep->peer, channel, sealed, (size_t)n);
 }
 
-/* Seals m for the session's peer, on the control channel. */
-static int send_sealed(struct endpoint *ep, const struct pvs_ctl_msg *m)
+/* Seals m for the session's peer, on `channel`. */
+static int send_sealed_on(struct endpoint *ep, uint8_t channel, const struct pvs_ctl_msg *m)
 {
     uint8_t plain[PVS_CTL_MAX_MESSAGE];
     int n = pvs_ctl_encode(m, plain, sizeof(plain));
     if (n < 0)
         return n;
-    n = send_sealed_bytes(ep, PVS_CTL_CHANNEL_CONTROL, plain, (size_t)n);
+    n = send_sealed_bytes(ep, channel, plain, (size_t)n);
     sodium_memzero(plain, sizeof(plain));
     return n;
+}
+
+static int send_sealed(struct endpoint *ep, const struct pvs_ctl_msg *m)
+{
+    return send_sealed_on(ep, PVS_CTL_CHANNEL_CONTROL, m);
+}
+
+/* FEEDBACK and RATE: on the unreliable channel (a lost one is replaced by
+ * the next, and a retransmitted one would be stale), flushed at once. */
+static int send_unreliable(struct endpoint *ep, const struct pvs_ctl_msg *m)
+{
+    int rc = send_sealed_on(ep, PVS_CTL_CHANNEL_MOTION, m);
+    if (rc == 0)
+        enet_host_flush(ep->host);
+    return rc;
 }
 
 /* A session's first PINGs go out this often: the first samples are taken
@@ -761,6 +776,10 @@ static bool server_receive(struct pvs_control_server *srv, const ENetEvent *e,
         ev->type = PVS_CONTROL_EV_STATS;
         ev->u.stats = m.u.stats;
         return true;
+    case PVS_CTL_FEEDBACK:
+        ev->type = PVS_CONTROL_EV_FEEDBACK;
+        ev->u.feedback = m.u.feedback;
+        return true;
     case PVS_CTL_BYE:
         PVS_LOG_I("control: client %s said goodbye (reason %u)", srv->client_name,
                   (unsigned)m.u.bye.reason);
@@ -885,6 +904,17 @@ int pvs_control_server_send_rumble(struct pvs_control_server *srv,
     struct pvs_ctl_msg m = {.type = PVS_CTL_RUMBLE};
     m.u.rumble = *rumble;
     return server_send(srv, &m);
+}
+
+int pvs_control_server_send_rate(struct pvs_control_server *srv, const struct pvs_ctl_rate *rate)
+{
+    if (!srv || !rate)
+        return PVS_EINVAL;
+    if (!srv->keyed)
+        return PVS_ENOENT;
+    struct pvs_ctl_msg m = {.type = PVS_CTL_RATE};
+    m.u.rate = *rate;
+    return send_unreliable(&srv->ep, &m);
 }
 
 int pvs_control_server_disconnect(struct pvs_control_server *srv, uint8_t reason)
@@ -1211,6 +1241,10 @@ static bool client_receive(struct pvs_control_client *cli, const ENetEvent *e,
         ev->type = PVS_CONTROL_EV_RUMBLE;
         ev->u.rumble = m.u.rumble;
         return true;
+    case PVS_CTL_RATE:
+        ev->type = PVS_CONTROL_EV_RATE;
+        ev->u.rate = m.u.rate;
+        return true;
     case PVS_CTL_BYE:
         PVS_LOG_I("control: %s said goodbye (reason %u)", cli->server_name,
                   (unsigned)m.u.bye.reason);
@@ -1332,6 +1366,18 @@ int pvs_control_client_send_stats(struct pvs_control_client *cli,
     struct pvs_ctl_msg m = {.type = PVS_CTL_STATS};
     m.u.stats = *stats;
     return client_send(cli, &m);
+}
+
+int pvs_control_client_send_feedback(struct pvs_control_client *cli,
+                                     const struct pvs_ctl_feedback *fb)
+{
+    if (!cli || !fb)
+        return PVS_EINVAL;
+    if (cli->state != C_KEYED)
+        return PVS_ENOENT;
+    struct pvs_ctl_msg m = {.type = PVS_CTL_FEEDBACK};
+    m.u.feedback = *fb;
+    return send_unreliable(&cli->ep, &m);
 }
 
 int pvs_control_client_bye(struct pvs_control_client *cli, uint8_t reason)

@@ -55,11 +55,13 @@ enum pvs_control_event_type {
     PVS_CONTROL_EV_STATS,              /* ev.stats */
     PVS_CONTROL_EV_CLIENT_GONE,        /* ev.gone; only after CLIENT_READY */
     PVS_CONTROL_EV_INPUT,              /* ev.input */
+    PVS_CONTROL_EV_FEEDBACK,           /* ev.feedback */
     /* client */
     PVS_CONTROL_EV_CONNECTED,          /* ev.connected */
     PVS_CONTROL_EV_STREAM,             /* ev.stream */
     PVS_CONTROL_EV_REFUSED,            /* ev.refused */
     PVS_CONTROL_EV_RUMBLE,             /* ev.rumble */
+    PVS_CONTROL_EV_RATE,               /* ev.rate */
     PVS_CONTROL_EV_DISCONNECTED,       /* ev.gone; after CONNECTED, or with
                                           PVS_CONTROL_WHY_PROTOCOL when the
                                           server failed to prove its identity */
@@ -101,6 +103,8 @@ struct pvs_control_event {
         } input;
         struct pvs_ctl_stream stream;
         struct pvs_ctl_rumble rumble;
+        struct pvs_ctl_feedback feedback;
+        struct pvs_ctl_rate rate;
         /* REFUSE arrived. Busy and shutting down may pass: the client
          * tries again (unless no_reconnect); any other reason (not paired
          * and authentication failed among them) stops it. */
@@ -217,6 +221,10 @@ int pvs_control_server_send_stream(struct pvs_control_server *srv,
 int pvs_control_server_send_rumble(struct pvs_control_server *srv,
                                    const struct pvs_ctl_rumble *rumble);
 
+/* Sends RATE (the rate control's state, for the client's figures) on the
+ * unreliable channel, flushed at once. Same returns as send_stream. */
+int pvs_control_server_send_rate(struct pvs_control_server *srv, const struct pvs_ctl_rate *rate);
+
 /* Ends the session: BYE with reason (enum pvs_ctl_bye_reason), then an
  * ENet disconnect once it is delivered. No CLIENT_GONE follows; the server
  * is ready for the next client. Returns 0 or PVS_ENOENT. */
@@ -292,6 +300,11 @@ int pvs_control_client_send_stats(struct pvs_control_client *cli,
  * flushes it, so a burst of mouse motion goes out in one datagram. */
 int pvs_control_client_send_input(struct pvs_control_client *cli, int channel,
                                   const uint8_t *msg, size_t len);
+
+/* FEEDBACK (arrival records for the server's rate control) on the
+ * unreliable channel, flushed at once: a lost one is replaced by the next. */
+int pvs_control_client_send_feedback(struct pvs_control_client *cli,
+                                     const struct pvs_ctl_feedback *fb);
 
 /* Sends BYE (enum pvs_ctl_bye_reason) and disconnects once it is
  * delivered; the client stops (no reconnection) and reports no

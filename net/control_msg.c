@@ -137,6 +137,34 @@ static const struct field rumble_fields[] = {
     FIELD(struct pvs_ctl_rumble, duration_ms, 6),
 };
 
+/* The records follow (put_records, get_records). */
+static const struct field feedback_fields[] = {
+    FIELD(struct pvs_ctl_feedback, base_us, 0),
+    FIELD(struct pvs_ctl_feedback, packets_received, 8),
+    FIELD(struct pvs_ctl_feedback, packets_lost, 12),
+    FIELD(struct pvs_ctl_feedback, count, 16),
+};
+
+static const struct field record_fields[] = {
+    FIELD(struct pvs_ctl_feedback_record, frame, 0),
+    FIELD(struct pvs_ctl_feedback_record, first_us, 4),
+    FIELD(struct pvs_ctl_feedback_record, last_us, 8),
+    FIELD(struct pvs_ctl_feedback_record, bytes, 12),
+    FIELD(struct pvs_ctl_feedback_record, lost, 16),
+    FIELD(struct pvs_ctl_feedback_record, repaired, 18),
+};
+
+/* Bytes 18..19 are reserved. */
+static const struct field rate_fields[] = {
+    FIELD(struct pvs_ctl_rate, estimate_bps, 0),
+    FIELD(struct pvs_ctl_rate, bitrate_bps, 4),
+    FIELD(struct pvs_ctl_rate, pace_bps, 8),
+    FIELD(struct pvs_ctl_rate, queue_delay_us, 12),
+    FIELD(struct pvs_ctl_rate, fec_percent, 16),
+    FIELD(struct pvs_ctl_rate, flags, 17),
+    FIELD(struct pvs_ctl_rate, changes, 20),
+};
+
 #define REFUSE_BODY 2
 
 struct layout {
@@ -160,7 +188,9 @@ static const struct layout *layout_of(int type)
         ping = LAYOUT(12, false, ping_fields),
         pong = LAYOUT(20, false, pong_fields),
         bye = LAYOUT(1, false, bye_fields),
-        rumble = LAYOUT(8, false, rumble_fields);
+        rumble = LAYOUT(8, false, rumble_fields),
+        feedback = LAYOUT(PVS_CTL_FEEDBACK_HEADER, false, feedback_fields),
+        rate = LAYOUT(24, false, rate_fields);
     switch (type) {
     case PVS_CTL_HELLO:            return &hello;
     case PVS_CTL_WELCOME:          return &welcome;
@@ -172,6 +202,8 @@ static const struct layout *layout_of(int type)
     case PVS_CTL_PONG:             return &pong;
     case PVS_CTL_BYE:              return &bye;
     case PVS_CTL_RUMBLE:           return &rumble;
+    case PVS_CTL_FEEDBACK:         return &feedback;
+    case PVS_CTL_RATE:             return &rate;
     default:                       return NULL;
     }
 }
@@ -297,6 +329,10 @@ static bool msg_ok(const struct pvs_ctl_msg *m, int type)
         return m->u.bye.reason >= PVS_CTL_BYE_QUIT && m->u.bye.reason <= PVS_CTL_BYE_ERROR;
     case PVS_CTL_RUMBLE:
         return m->u.rumble.pad < PVS_CTL_RUMBLE_PADS;
+    case PVS_CTL_FEEDBACK:
+        return m->u.feedback.count <= PVS_CTL_FEEDBACK_MAX;
+    case PVS_CTL_RATE:
+        return m->u.rate.fec_percent <= 100;
     case PVS_CTL_STATS:
     case PVS_CTL_PING:
     case PVS_CTL_PONG:
@@ -311,16 +347,54 @@ bool pvs_ctl_type_is_clear(int type)
     return type == PVS_CTL_HELLO || type == PVS_CTL_WELCOME || type == PVS_CTL_REFUSE;
 }
 
+/* ---- FEEDBACK's records ---------------------------------------------------- */
+
+static const struct layout record_layout = LAYOUT(PVS_CTL_FEEDBACK_RECORD, false, record_fields);
+
+static bool record_ok(const struct pvs_ctl_feedback_record *r)
+{
+    return r->last_us >= r->first_us;
+}
+
+static bool records_ok(const struct pvs_ctl_feedback *f)
+{
+    for (int i = 0; i < f->count; i++)
+        if (!record_ok(&f->rec[i]))
+            return false;
+    return true;
+}
+
+static void put_records(const struct pvs_ctl_feedback *f, uint8_t *body)
+{
+    for (int i = 0; i < f->count; i++)
+        put_fields(&record_layout, &f->rec[i],
+                   body + PVS_CTL_FEEDBACK_HEADER + (size_t)i * PVS_CTL_FEEDBACK_RECORD);
+}
+
+/* body holds n bytes; the header is read. */
+static int get_records(struct pvs_ctl_feedback *f, const uint8_t *body, size_t n)
+{
+    if (n < PVS_CTL_FEEDBACK_HEADER + (size_t)f->count * PVS_CTL_FEEDBACK_RECORD)
+        return PVS_EBADDATA;
+    for (int i = 0; i < f->count; i++)
+        get_fields(&record_layout,
+                   body + PVS_CTL_FEEDBACK_HEADER + (size_t)i * PVS_CTL_FEEDBACK_RECORD,
+                   &f->rec[i]);
+    return records_ok(f) ? 0 : PVS_EBADDATA;
+}
+
 /* ---- encoder -------------------------------------------------------------- */
 
 int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap)
 {
-    if (!m || !buf || !msg_ok(m, m->type) || !extension_ok(m, m->type))
+    if (!m || !buf || !msg_ok(m, m->type) || !extension_ok(m, m->type) ||
+        (m->type == PVS_CTL_FEEDBACK && !records_ok(&m->u.feedback)))
         return PVS_EINVAL;
     const struct layout *l = layout_of(m->type); /* msg_ok knows only these */
     const struct layout *ext = extension_of(m, m->type, SIZE_MAX);
-    bool refuse = m->type == PVS_CTL_REFUSE;
-    size_t body = l->body + (refuse ? m->u.refuse.text_len : 0);
+    bool refuse = m->type == PVS_CTL_REFUSE, feedback = m->type == PVS_CTL_FEEDBACK;
+    size_t body = l->body + (refuse ? m->u.refuse.text_len : 0) +
+                  (feedback ? (size_t)m->u.feedback.count * PVS_CTL_FEEDBACK_RECORD : 0);
     if (ext && ext->body > body)
         body = ext->body;
     if (cap < 1 + body)
@@ -332,6 +406,8 @@ int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap)
         put_fields(ext, &m->u, buf + 1);
     if (refuse)
         memcpy(buf + 1 + REFUSE_BODY, m->u.refuse.text, m->u.refuse.text_len);
+    if (feedback)
+        put_records(&m->u.feedback, buf + 1);
     return (int)(1 + body);
 }
 
@@ -367,6 +443,8 @@ static int parse_body(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out)
         }
         r->text[r->text_len] = '\0';
     }
+    if (buf[0] == PVS_CTL_FEEDBACK && get_records(&out->u.feedback, p, n) < 0)
+        return PVS_EBADDATA;
     out->type = (enum pvs_ctl_type)buf[0];
     return 0;
 }

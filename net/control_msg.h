@@ -52,12 +52,14 @@ enum pvs_ctl_type {
     PVS_CTL_PING = 0x13,
     PVS_CTL_PONG = 0x14,
     PVS_CTL_BYE = 0x15,
+    PVS_CTL_FEEDBACK = 0x16,     /* client -> server, channel 2 (unreliable) */
     PVS_CTL_INPUT_FIRST = 0x20,  /* 0x20..0x2f: input events (input/input.h) */
     PVS_CTL_INPUT_LAST = 0x2f,
     /* 0x30..0x3f: feedback to the client's devices. A receiver from
      * before one of them counts it as unknown and drops it. */
     PVS_CTL_RUMBLE = 0x30,
-    PVS_CTL_RESERVED_LAST = 0x3f, /* 0x31..0x3f: reserved for later versions */
+    PVS_CTL_RATE = 0x31,         /* server -> client, channel 2 (unreliable) */
+    PVS_CTL_RESERVED_LAST = 0x3f, /* 0x32..0x3f: reserved for later versions */
     PVS_CTL_SEALED = 0x80,       /* the first byte of every sealed message */
 };
 
@@ -223,6 +225,45 @@ struct pvs_ctl_rumble {
     uint16_t duration_ms;
 };
 
+/* FEEDBACK (client -> server, sealed, channel 2: unreliable sequenced): the
+ * frames settled since the last one, for the server's rate control
+ * (net/rate_ctl.h). Times are microseconds after base_us, the client's
+ * clock; last_us >= first_us. The counts run since the session began and
+ * wrap. At most PVS_CTL_FEEDBACK_MAX records fit a message. */
+#define PVS_CTL_FEEDBACK_MAX 24
+#define PVS_CTL_FEEDBACK_HEADER 20   /* body bytes before the records */
+#define PVS_CTL_FEEDBACK_RECORD 20   /* bytes per record */
+struct pvs_ctl_feedback_record {
+    uint32_t frame;
+    uint32_t first_us;           /* its first packet in, after base_us */
+    uint32_t last_us;            /* its last packet in, after base_us */
+    uint32_t bytes;              /* datagram bytes of it received */
+    uint16_t lost;               /* its packets lost */
+    uint16_t repaired;           /* its data packets rebuilt by FEC */
+};
+
+struct pvs_ctl_feedback {
+    uint64_t base_us;
+    uint32_t packets_received;   /* video datagrams received, since the start */
+    uint32_t packets_lost;       /* RTP sequence numbers missing, since the start */
+    uint8_t count;               /* records: 0..PVS_CTL_FEEDBACK_MAX */
+    struct pvs_ctl_feedback_record rec[PVS_CTL_FEEDBACK_MAX];
+};
+
+/* RATE (server -> client, sealed, channel 2): the rate control's state,
+ * for the client's figures, about four times a second. */
+#define PVS_CTL_RATE_ABR 0x01        /* flags: adaptive bitrate is on */
+#define PVS_CTL_RATE_NO_QUEUE 0xffffffffu /* queue_delay_us: not measured */
+struct pvs_ctl_rate {
+    uint32_t estimate_bps;       /* available rate on the wire, estimated */
+    uint32_t bitrate_bps;        /* the encoder's bitrate now */
+    uint32_t pace_bps;           /* pacing rate */
+    uint32_t queue_delay_us;     /* or PVS_CTL_RATE_NO_QUEUE */
+    uint8_t fec_percent;         /* 0..100 */
+    uint8_t flags;               /* PVS_CTL_RATE_* */
+    uint32_t changes;            /* bitrate changes this session */
+};
+
 /* One message: `type` says which member is valid. */
 struct pvs_ctl_msg {
     enum pvs_ctl_type type;
@@ -237,6 +278,8 @@ struct pvs_ctl_msg {
         struct pvs_ctl_pong pong;
         struct pvs_ctl_bye bye;
         struct pvs_ctl_rumble rumble;
+        struct pvs_ctl_feedback feedback;
+        struct pvs_ctl_rate rate;
     } u;
 };
 
@@ -255,10 +298,10 @@ int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap);
  * Bytes past the known body are ignored. */
 int pvs_ctl_parse_clear(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out);
 
-/* Parses a sealed message's plaintext (STREAM ... BYE, RUMBLE), as
+/* Parses a sealed message's plaintext (STREAM ... FEEDBACK, RUMBLE, RATE), as
  * pvs_ctl_open gives it. Returns 0 with *out filled; PVS_ENOTSUP for an
  * input type (0x20..0x2f: net/control.c hands those on unparsed) or a
- * reserved one (0x31..0x3f); out->type is set to it; PVS_EBADDATA for anything else not understood, too short or out of
+ * reserved one (0x32..0x3f); out->type is set to it; PVS_EBADDATA for anything else not understood, too short or out of
  * range. */
 int pvs_ctl_parse_inner(const uint8_t *buf, size_t len, struct pvs_ctl_msg *out);
 

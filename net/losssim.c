@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "net/losssim.h"
+#include "net/lossmodel.h"
 
 #define DEFAULT_MAX_HELD 4096
 #define DEFAULT_REORDER_MAX 3
@@ -43,11 +44,8 @@ struct held {
 
 struct pvs_losssim {
     struct pvs_losssim_config cfg;
-    uint64_t rng;
-    /* Loss model: per-packet loss probability (independent), or the
-     * good-to-bad and bad-to-good transition probabilities (bursts). */
-    double loss_p, p_gb, p_bg;
-    bool bursty, bad;
+    struct pvs_rng rng;
+    struct pvs_loss_model loss;
     double reorder_p, dup_p;
 
     struct slot *slots;
@@ -63,33 +61,6 @@ struct pvs_losssim {
 
     struct pvs_losssim_stats stats;
 };
-
-/* ---- random numbers ------------------------------------------------------ */
-
-/* SplitMix64: small, fast, and good enough for coin flips; its state is one
- * counter, so any seed (0 included) works. */
-static uint64_t next_u64(struct pvs_losssim *s)
-{
-    uint64_t z = (s->rng += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double uniform(struct pvs_losssim *s)
-{
-    return (double)(next_u64(s) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform in [0, n] for 0 <= n < 2^62 (the modulo bias is below 2^-30 for
- * the bounded values used here). Draws even for n == 0, so the sequence
- * does not depend on the configuration. */
-static int64_t uniform_upto(struct pvs_losssim *s, int64_t n)
-{
-    uint64_t r = next_u64(s);
-    return n <= 0 ? 0 : (int64_t)(r % (uint64_t)(n + 1));
-}
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -115,32 +86,15 @@ static int check_range(const char *key, int64_t v, int64_t lo, int64_t hi)
 
 static int validate(const struct pvs_losssim_config *c)
 {
-    int err = 0;
-    if (!err) err = check_percent("loss", c->loss_percent);
+    int err = pvs_loss_model_check("loss simulator", "loss", "burst", c->loss_percent, c->burst);
     if (!err) err = check_percent("reorder", c->reorder_percent);
     if (!err) err = check_percent("dup", c->dup_percent);
-    if (!err && !(c->burst >= 0.0 && c->burst <= 1e6)) {
-        PVS_LOG_E("loss simulator: burst=%g is out of range: give a mean burst length "
-                  "from 1 to 1000000 packets (0 or 1: independent losses)", c->burst);
-        err = PVS_ECONFIG;
-    }
     if (!err) err = check_range("reorder_max", c->reorder_max, 0, 1000);
     if (!err) err = check_range("reorder_wait", c->reorder_wait_us, 0, MAX_TIME_US);
     if (!err) err = check_range("delay", c->delay_us, 0, MAX_TIME_US);
     if (!err) err = check_range("jitter", c->jitter_us, 0, MAX_TIME_US);
     if (!err) err = check_range("held", c->max_held, 0, 1000000);
-    if (err)
-        return err;
-    /* In the two-state model the good state must be left often enough:
-     * p_gb = L / (B (1 - L)) <= 1, so L <= B / (B + 1). */
-    if (c->burst > 1.0 && c->loss_percent < 100.0 &&
-        c->loss_percent / 100.0 > c->burst / (c->burst + 1.0)) {
-        PVS_LOG_E("loss simulator: loss=%g%% cannot come in bursts of %g on average: "
-                  "with burst=%g the loss can be at most %.4g%%",
-                  c->loss_percent, c->burst, c->burst, 100.0 * c->burst / (c->burst + 1.0));
-        return PVS_ECONFIG;
-    }
-    return 0;
+    return err;
 }
 
 static int parse_double(const char *key, const char *v, double *out)
@@ -278,17 +232,8 @@ int pvs_losssim_open(struct pvs_losssim **out, const struct pvs_losssim_config *
         s->cfg.reorder_wait_us = DEFAULT_REORDER_WAIT_US;
     if (s->cfg.max_held == 0)
         s->cfg.max_held = DEFAULT_MAX_HELD;
-    s->rng = cfg->seed;
-
-    s->loss_p = cfg->loss_percent / 100.0;
-    s->bursty = cfg->burst > 1.0 && s->loss_p > 0.0 && s->loss_p < 1.0;
-    if (s->bursty) {
-        /* Runs in the bad state last 1 / p_bg packets on average; the
-         * stationary share of the bad state, p_gb / (p_gb + p_bg), is the
-         * loss rate. */
-        s->p_bg = 1.0 / cfg->burst;
-        s->p_gb = s->loss_p * s->p_bg / (1.0 - s->loss_p);
-    }
+    s->rng.state = cfg->seed;
+    pvs_loss_model_set(&s->loss, cfg->loss_percent, cfg->burst);
     s->reorder_p = cfg->reorder_percent / 100.0;
     s->dup_p = cfg->dup_percent / 100.0;
 
@@ -323,19 +268,6 @@ void pvs_losssim_close(struct pvs_losssim **sim)
     free(s->held);
     free(s);
     *sim = NULL;
-}
-
-static bool lose_next(struct pvs_losssim *s)
-{
-    if (!s->bursty)
-        return s->loss_p > 0.0 && uniform(s) < s->loss_p;
-    /* Move first, then the state decides this packet. */
-    double u = uniform(s);
-    if (s->bad)
-        s->bad = !(u < s->p_bg);
-    else
-        s->bad = u < s->p_gb;
-    return s->bad;
 }
 
 /* Copies the packet into a free slot. Returns the slot, or -1 when none is
@@ -400,16 +332,16 @@ int pvs_losssim_push(struct pvs_losssim *s, const uint8_t *pkt, size_t len, int6
     /* Held packets whose wait is over go first: they came before this one. */
     release_held(s, now_us, false);
 
-    if (lose_next(s)) {
+    if (pvs_loss_model_next(&s->loss, &s->rng)) {
         s->stats.dropped++;
         return 0;
     }
     /* Every decision draws every time, so a change to one rate does not
      * shift the random sequence of the others. */
-    bool dup = uniform(s) < s->dup_p;
-    bool reorder = uniform(s) < s->reorder_p;
-    int64_t after = 1 + uniform_upto(s, s->cfg.reorder_max - 1);
-    int64_t due = now_us + s->cfg.delay_us + uniform_upto(s, s->cfg.jitter_us);
+    bool dup = pvs_rng_uniform(&s->rng) < s->dup_p;
+    bool reorder = pvs_rng_uniform(&s->rng) < s->reorder_p;
+    int64_t after = 1 + pvs_rng_upto(&s->rng, s->cfg.reorder_max - 1);
+    int64_t due = now_us + s->cfg.delay_us + pvs_rng_upto(&s->rng, s->cfg.jitter_us);
 
     int slot = take_slot(s, pkt, len);
     if (slot < 0) {

@@ -88,6 +88,15 @@ void pvs_packetizer_close(struct pvs_packetizer **p)
     *p = NULL;
 }
 
+int pvs_packetizer_set_fec(struct pvs_packetizer *p, int fec_percent)
+{
+    if (!p || fec_percent < 0 || fec_percent > 100 ||
+        pvs_media_block_count(1, fec_percent, p->cfg.fec_min_parity, p->cfg.max_block_data) < 1)
+        return PVS_EINVAL;
+    p->cfg.fec_percent = fec_percent;
+    return 0;
+}
+
 /* capture_ns on the 90 kHz clock, without overflowing for any input. */
 static uint32_t rtp_90khz(int64_t capture_ns)
 {

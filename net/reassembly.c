@@ -64,6 +64,8 @@ struct block {
     uint8_t m;             /* from its first packet; later ones must agree */
     uint8_t have;          /* distinct shards in before it was done */
     uint8_t data_in;       /* of those, data shards */
+    uint8_t got;           /* distinct shards in, done or not */
+    uint8_t top;           /* highest shard index in + 1 */
     bool m_known;
     bool done;             /* every data shard valid */
 };
@@ -88,6 +90,9 @@ struct slot {
     uint32_t host_us;
     uint64_t capture_us;
     int64_t first_us, complete_us, deadline_us;
+    int64_t last_us;       /* the latest packet in */
+    uint32_t packets;      /* distinct packets in */
+    uint32_t repaired;     /* data shards rebuilt */
 
     uint8_t *data;         /* N * S bytes */
     size_t data_cap;
@@ -123,6 +128,9 @@ struct pvs_reassembly {
     uint64_t seq_seen[SEQ_WINDOW / 64];
 
     struct pvs_reassembly_stats st;
+
+    struct pvs_frame_arrival arrivals[PVS_REASSEMBLY_ARRIVALS];
+    int arrivals_head, arrivals_count;  /* ring: oldest at head */
 };
 
 int pvs_reassembly_open(struct pvs_reassembly **out, const struct pvs_reassembly_config *cfg)
@@ -263,8 +271,53 @@ static void track_seq(struct pvs_reassembly *r, uint16_t seq)
     }
 }
 
+/* Lost packets: below the highest index seen per block (shards go out in
+ * index order), or, for a frame dropped, every one its block never got. */
+static uint32_t lost_packets(const struct slot *s, bool dropped)
+{
+    uint32_t lost = 0;
+    for (uint16_t b = 0; b < s->blocks; b++) {
+        const struct block *bl = &s->block[b];
+        uint32_t sent = bl->top;
+        if (dropped && bl->m_known)
+            sent = (uint32_t)pvs_media_block_k(s->shards, s->blocks, b) + bl->m;
+        lost += sent > bl->got ? sent - bl->got : 0;
+    }
+    return lost;
+}
+
+static void record_arrival(struct pvs_reassembly *r, const struct slot *s, bool dropped)
+{
+    int i = (r->arrivals_head + r->arrivals_count) % PVS_REASSEMBLY_ARRIVALS;
+    if (r->arrivals_count == PVS_REASSEMBLY_ARRIVALS)
+        r->arrivals_head = (r->arrivals_head + 1) % PVS_REASSEMBLY_ARRIVALS;
+    else
+        r->arrivals_count++;
+    uint32_t lost = lost_packets(s, dropped);
+    r->arrivals[i] = (struct pvs_frame_arrival){
+        .frame = s->frame, .first_us = s->first_us, .last_us = s->last_us,
+        .bytes = s->packets * ((uint32_t)s->shard_size + PVS_MEDIA_OVERHEAD),
+        .lost = (uint16_t)(lost > UINT16_MAX ? UINT16_MAX : lost),
+        .repaired = (uint16_t)(s->repaired > UINT16_MAX ? UINT16_MAX : s->repaired),
+    };
+}
+
+int pvs_reassembly_take_arrivals(struct pvs_reassembly *r, struct pvs_frame_arrival *out, int max)
+{
+    if (!r || !out)
+        return 0;
+    int n = 0;
+    for (; n < max && r->arrivals_count > 0; n++) {
+        out[n] = r->arrivals[r->arrivals_head];
+        r->arrivals_head = (r->arrivals_head + 1) % PVS_REASSEMBLY_ARRIVALS;
+        r->arrivals_count--;
+    }
+    return n;
+}
+
 static void release(struct pvs_reassembly *r, struct slot *s)
 {
+    record_arrival(r, s, s->state == SLOT_ACTIVE);
     s->state = SLOT_EMPTY;
     r->inflight--;
 }
@@ -412,6 +465,9 @@ static int start_frame(struct pvs_reassembly *r, struct slot *s, const struct pv
     s->host_us = h->host_us;
     s->capture_us = h->capture_us;
     s->first_us = now_us;
+    s->last_us = now_us;
+    s->packets = 0;
+    s->repaired = 0;
     s->complete_us = 0;
     s->stash_used = 0;
     update_jitter(r, now_us, h->capture_us);
@@ -462,6 +518,7 @@ static void finish_block(struct pvs_reassembly *r, struct slot *s, uint16_t b, i
             return;
         }
         r->st.recovered += (uint64_t)(k - bl->data_in);
+        s->repaired += (uint32_t)(k - bl->data_in);
         s->recovered = true;
     }
     bl->done = true;
@@ -537,6 +594,11 @@ int pvs_reassembly_push(struct pvs_reassembly *r, const uint8_t *pkt, size_t len
     }
     bl->seen[h.shard / 8] |= bit;
     r->st.packets++;
+    s->packets++;
+    s->last_us = now_us;
+    bl->got++;
+    if (h.shard >= bl->top)
+        bl->top = (uint8_t)(h.shard + 1);
     if (bl->done)
         return 0;
 
@@ -554,6 +616,8 @@ int pvs_reassembly_push(struct pvs_reassembly *r, const uint8_t *pkt, size_t len
             grow_keep((void **)&s->pool, &s->pool_cap, ((size_t)e + 1) * S, 1) < 0) {
             bl->seen[h.shard / 8] &= (uint8_t)~bit;
             r->st.packets--;
+            s->packets--;
+            bl->got--;
             PVS_LOG_E("reassembly: out of memory for parity shards");
             return PVS_ENOMEM;
         }

@@ -34,6 +34,21 @@ struct pvs_rframe {
     int64_t complete_us;  /* receiver's clock: the frame became complete */
 };
 
+/* How one frame arrived, for the server's rate control (the FEEDBACK
+ * message): recorded when the frame settles, handed on, skipped or
+ * dropped. Gaps (frames of which nothing came) have none. */
+struct pvs_frame_arrival {
+    uint32_t frame;
+    int64_t first_us;     /* receiver's clock: its first packet in */
+    int64_t last_us;      /* its last packet in, before it settled */
+    uint32_t bytes;       /* datagram bytes of it received */
+    uint16_t lost;        /* packets missing below the highest index seen per
+                             block (all missing ones of a dropped frame) */
+    uint16_t repaired;    /* data shards rebuilt by FEC */
+};
+
+#define PVS_REASSEMBLY_ARRIVALS 64 /* kept until taken; older ones are overwritten */
+
 struct pvs_reassembly_stats {
     uint64_t packets;         /* accepted into a frame */
     uint64_t duplicates;
@@ -73,6 +88,10 @@ int64_t pvs_reassembly_poll(struct pvs_reassembly *r, int64_t now_us);
  * reading clears it. Also set when a frame is skipped before any keyframe
  * came (the stream's first keyframe was lost, or this client joined late). */
 bool pvs_reassembly_want_keyframe(struct pvs_reassembly *r);
+
+/* Moves up to max arrival records, oldest first, into out. Returns how
+ * many. */
+int pvs_reassembly_take_arrivals(struct pvs_reassembly *r, struct pvs_frame_arrival *out, int max);
 
 void pvs_reassembly_get_stats(const struct pvs_reassembly *r, struct pvs_reassembly_stats *out);
 

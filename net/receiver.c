@@ -178,6 +178,11 @@ bool pvs_receiver_want_keyframe(struct pvs_receiver *r)
     return r && pvs_reassembly_want_keyframe(r->reassembly);
 }
 
+int pvs_receiver_take_arrivals(struct pvs_receiver *r, struct pvs_frame_arrival *out, int max)
+{
+    return r ? pvs_reassembly_take_arrivals(r->reassembly, out, max) : 0;
+}
+
 void pvs_receiver_get_stats(const struct pvs_receiver *r, struct pvs_receiver_stats *out)
 {
     if (!r || !out)

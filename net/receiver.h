@@ -65,6 +65,10 @@ int pvs_receiver_next(struct pvs_receiver *r, int timeout_ms, struct pvs_rframe 
 /* True once after a frame was lost: send KEYFRAME_REQUEST now. */
 bool pvs_receiver_want_keyframe(struct pvs_receiver *r);
 
+/* Moves up to max frame arrival records (net/reassembly.h) into out;
+ * returns how many. The receive thread calls it after pvs_receiver_next. */
+int pvs_receiver_take_arrivals(struct pvs_receiver *r, struct pvs_frame_arrival *out, int max);
+
 void pvs_receiver_get_stats(const struct pvs_receiver *r, struct pvs_receiver_stats *out);
 
 #endif

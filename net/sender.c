@@ -134,9 +134,23 @@ int pvs_sender_send(struct pvs_sender *s, const struct pvs_packet *frame, uint32
     s->stats.frames++;
     s->stats.parity_packets += (uint64_t)(b.count - b.data_packets);
     s->stats.last_frame_ns = pvs_time_ns() - start;
+    s->stats.last_frame_bytes = (uint64_t)b.count * b.stride;
     if (first_sent_ns)
         *first_sent_ns = start;
     return 0;
+}
+
+int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps)
+{
+    if (!s || pace_bps < 0)
+        return PVS_EINVAL;
+    s->pace_bps = pace_bps;
+    return 0;
+}
+
+int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent)
+{
+    return s ? pvs_packetizer_set_fec(s->packetizer, fec_percent) : PVS_EINVAL;
 }
 
 void pvs_sender_get_stats(const struct pvs_sender *s, struct pvs_sender_stats *out)

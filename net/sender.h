@@ -40,6 +40,7 @@ struct pvs_sender_stats {
     uint64_t bytes;           /* UDP payload bytes sent */
     uint64_t dropped;         /* datagrams not sent: the socket buffer stayed full */
     int64_t last_frame_ns;    /* first to last datagram of the last frame */
+    uint64_t last_frame_bytes;/* datagram bytes of the last frame */
 };
 
 struct pvs_sender;
@@ -59,6 +60,12 @@ void pvs_sender_close(struct pvs_sender **s);
  * not an error). */
 int pvs_sender_send(struct pvs_sender *s, const struct pvs_packet *frame, uint32_t host_us,
                     int64_t *first_sent_ns);
+
+/* The rate control's settings, from the next frame on: the pacing rate
+ * (bits per second; 0: no pacing) and the parity percent (0..100).
+ * Return 0 or PVS_EINVAL. */
+int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps);
+int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent);
 
 void pvs_sender_get_stats(const struct pvs_sender *s, struct pvs_sender_stats *out);
 

@@ -24,6 +24,7 @@
 
 static const char *const capture_choices[] = { "auto", "x11", "dxgi", "gdi", "testsrc", NULL };
 static const char *const audio_source_choices[] = { "auto", "pulse", "wasapi", "tone", NULL };
+static const char *const abr_choices[] = { "off", "on", NULL };
 /* The codec names of enum pvs_codec, then "auto". */
 static const char *const codec_choices[] = {
     [PVS_CODEC_H264] = "h264", [PVS_CODEC_HEVC] = "hevc", [PVS_CODEC_AV1] = "av1",
@@ -63,7 +64,19 @@ const struct pvs_option pvs_server_options[] = {
     OPT("encode", "codec", PVS_OPT_CHOICE, codec, 0, 0, codec_choices, "CODEC",
         "auto: the first of h264, hevc, av1 that the client decodes"),
     OPT("encode", "bitrate", PVS_OPT_INT64, bitrate, 0, 2000000000, NULL, "BITS",
-        "bits per second (k/M/G suffixes); 0 = 0.15 bit per pixel"),
+        "bits per second (k/M/G suffixes); 0 = 0.15 bit per pixel; with --abr on, the most "
+        "the rate control may ask for"),
+    OPT("encode", "abr", PVS_OPT_CHOICE, abr, 0, 0, abr_choices, "on|off",
+        "adaptive bitrate: follow what the network carries (docs/abr.md); off = a fixed "
+        "--bitrate, pacing and FEC"),
+    OPT("encode", "min-bitrate", PVS_OPT_INT64, min_bitrate, 0, 2000000000, NULL, "BITS",
+        "with --abr on, the least the rate control may ask for; 0 = a fiftieth of --bitrate"),
+    OPT("encode", "filler", PVS_OPT_BOOL, filler, 0, 0, NULL, NULL,
+        "pad each frame with filler data up to the bitrate (H.264 and HEVC), so that the "
+        "stream fills what the rate control asks for whatever the content: for benches "
+        "(pvstream-bench abr), never needed to stream"),
+    OPT("encode", "trace", PVS_OPT_STRING, trace, 0, 0, NULL, "FILE",
+        "write each rate control decision to FILE as CSV"),
     OPT("encode", "fps", PVS_OPT_INT, fps, 0, 240, NULL, "N",
         "frames per second, and the refresh asked for; 0 = the client's refresh where its "
         "mode was set (Windows), else 60"),
@@ -114,6 +127,7 @@ void pvs_server_defaults(struct pvs_server_settings *s)
     s->fec_percent = PVS_FEC_DEFAULT_PERCENT;
     s->fec_min = PVS_FEC_DEFAULT_MIN_PARITY;
     s->pace = PVS_SENDER_DEFAULT_PACE_BPS;
+    s->abr = 1;
     s->dscp = -1;
     s->input = true;
     s->audio = true;

@@ -20,6 +20,7 @@
 #include "net/fec.h"
 #include "net/media.h"
 #include "net/sender.h"
+#include "server/abr.h"
 #include "server/audio.h"
 
 /* Nothing changed on screen: still send a frame this often, so a client
@@ -56,6 +57,10 @@ struct video {
     pvs_cond cv;
     struct pvs_ctl_stream desc;
     uint32_t made, sent;
+    /* Adaptive bitrate: made by the video thread with its first encoder
+     * (NULL with --abr off), read by the control thread (under mu), freed
+     * after the thread ends. */
+    struct pvs_server_abr *abr;
 
     /* Figures, read by the control thread (under mu). */
     uint64_t frames, unchanged, keyframes, bytes;
@@ -83,7 +88,7 @@ static int open_encoder(struct video *v, int width, int height, struct ID3D11Dev
     const struct pvs_server_settings *cfg = v->cfg;
     struct pvs_encoder_opts eo = { .width = width, .height = height,
                                    .fps = v->fps, .bitrate = cfg->bitrate,
-                                   .d3d11_device = dev };
+                                   .d3d11_device = dev, .filler = cfg->filler };
     if (cfg->codec != PVS_CODEC_COUNT) {
         eo.codec = (enum pvs_codec)cfg->codec;
         return pvs_encoder_open(out, cfg->encoder, &eo);
@@ -98,12 +103,42 @@ static int open_encoder(struct video *v, int width, int height, struct ID3D11Dev
     return err;
 }
 
+/* --bitrate, or 0.15 bit per pixel of this size and rate. */
+static int64_t session_bitrate(const struct video *v, int width, int height)
+{
+    return v->cfg->bitrate ? v->cfg->bitrate : (int64_t)((double)width * height * v->fps * 0.15);
+}
+
+/* With --abr on, the rate control for this session: its ceiling is the
+ * first encoder's bitrate. Without it (out of memory, the trace file) the
+ * stream goes on at a fixed bitrate. */
+static void start_abr(struct video *v, int width, int height)
+{
+    const struct pvs_server_settings *cfg = v->cfg;
+    if (!cfg->abr || v->abr)
+        return;
+    struct pvs_server_abr_config ac = {
+        .ceiling_bps = session_bitrate(v, width, height), .floor_bps = cfg->min_bitrate,
+        .fps = v->fps, .fec_percent = cfg->fec_percent, .pace_max_bps = cfg->pace,
+        .trace = cfg->trace,
+    };
+    struct pvs_server_abr *a = NULL;
+    int err = pvs_server_abr_open(&a, &ac);
+    if (err) {
+        PVS_LOG_W("server: adaptive bitrate off: %s", pvs_strerror(err));
+        return;
+    }
+    pvs_mutex_lock(&v->mu);
+    v->abr = a;
+    pvs_mutex_unlock(&v->mu);
+}
+
 /* Publishes the stream's description and waits until the control thread
  * has sent it, so the client knows the size before the first packet. */
 static void publish(struct video *v, const struct pvs_encoder *enc, int width, int height)
 {
     const struct pvs_server_settings *cfg = v->cfg;
-    int64_t bitrate = cfg->bitrate ? cfg->bitrate : (int64_t)((double)width * height * v->fps * 0.15);
+    int64_t bitrate = session_bitrate(v, width, height);
     pvs_mutex_lock(&v->mu);
     v->desc = (struct pvs_ctl_stream){
         .codec = ctl_codec(pvs_encoder_get_info(enc)->codec),
@@ -194,6 +229,7 @@ static int video_thread(void *arg)
     uint32_t frame_no = 0;            /* +1 per frame sent: what the client counts */
     int width = 0, height = 0;
     int64_t last_sent = 0;
+    bool reopened = false;             /* a new encoder: ABR applies its bitrate again */
     prepare_display(v);
 
     while (!err && !atomic_load(&v->stop)) {
@@ -248,6 +284,8 @@ static int video_thread(void *arg)
             PVS_LOG_I("server: encoding %dx%d with %s (%s)", width, height, pvs_encoder_name(enc),
                       pvs_feed_path_name(pvs_feed_path(feed)));
             publish(v, enc, width, height);
+            start_abr(v, width, height);
+            reopened = true;
             atomic_store(&v->want_idr, true);
         }
 
@@ -262,6 +300,8 @@ static int video_thread(void *arg)
             pvs_mutex_unlock(&v->mu);
             continue;
         }
+        pvs_server_abr_before_frame(v->abr, enc, tx, reopened);
+        reopened = false;
         err = pvs_feed_frame(feed, &f);
         struct pvs_packet pkt;
         int64_t captured = f.capture_ns;
@@ -284,8 +324,11 @@ static int video_thread(void *arg)
             break;
         pkt.frame = frame_no++;
         int64_t host_ns = pvs_time_ns() - captured;
-        err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), NULL);
+        int64_t first_sent = 0;
+        err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), &first_sent);
         last_sent = pvs_time_ns();
+        if (!err)
+            pvs_server_abr_sent(v->abr, pkt.frame, (uint32_t)pkt.size, tx, first_sent);
         pvs_mutex_lock(&v->mu);
         v->frames++;
         v->keyframes += pkt.keyframe;
@@ -314,6 +357,7 @@ static void video_stop(struct video **pv)
     pvs_cond_broadcast(&v->cv);
     pvs_mutex_unlock(&v->mu);
     pvs_thread_join(&v->thread, NULL);
+    pvs_server_abr_close(&v->abr);
     pvs_cond_destroy(&v->cv);
     pvs_mutex_destroy(&v->mu);
     sodium_memzero(v->key, sizeof(v->key));
@@ -378,6 +422,7 @@ struct server {
     uint64_t reported_frames, reported_bytes;
     uint64_t reported_audio_packets, reported_audio_bytes;
     int64_t reported_ns;
+    int64_t next_rate_ns;            /* RATE to the client */
 };
 
 static void end_session(struct server *s, const char *why)
@@ -517,6 +562,31 @@ static struct pvs_display_mode client_mode(const struct server *s, const struct 
     return want;
 }
 
+/* The session's rate control, or NULL (none yet, or --abr off). */
+static struct pvs_server_abr *video_abr(struct video *v)
+{
+    if (!v)
+        return NULL;
+    pvs_mutex_lock(&v->mu);
+    struct pvs_server_abr *a = v->abr;
+    pvs_mutex_unlock(&v->mu);
+    return a;
+}
+
+/* The rate control's state to the client, four times a second (its
+ * overlay and --stats-json show it). */
+#define RATE_INTERVAL_NS 250000000LL
+static void send_rate(struct server *s, int64_t now)
+{
+    struct pvs_server_abr *a = video_abr(s->video);
+    if (!a || now < s->next_rate_ns)
+        return;
+    struct pvs_ctl_rate r;
+    pvs_server_abr_get_rate(a, &r);
+    pvs_control_server_send_rate(s->ctl, &r);
+    s->next_rate_ns = now + RATE_INTERVAL_NS;
+}
+
 static void handle(struct server *s, struct pvs_control_event *ev)
 {
     switch (ev->type) {
@@ -551,6 +621,9 @@ static void handle(struct server *s, struct pvs_control_event *ev)
     case PVS_CONTROL_EV_STATS:
         s->client_stats = ev->u.stats;
         s->have_client_stats = true;
+        return;
+    case PVS_CONTROL_EV_FEEDBACK:
+        pvs_server_abr_feedback(video_abr(s->video), &ev->u.feedback);
         return;
     case PVS_CONTROL_EV_INPUT:
         handle_input(s, ev);
@@ -643,6 +716,7 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
         check_video(&s);
         if (!s.video) /* between sessions: a kept virtual monitor stays alive */
             pvs_vdisplay_tick(s.vd);
+        send_rate(&s, pvs_time_ns());
         report(&s, pvs_time_ns());
     }
     end_session(&s, "disconnected: the server is stopping");

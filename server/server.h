@@ -29,7 +29,11 @@ struct pvs_server_settings {
     int content;                        /* testsrc only: enum pvs_content */
     char encoder[PVS_OPT_STRING_MAX];   /* auto or a libavcodec name */
     int codec;                          /* enum pvs_codec, or PVS_CODEC_COUNT: auto */
-    int64_t bitrate;                    /* 0: 0.15 bit per pixel */
+    int64_t bitrate;                    /* 0: 0.15 bit per pixel; with ABR, the ceiling */
+    int abr;                            /* adaptive bitrate: 1 on (net/rate_ctl.h), 0 off */
+    int64_t min_bitrate;                /* ABR's floor; 0: a fiftieth of the ceiling */
+    bool filler;                        /* pad the encoder's output to its bitrate */
+    char trace[PVS_OPT_STRING_MAX];     /* "": none; else each ABR decision as CSV */
     int fps;                            /* 0: the refresh of the client's mode where it
                                            was set, else 60 */
     char bind[PVS_OPT_STRING_MAX];      /* "" = every address */

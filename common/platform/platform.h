@@ -186,6 +186,13 @@ int pvs_udp_send(pvs_socket s, const void *buf, size_t len,
  * still counted as received), PVS_ETIMEDOUT, or another negative code. */
 int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
                  int timeout_ms);
+/* Waits until one of `n` sockets (1..16) is readable or timeout_us passes
+ * (0: do not wait; negative: forever); ready[i] says which are. Returns how
+ * many are readable (0 when the time ran out), or a negative code. POSIX
+ * waits to the microsecond (ppoll); Windows to the millisecond, rounded up
+ * (WSAPoll), so a wait there may end up to a timer tick late. */
+int pvs_udp_poll(const pvs_socket *socks, int n, int64_t timeout_us, bool *ready);
+
 /* ---- batched UDP (the media path) ------------------------------------------
  * Datagrams of a batch sit back to back in one buffer, one per `stride`
  * bytes, which is how the packetizer lays out a frame. */

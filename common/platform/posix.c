@@ -623,6 +623,25 @@ int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
     }
 }
 
+int pvs_udp_poll(const pvs_socket *socks, int n, int64_t timeout_us, bool *ready)
+{
+    if (!socks || !ready || n < 1 || n > 16)
+        return PVS_EINVAL;
+    struct pollfd pfd[16];
+    for (int i = 0; i < n; i++)
+        pfd[i] = (struct pollfd){ .fd = socks[i], .events = POLLIN };
+    struct timespec ts = { (time_t)(timeout_us / 1000000), (long)(timeout_us % 1000000) * 1000 };
+    int got = ppoll(pfd, (nfds_t)n, timeout_us < 0 ? NULL : &ts, NULL);
+    if (got < 0 && errno != EINTR) {
+        int err = errno;
+        PVS_LOG_W("poll on UDP sockets failed: %s", strerror(err));
+        return -err;
+    }
+    for (int i = 0; i < n; i++)
+        ready[i] = got > 0 && (pfd[i].revents & (POLLIN | POLLERR)) != 0;
+    return got > 0 ? got : 0;
+}
+
 /* ---- batched UDP --------------------------------------------------------- */
 
 /* Errors with which a kernel that knows UDP_SEGMENT still refuses it for a

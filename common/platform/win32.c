@@ -756,6 +756,28 @@ int pvs_udp_recv(pvs_socket s, void *buf, size_t cap, struct pvs_addr *from,
     }
 }
 
+int pvs_udp_poll(const pvs_socket *socks, int n, int64_t timeout_us, bool *ready)
+{
+    if (!socks || !ready || n < 1 || n > 16)
+        return PVS_EINVAL;
+    WSAPOLLFD pfd[16];
+    memset(pfd, 0, sizeof(pfd));
+    for (int i = 0; i < n; i++) {
+        pfd[i].fd = (SOCKET)socks[i];
+        pfd[i].events = POLLRDNORM;
+    }
+    int wait_ms = timeout_us < 0 ? -1 : (int)((timeout_us + 999) / 1000);
+    int got = WSAPoll(pfd, (ULONG)n, wait_ms);
+    if (got == SOCKET_ERROR) {
+        int err = WSAGetLastError();
+        PVS_LOG_W("WSAPoll on UDP sockets failed: %s", SYS_TEXT(err));
+        return wsa_to_pvs(err);
+    }
+    for (int i = 0; i < n; i++)
+        ready[i] = got > 0 && (pfd[i].revents & (POLLRDNORM | POLLERR)) != 0;
+    return got;
+}
+
 /* ---- batched UDP --------------------------------------------------------- */
 
 /* Windows has no sendmmsg/recvmmsg. Its GSO is USO (UDP segmentation

@@ -17,9 +17,10 @@
  * The corpus (tests/fuzz/corpus/control/): "clear_*" are HELLO (with and
  * without the display fields), WELCOME and REFUSE as a client or server
  * sends them (mode 0x00); "seal_*" are
- * each inner message (RUMBLE among them) in mode 0x04 (the target seals them); "sealed_*" are
- * mode 0x00 followed by the same messages already sealed with KEY on
- * channel 0, counter 1, so the mutations of the replay driver reach the
+ * each inner message (RUMBLE, FEEDBACK and RATE among them) in mode 0x04, or
+ * 0x06 for FEEDBACK and RATE, which go on channel 2 (the target seals them);
+ * "sealed_*" are mode 0x00 (0x02) followed by the same messages already
+ * sealed with KEY on channel 0 (2), counter 1, so the mutations of the replay driver reach the
  * tag check and, unchanged, the inner parser. All were written by
  * pvs_ctl_encode and pvs_ctl_seal with KEY. */
 #include <stdbool.h>
@@ -79,12 +80,28 @@ static void check_hello(const struct pvs_ctl_msg *m, size_t n)
         abort();
 }
 
+/* What the server's rate control takes as is: FEEDBACK's records were all
+ * in the body, at most the most, each ending no earlier than it began. */
+static void check_feedback(const struct pvs_ctl_msg *m, size_t n)
+{
+    if (m->type != PVS_CTL_FEEDBACK)
+        return;
+    const struct pvs_ctl_feedback *f = &m->u.feedback;
+    if (f->count > PVS_CTL_FEEDBACK_MAX ||
+        n < 1 + PVS_CTL_FEEDBACK_HEADER + (size_t)f->count * PVS_CTL_FEEDBACK_RECORD)
+        abort();
+    for (int i = 0; i < f->count; i++)
+        if (f->rec[i].last_us < f->rec[i].first_us)
+            abort();
+}
+
 static void parse_inner(const uint8_t *p, size_t n)
 {
     struct pvs_ctl_msg m;
     int rc = pvs_ctl_parse_inner(p, n, &m);
     if (rc == 0) {
         check_rumble(&m, p, n);
+        check_feedback(&m, n);
         round_trip(&m, false);
     }
     else if (rc == PVS_ENOTSUP) {

@@ -247,6 +247,13 @@ static void test_stream(void)
         /* No queue: no frame waits for frames behind it. */
         CHECK(pvs_test_json_num(json, "glass_to_glass", "p99_ms") < 250);
         CHECK(pvs_test_json_num(json, "glass_to_glass", "max_ms") < 1000);
+        /* Adaptive bitrate is on by default: its state reached the client,
+         * within the ceiling (0.15 bit per pixel here). */
+        double abr = pvs_test_json_num(json, "abr", "bitrate_bps");
+        fprintf(stderr, "abr: bitrate %.2f Mbit/s, estimate %.2f Mbit/s, FEC %.0f %%\n",
+                abr / 1e6, pvs_test_json_num(json, "abr", "estimate_bps") / 1e6,
+                pvs_test_json_num(json, "abr", "fec_percent"));
+        CHECK(abr > 0 && abr <= (double)W * H * FPS * 0.15 + 1);
     }
     free(json);
     struct decoded d;

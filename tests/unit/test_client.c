@@ -95,7 +95,7 @@ static void test_stats(void)
                          "null,\"p99_ms\":null,\"max_ms\":null},\"host\":{\"p50_ms\":null,\"p95_ms\":null,"
                          "\"p99_ms\":null,\"max_ms\":null},\"network\":{\"p50_ms\":null,"
                          "\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null},\"decode\":{\"p50_ms\":"
-                         "null,\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null}},\"audio\":null}\n") == 0);
+                         "null,\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null}},\"audio\":null,\"abr\":null}\n") == 0);
     free(j);
 
     /* A frame before any clock offset: host and decode only. */

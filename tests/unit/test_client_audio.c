@@ -57,7 +57,7 @@ static void test_stats_audio(void)
 
     /* Audio off: "audio": null, the line and the overlay say "audio off". */
     char *j = json_of(s);
-    CHECK(j && strstr(j, ",\"audio\":null}\n") != NULL);
+    CHECK(j && strstr(j, ",\"audio\":null,\"abr\":null}\n") != NULL);
     free(j);
     struct pvs_client_second sec;
     char line[512], a[32];
@@ -107,7 +107,7 @@ static void test_stats_audio(void)
         double p99 = p99s ? atof(p99s + 6) : 0;
         CHECK_NEAR(p50, 24.5, 1.0);
         CHECK_NEAR(p99, 29, 0.6);
-        CHECK(au && strstr(au, "},\"underruns\":2,\"concealed\":3}}\n") != NULL);
+        CHECK(au && strstr(au, "},\"underruns\":2,\"concealed\":3},\"abr\":null}\n") != NULL);
     }
     free(j);
     char *sum = summary_of(s);
@@ -125,7 +125,7 @@ static void test_stats_audio(void)
     j = json_of(s);
     CHECK(j && strstr(j, ",\"audio\":{\"latency_ms\":{\"p50\":null,\"p99\":null},"
                          "\"av_offset_ms\":{\"p50\":null,\"p99\":null},"
-                         "\"underruns\":0,\"concealed\":1}}\n") != NULL);
+                         "\"underruns\":0,\"concealed\":1},\"abr\":null}\n") != NULL);
     free(j);
     pvs_client_stats_free(&s);
 }

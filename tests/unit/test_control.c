@@ -495,7 +495,7 @@ static void raw_keyed_session(struct raw *r, struct side *srv)
     uint8_t input[3] = {0x21, 1, 2};
     bn = pvs_ctl_seal(&c, 1, input, sizeof(input), box, sizeof(box));
     raw_send(r, 1, box, (size_t)bn);                 /* an input event: passed on */
-    uint8_t reserved[3] = {0x31, 1, 2};
+    uint8_t reserved[3] = {0x32, 1, 2};
     bn = pvs_ctl_seal(&c, 1, reserved, sizeof(reserved), box, sizeof(box));
     raw_send(r, 1, box, (size_t)bn);                 /* a reserved type: counted */
     uint8_t stream[PVS_CTL_MAX_MESSAGE];

@@ -451,14 +451,14 @@ static void test_small_messages(void)
     uint8_t in[4] = {0x20, 1, 2, 3};
     CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_ENOTSUP);
     CHECK_INT(got.type, ==, 0x20);
-    in[0] = 0x31; /* the first still reserved, after RUMBLE */
+    in[0] = 0x32; /* the first still reserved, after RUMBLE and RATE */
     CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_ENOTSUP);
-    CHECK_INT(got.type, ==, 0x31);
+    CHECK_INT(got.type, ==, 0x32);
     in[0] = 0x3f;
     CHECK_INT(pvs_ctl_parse_inner(in, 1, &got), ==, PVS_ENOTSUP);
     in[0] = 0x40;
     CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_EBADDATA);
-    in[0] = 0x16;
+    in[0] = 0x16; /* FEEDBACK, too short */
     CHECK_INT(pvs_ctl_parse_inner(in, 4, &got), ==, PVS_EBADDATA);
     m = (struct pvs_ctl_msg){.type = (enum pvs_ctl_type)0x20};
     CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
@@ -503,6 +503,89 @@ static void test_rumble(void)
     m.u.rumble.pad = 0;
     CHECK_INT(pvs_ctl_encode(&m, b, 8), ==, PVS_EINVAL);
     CHECK_INT(pvs_ctl_encode(&m, b, 9), ==, 9);
+}
+
+static void test_feedback(void)
+{
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    struct pvs_ctl_msg m = {.type = PVS_CTL_FEEDBACK}, got;
+    struct pvs_ctl_feedback *f = &m.u.feedback;
+    f->base_us = 0x0102030405060708ull;
+    f->packets_received = 1000;
+    f->packets_lost = 7;
+    f->count = 2;
+    f->rec[0] = (struct pvs_ctl_feedback_record){.frame = 41, .first_us = 0, .last_us = 900,
+                                                 .bytes = 28000, .lost = 1, .repaired = 1};
+    f->rec[1] = (struct pvs_ctl_feedback_record){.frame = 42, .first_us = 16000,
+                                                 .last_us = 0x01020304, .bytes = 1400};
+    CHECK_INT(encode(&m, b), ==, 1 + 20 + 2 * 20);
+    static const uint8_t head[21] = {0x16, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x03, 0xe8,
+                                     0, 0, 0, 7, 2, 0, 0, 0};
+    static const uint8_t rec1[20] = {0, 0, 0, 42, 0, 0, 0x3e, 0x80, 1, 2, 3, 4,
+                                     0, 0, 0x05, 0x78, 0, 0, 0, 0};
+    CHECK(memcmp(b, head, sizeof(head)) == 0);
+    CHECK(memcmp(b + 41, rec1, sizeof(rec1)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 61, &got), ==, 0);
+    CHECK_INT(got.type, ==, PVS_CTL_FEEDBACK);
+    CHECK(memcmp(&got.u.feedback, f, sizeof(*f)) == 0);
+
+    /* Appended bytes are a later version's: ignored. Every shorter body is
+     * refused, as are a count over the most and a last arrival before the
+     * first. */
+    CHECK_INT(pvs_ctl_parse_inner(b, 70, &got), ==, 0);
+    for (size_t len = 1; len < 61; len++)
+        CHECK_INT(pvs_ctl_parse_inner(b, len, &got), ==, PVS_EBADDATA);
+    uint8_t bad[PVS_CTL_MAX_MESSAGE];
+    memcpy(bad, b, 61);
+    bad[17] = PVS_CTL_FEEDBACK_MAX + 1;
+    CHECK_INT(pvs_ctl_parse_inner(bad, sizeof(bad), &got), ==, PVS_EBADDATA);
+    memcpy(bad, b, 61);
+    bad[21 + 4] = 0x7f; /* record 0's first arrival, now after its last */
+    CHECK_INT(pvs_ctl_parse_inner(bad, 61, &got), ==, PVS_EBADDATA);
+    CHECK(!pvs_ctl_type_is_clear(PVS_CTL_FEEDBACK));
+    CHECK_INT(pvs_ctl_parse_clear(b, 61, &got), ==, PVS_EBADDATA);
+
+    /* The most records fit a message; the encoder refuses more, and a
+     * record the parser would refuse. */
+    f->count = PVS_CTL_FEEDBACK_MAX;
+    CHECK_INT(encode(&m, b), ==, 1 + 20 + PVS_CTL_FEEDBACK_MAX * 20);
+    CHECK(1 + 20 + PVS_CTL_FEEDBACK_MAX * 20 <= PVS_CTL_MAX_MESSAGE);
+    f->count = PVS_CTL_FEEDBACK_MAX + 1;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    f->count = 1;
+    f->rec[0].first_us = 1000;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    f->count = 0;
+    CHECK_INT(encode(&m, b), ==, 21);
+    CHECK_INT(pvs_ctl_parse_inner(b, 21, &got), ==, 0);
+    CHECK_INT(got.u.feedback.count, ==, 0);
+}
+
+static void test_rate(void)
+{
+    uint8_t b[PVS_CTL_MAX_MESSAGE];
+    struct pvs_ctl_msg m = {.type = PVS_CTL_RATE}, got;
+    m.u.rate = (struct pvs_ctl_rate){.estimate_bps = 50000000, .bitrate_bps = 40000000,
+                                     .pace_bps = 100000000, .queue_delay_us = 3500,
+                                     .fec_percent = 25, .flags = PVS_CTL_RATE_ABR,
+                                     .changes = 9};
+    CHECK_INT(encode(&m, b), ==, 25);
+    static const uint8_t want[25] = {0x31, 0x02, 0xfa, 0xf0, 0x80, 0x02, 0x62, 0x5a, 0x00,
+                                     0x05, 0xf5, 0xe1, 0x00, 0, 0, 0x0d, 0xac, 25, 1, 0, 0,
+                                     0, 0, 0, 9};
+    CHECK(memcmp(b, want, sizeof(want)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 25, &got), ==, 0);
+    CHECK_INT(got.type, ==, PVS_CTL_RATE);
+    CHECK(memcmp(&got.u.rate, &m.u.rate, sizeof(m.u.rate)) == 0);
+    for (size_t len = 1; len < 25; len++)
+        CHECK_INT(pvs_ctl_parse_inner(want, len, &got), ==, PVS_EBADDATA);
+    uint8_t bad[25];
+    memcpy(bad, want, sizeof(bad));
+    bad[17] = 101;
+    CHECK_INT(pvs_ctl_parse_inner(bad, 25, &got), ==, PVS_EBADDATA);
+    /* 0x32..0x3f stay reserved: an older or newer peer's, dropped as such. */
+    bad[0] = 0x32;
+    CHECK_INT(pvs_ctl_parse_inner(bad, 25, &got), ==, PVS_ENOTSUP);
 }
 
 static void make_keys(struct pvs_session_keys *a, struct pvs_session_keys *b)
@@ -604,6 +687,8 @@ int main(void)
     RUN(test_stream_bytes);
     RUN(test_small_messages);
     RUN(test_rumble);
+    RUN(test_feedback);
+    RUN(test_rate);
     RUN(test_seal);
     TEST_EXIT();
 }

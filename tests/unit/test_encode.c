@@ -208,6 +208,43 @@ static void test_input_paths(void)
     pvs_encoder_close(&e);
 }
 
+/* --filler: every packet is one frame at the current bitrate, a change of
+ * bitrate changes it at the next frame, and the decoder skips the filler
+ * (the picture is as good as without it). */
+static void test_filler(void)
+{
+    struct pvs_capture_opts co = { .width = 640, .height = 360, .fps = 60,
+                                   .content = PVS_CONTENT_STATIC };
+    struct pvs_encoder_opts eo = { .codec = PVS_CODEC_H264, .width = 640, .height = 360,
+                                   .fps = 60, .bitrate = 12000000, .filler = true };
+    struct pvs_decoder_opts dopt = { .codec = PVS_CODEC_H264, .hw = "software" };
+    struct pipe p = { 0 };
+    CHECK_INT(pvs_capture_open(&p.cap, "testsrc", &co), ==, 0);
+    CHECK_INT(pvs_encoder_open(&p.enc, "libx264", &eo), ==, 0);
+    CHECK_INT(pvs_decoder_open(&p.dec, &dopt), ==, 0);
+    if (!p.cap || !p.enc || !p.dec)
+        goto out;
+    for (int i = 0; i < 20; i++) {
+        if (i == 10)
+            CHECK_INT(pvs_encoder_set_bitrate(p.enc, 6000000), ==, 0);
+        struct pvs_packet pkt;
+        uint64_t n;
+        CHECK_INT(pipe_encode(&p, i == 0, &pkt, &n), ==, 0);
+        size_t want = (size_t)((i < 10 ? 12000000 : 6000000) / 8 / 60);
+        /* the first frame (an IDR of a still desktop) may be larger than one frame */
+        if (i > 0)
+            CHECK_INT(pkt.size, ==, want);
+        struct pvs_decoded d;
+        CHECK_INT(pvs_decoder_decode(p.dec, &pkt, &d), ==, 0);
+        if (i == 19) {
+            struct pvs_image *in = pvs_encoder_input(p.enc);
+            CHECK(in && psnr_y(in, &d.img) > 35.0);
+        }
+    }
+out:
+    pipe_close(&p);
+}
+
 static void test_bad_options(void)
 {
     struct pvs_encoder *e = NULL;
@@ -455,6 +492,7 @@ int main(void)
     RUN(test_auto_falls_back_to_software);
     RUN(test_probe_reasons);
     RUN(test_input_paths);
+    RUN(test_filler);
     RUN(test_bad_options);
     RUN(test_x264_zero_delay_and_idr);
     RUN(test_bitrate_change_in_place);

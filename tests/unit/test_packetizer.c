@@ -467,6 +467,49 @@ static void test_erasures(void)
     pvs_reassembly_close(&ra);
 }
 
+/* The arrival records FEEDBACK carries: one per settled frame, with its
+ * first and last packet's times, the bytes in, and the packets lost and
+ * rebuilt. */
+static void test_arrivals(void)
+{
+    struct pvs_packetizer *pz = make_pz(1400, 20, 2, 0);
+    struct pvs_reassembly *ra = make_ra(0);
+    size_t size = 20000;
+    uint8_t *data = random_bytes(size);
+    struct frame_pkts f;
+    CHECK_INT(packetize(pz, data, size, 7, true, &f), ==, 0);
+    int64_t t0 = capture_ns_of(7) / 1000 + 1000;
+    for (int p = 1; p < f.count; p++) /* data shard 0 lost */
+        CHECK_INT(pvs_reassembly_push(ra, pkt_at(&f, p), f.len, t0 + p), ==, 0);
+    struct pvs_rframe got;
+    CHECK_INT(pvs_reassembly_pop(ra, t0 + f.count, &got), ==, 1);
+    struct pvs_frame_arrival a[4];
+    CHECK_INT(pvs_reassembly_take_arrivals(ra, a, 4), ==, 1);
+    CHECK_INT(a[0].frame, ==, 7);
+    CHECK_INT(a[0].first_us, ==, t0 + 1);
+    CHECK_INT(a[0].last_us, ==, t0 + f.count - 1);
+    CHECK_INT(a[0].bytes, ==, (f.count - 1) * 1400);
+    CHECK_INT(a[0].lost, ==, 1);
+    CHECK_INT(a[0].repaired, ==, 1);
+    CHECK_INT(pvs_reassembly_take_arrivals(ra, a, 4), ==, 0);
+    free(f.buf);
+
+    /* A frame dropped at its deadline is recorded too, with every packet
+     * it never got. */
+    CHECK_INT(packetize(pz, data, size, 8, false, &f), ==, 0);
+    int64_t t1 = capture_ns_of(8) / 1000 + 1000;
+    CHECK_INT(pvs_reassembly_push(ra, pkt_at(&f, 0), f.len, t1), ==, 0);
+    CHECK_INT(pvs_reassembly_pop(ra, t1 + 1000000, &got), ==, 0);
+    CHECK_INT(pvs_reassembly_take_arrivals(ra, a, 4), ==, 1);
+    CHECK_INT(a[0].frame, ==, 8);
+    CHECK_INT(a[0].lost, ==, f.count - 1);
+    CHECK_INT(a[0].bytes, ==, 1400);
+    free(f.buf);
+    free(data);
+    pvs_packetizer_close(&pz);
+    pvs_reassembly_close(&ra);
+}
+
 /* Frames kinds[i] ('K' keyframe, 'P'), each pushed at its time; frame
  * `broken` loses its first `lose` data shards (all its packets when lose
  * < 0). Pops as it goes and then past every deadline; returns the frame
@@ -811,6 +854,7 @@ static void test_jitter(void)
 
 int main(void)
 {
+    RUN(test_arrivals);
     RUN(test_layout);
     RUN(test_bad_config);
     RUN(test_round_trip);

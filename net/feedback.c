@@ -1,0 +1,60 @@
+/* FEEDBACK messages from arrival records (net/feedback.h). */
+#include "net/feedback.h"
+
+#include <string.h>
+
+void pvs_feedback_add(struct pvs_feedback_queue *fq, const struct pvs_frame_arrival *rec, int n,
+                      uint64_t packets_received, uint64_t packets_lost)
+{
+    if (!fq)
+        return;
+    for (int i = 0; rec && i < n; i++) {
+        int at = (fq->head + fq->count) % PVS_FEEDBACK_QUEUE;
+        if (fq->count == PVS_FEEDBACK_QUEUE) {
+            fq->head = (fq->head + 1) % PVS_FEEDBACK_QUEUE;
+            fq->overwritten++;
+        } else {
+            fq->count++;
+        }
+        fq->q[at] = rec[i];
+    }
+    /* The wire carries the low 32 bits; the server takes differences. */
+    fq->packets_received = (uint32_t)packets_received;
+    fq->packets_lost = (uint32_t)packets_lost;
+}
+
+/* t after base, in the 32 bits a record has (a message spans far less). */
+static uint32_t offset(int64_t t, int64_t base)
+{
+    int64_t d = t - base;
+    return d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+bool pvs_feedback_take(struct pvs_feedback_queue *fq, struct pvs_ctl_feedback *out)
+{
+    if (!fq || !out || fq->count == 0)
+        return false;
+    memset(out, 0, sizeof(*out));
+    int n = fq->count < PVS_CTL_FEEDBACK_MAX ? fq->count : PVS_CTL_FEEDBACK_MAX;
+    int64_t base = fq->q[fq->head].first_us;
+    for (int i = 1; i < n; i++) {
+        int64_t t = fq->q[(fq->head + i) % PVS_FEEDBACK_QUEUE].first_us;
+        if (t < base)
+            base = t;
+    }
+    out->base_us = (uint64_t)base;
+    out->packets_received = fq->packets_received;
+    out->packets_lost = fq->packets_lost;
+    out->count = (uint8_t)n;
+    for (int i = 0; i < n; i++) {
+        const struct pvs_frame_arrival *a = &fq->q[fq->head];
+        uint32_t first = offset(a->first_us, base), last = offset(a->last_us, base);
+        out->rec[i] = (struct pvs_ctl_feedback_record){
+            .frame = a->frame, .first_us = first, .last_us = last < first ? first : last,
+            .bytes = a->bytes, .lost = a->lost, .repaired = a->repaired,
+        };
+        fq->head = (fq->head + 1) % PVS_FEEDBACK_QUEUE;
+        fq->count--;
+    }
+    return true;
+}

@@ -1,0 +1,440 @@
+/* Adaptive bitrate: delay-based estimate and decisions (net/rate_ctl.h,
+ * docs/abr.md). Rates here are wire bits per second unless named
+ * otherwise; times are microseconds. */
+#include "net/rate_ctl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+#define SENT_RING 512             /* frames remembered: 8 s at 60 fps */
+#define RECENT 32                 /* newest records kept for the filters */
+#define MIN_BUCKETS 10            /* the empty-queue delay: min over 10 x 1 s */
+#define MIN_BUCKET_US 1000000
+#define QUEUE_WINDOW_US 60000     /* queue = min over this much of arrivals: jitter out */
+#define DELIVERY_WINDOW_US 100000 /* delivered rate over this much of arrivals */
+#define T_DRAIN_US 100000         /* a queue q is drained in about this long */
+#define DRAIN_MIN_FACTOR 0.2      /* never below a fifth of the delivered rate */
+#define FAST_GAIN 2.0             /* x per second, below the capacity estimate */
+#define PROBE_GAIN 1.3            /* x per second, above it */
+#define RESTORE_FACTOR 0.9        /* after a drain: this share of the capacity */
+#define KNOWN_FACTOR 0.95         /* fast increase up to this share of it */
+#define FORGET_FACTOR 1.1         /* this far past it with no queue: it grew */
+#define APP_LIMITED_SHARE 0.5     /* sending under this share of the target: no increase */
+#define APP_WINDOW_US 500000
+#define SILENCE_US 300000         /* frames unreported this long: cut */
+#define LOSS_CONGESTION 0.2       /* loss this high without a queue: a policer */
+#define LOSS_CUT_FACTOR 0.85
+#define LOSS_CUT_GAP_US 200000
+#define CHANGE_SHARE 0.02         /* a bitrate change under 2 % is not applied */
+#define MAX_STEP_US 100000        /* one update's increase covers at most this */
+
+struct sent {
+    uint32_t frame;
+    bool valid;
+    int64_t first_us, sent_us;   /* first and last packet out */
+    uint32_t wire;
+};
+
+struct recent {
+    int64_t arrival_us;
+    int64_t queue_us;      /* of the first packet */
+    int64_t tail_us;       /* of the last packet, less half a frame interval; -1: a big frame */
+    uint32_t bytes;
+};
+
+struct min_window {
+    struct { int64_t bucket; int64_t min; bool used; } b[MIN_BUCKETS];
+};
+
+enum state { ST_START, ST_INCREASE, ST_PROBE, ST_HOLD, ST_DRAIN, ST_LOSS, ST_SILENCE };
+
+static const char *const state_names[] = {"start", "increase", "probe", "hold",
+                                           "drain", "loss", "silence"};
+
+struct pvs_rate_ctl {
+    struct pvs_rate_ctl_config cfg;
+    int64_t q_hold_us, q_high_us;
+    struct sent sent[SENT_RING];
+    int64_t last_sent_us;
+    double wire_ratio;            /* wire bytes per encoded byte, smoothed */
+
+    int64_t interval_us;
+    double avg_wire;              /* bytes per frame, smoothed */
+    struct min_window first_min, last_min;
+    struct recent recent[RECENT];
+    int nrecent, recent_head;     /* ring: newest at head - 1 */
+    bool have_newest;
+    uint32_t newest_frame;        /* the newest frame reported */
+    bool fresh;                   /* records since the last update */
+
+    bool have_counts;
+    uint32_t rx_packets, lost_packets;
+    double loss;
+
+    enum state state;
+    double wire;                  /* the target, wire bits per second */
+    double capacity;              /* estimate from the last drain; 0: unknown */
+    int64_t queue_us;             /* -1: no sample */
+    int64_t delivered;
+    int64_t last_update_us, last_silence_us, last_loss_cut_us;
+    int64_t applied_bitrate;
+    int applied_fec;
+    int64_t applied_pace;
+    uint32_t changes;
+};
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+int pvs_rate_ctl_open(struct pvs_rate_ctl **out, const struct pvs_rate_ctl_config *cfg)
+{
+    if (!out)
+        return PVS_EINVAL;
+    *out = NULL;
+    if (!cfg || cfg->ceiling_bps <= 0 || cfg->fps < 1 || cfg->fps > 1000 ||
+        cfg->floor_bps < 0 || cfg->floor_bps > cfg->ceiling_bps || cfg->fec_percent < 0 ||
+        cfg->fec_percent > 100 || cfg->fec_max_percent < 0 || cfg->fec_max_percent > 100 ||
+        cfg->start_bps < 0 || cfg->pace_max_bps < 0)
+        return PVS_EINVAL;
+    struct pvs_rate_ctl *c = calloc(1, sizeof(*c));
+    if (!c)
+        return PVS_ENOMEM;
+    c->cfg = *cfg;
+    if (!c->cfg.floor_bps)
+        c->cfg.floor_bps = cfg->ceiling_bps / 50;
+    if (!c->cfg.fec_max_percent)
+        c->cfg.fec_max_percent = 50;
+    if (c->cfg.fec_max_percent < c->cfg.fec_percent)
+        c->cfg.fec_max_percent = c->cfg.fec_percent;
+    int64_t start = cfg->start_bps ? cfg->start_bps : cfg->ceiling_bps;
+    start = clamp64(start, c->cfg.floor_bps, cfg->ceiling_bps);
+    /* Thresholds against jitter and a frame's own spread: a quarter and a
+     * half of a frame interval, but never under 4 and 10 ms. */
+    int64_t interval = 1000000 / cfg->fps;
+    c->interval_us = interval;
+    c->q_hold_us = interval / 4 > 4000 ? interval / 4 : 4000;
+    c->q_high_us = interval / 2 > 10000 ? interval / 2 : 10000;
+    /* Parity and the 60 bytes of headers per 1,400-byte datagram, until
+     * frames measure it. */
+    c->wire_ratio = (1.0 + cfg->fec_percent / 100.0) * 1400.0 / 1340.0;
+    c->wire = (double)start * c->wire_ratio;
+    c->queue_us = -1;
+    c->applied_fec = cfg->fec_percent;
+    c->state = ST_START;
+    *out = c;
+    return 0;
+}
+
+void pvs_rate_ctl_close(struct pvs_rate_ctl **c)
+{
+    if (!c || !*c)
+        return;
+    free(*c);
+    *c = NULL;
+}
+
+void pvs_rate_ctl_on_sent(struct pvs_rate_ctl *c, uint32_t frame, uint32_t encoded,
+                          uint32_t wire, int64_t first_us, int64_t last_us)
+{
+    if (!c)
+        return;
+    c->sent[frame % SENT_RING] = (struct sent){frame, true, first_us, last_us, wire};
+    c->last_sent_us = last_us;
+    c->avg_wire = c->avg_wire > 0 ? c->avg_wire + (wire - c->avg_wire) * 0.1 : wire;
+    if (encoded > 0 && wire >= encoded)
+        c->wire_ratio += ((double)wire / encoded - c->wire_ratio) * 0.05;
+}
+
+static const struct sent *find_sent(const struct pvs_rate_ctl *c, uint32_t frame)
+{
+    const struct sent *s = &c->sent[frame % SENT_RING];
+    return s->valid && s->frame == frame ? s : NULL;
+}
+
+/* The empty-queue delay: the smallest delay of the last MIN_BUCKETS
+ * seconds (by send time), after adding d. */
+static int64_t min_delay(struct min_window *w, int64_t sent_us, int64_t d)
+{
+    int64_t bucket = sent_us / MIN_BUCKET_US;
+    int i = (int)(((bucket % MIN_BUCKETS) + MIN_BUCKETS) % MIN_BUCKETS);
+    if (!w->b[i].used || w->b[i].bucket != bucket) {
+        w->b[i].bucket = bucket;
+        w->b[i].min = d;
+        w->b[i].used = true;
+    } else if (d < w->b[i].min) {
+        w->b[i].min = d;
+    }
+    int64_t m = d;
+    for (int j = 0; j < MIN_BUCKETS; j++)
+        if (w->b[j].used && bucket - w->b[j].bucket < MIN_BUCKETS && w->b[j].min < m)
+            m = w->b[j].min;
+    return m;
+}
+
+static const struct recent *recent_at(const struct pvs_rate_ctl *c, int back)
+{
+    return &c->recent[(c->recent_head - 1 - back + RECENT) % RECENT];
+}
+
+/* Queue delay: the smallest of the records that arrived within
+ * QUEUE_WINDOW_US of the newest, so that one late frame (jitter, a big
+ * keyframe) does not count as a standing queue. Delivered rate: the bytes
+ * after the first record of DELIVERY_WINDOW_US over their arrival span. */
+static void filter_recent(struct pvs_rate_ctl *c)
+{
+    const struct recent *newest = recent_at(c, 0);
+    int64_t q = newest->queue_us, bytes = 0, first = newest->arrival_us;
+    for (int i = 1; i < c->nrecent; i++) {
+        const struct recent *r = recent_at(c, i);
+        int64_t age = newest->arrival_us - r->arrival_us;
+        if (age <= QUEUE_WINDOW_US && r->queue_us < q)
+            q = r->queue_us;
+        if (age > DELIVERY_WINDOW_US || age < 0)
+            break;
+        bytes += recent_at(c, i - 1)->bytes;
+        first = r->arrival_us;
+    }
+    /* The newest frames' tails are the earliest sign of a queue (they wait
+     * behind their own frame at the new rate). One frame alone counts only
+     * when it is far over Q_HIGH (a capacity drop); below that, the smaller
+     * of the last two, so one late frame (a scheduling hiccup at the
+     * client) is not a queue. A frame much bigger than the others (a
+     * keyframe) waits behind itself and says nothing (-1). */
+    int64_t tail = newest->tail_us;
+    if (tail < 2 * c->q_high_us && c->nrecent > 1 && recent_at(c, 1)->tail_us < tail)
+        tail = recent_at(c, 1)->tail_us;
+    if (tail > q)
+        q = tail;
+    c->queue_us = q;
+    if (newest->arrival_us - first >= 1000)
+        c->delivered = bytes * 8 * 1000000 / (newest->arrival_us - first);
+}
+
+static void add_record(struct pvs_rate_ctl *c, const struct pvs_rate_arrival *a)
+{
+    const struct sent *s = find_sent(c, a->frame);
+    if (!s)
+        return;
+    int64_t d = a->first_us - s->first_us, dl = a->arrival_us - s->sent_us;
+    int64_t q = d - min_delay(&c->first_min, s->first_us, d);
+    int64_t tail = dl - min_delay(&c->last_min, s->first_us, dl) - c->interval_us / 2;
+    if (s->wire > 2 * c->avg_wire || tail < 0)
+        tail = -1;
+    /* Records come in frame order; an older one (a reordered message)
+     * only updates the minimum. */
+    if (c->have_newest && (int32_t)(a->frame - c->newest_frame) <= 0)
+        return;
+    c->have_newest = true;
+    c->newest_frame = a->frame;
+    c->recent[c->recent_head] = (struct recent){a->arrival_us, q, tail, a->bytes};
+    c->recent_head = (c->recent_head + 1) % RECENT;
+    if (c->nrecent < RECENT)
+        c->nrecent++;
+    c->fresh = true;
+}
+
+/* Loss from the client's counters, smoothed over about a thousand packets;
+ * only while there is no queue: a full drop-tail queue drops too, and that
+ * is congestion (seen as delay), not loss for FEC to cover. */
+static void add_counts(struct pvs_rate_ctl *c, uint32_t rx, uint32_t lost)
+{
+    if (c->have_counts && c->queue_us >= 0 && c->queue_us <= c->q_hold_us) {
+        double drx = (uint32_t)(rx - c->rx_packets), dlost = (uint32_t)(lost - c->lost_packets);
+        double total = drx + dlost;
+        if (total > 0 && total < 1e7)
+            c->loss += (dlost / total - c->loss) * (total / (total + 1000.0));
+    }
+    c->have_counts = true;
+    c->rx_packets = rx;
+    c->lost_packets = lost;
+}
+
+void pvs_rate_ctl_on_feedback(struct pvs_rate_ctl *c, int64_t now_us, uint32_t packets_received,
+                              uint32_t packets_lost, const struct pvs_rate_arrival *rec, int n)
+{
+    (void)now_us;
+    if (!c || n < 0 || (n > 0 && !rec))
+        return;
+    for (int i = 0; i < n; i++)
+        add_record(c, &rec[i]);
+    if (c->fresh)
+        filter_recent(c);
+    add_counts(c, packets_received, packets_lost);
+}
+
+/* Wire bits per second sent over the last APP_WINDOW_US; -1 while the
+ * history is shorter. */
+static double sent_rate(const struct pvs_rate_ctl *c, int64_t now_us)
+{
+    int64_t bytes = 0, oldest = now_us;
+    for (int i = 0; i < SENT_RING; i++) {
+        const struct sent *s = &c->sent[i];
+        if (!s->valid || now_us - s->sent_us > APP_WINDOW_US)
+            continue;
+        bytes += s->wire;
+        if (s->sent_us < oldest)
+            oldest = s->sent_us;
+    }
+    if (now_us - oldest < APP_WINDOW_US * 8 / 10)
+        return -1;
+    return (double)bytes * 8e6 / APP_WINDOW_US;
+}
+
+/* Frames sent SILENCE_US ago and still not reported: nothing comes back. */
+static bool silent(const struct pvs_rate_ctl *c, int64_t now_us)
+{
+    if (!c->have_newest)
+        return false;
+    const struct sent *next = find_sent(c, c->newest_frame + 1);
+    return next && now_us - next->sent_us > SILENCE_US;
+}
+
+/* The queue is over Q_HIGH: below the delivered rate by what drains it. */
+static void drain(struct pvs_rate_ctl *c)
+{
+    double delivered = c->delivered > 0 ? (double)c->delivered : c->wire;
+    double f = 1.0 - (double)c->queue_us / T_DRAIN_US;
+    if (f < DRAIN_MIN_FACTOR)
+        f = DRAIN_MIN_FACTOR;
+    if (delivered * f < c->wire)
+        c->wire = delivered * f;
+    /* While the queue drains the bottleneck is busy, so what arrives is its
+     * rate: keep the highest of the episode (a stall's first frames arrive
+     * far apart and would say too little). */
+    if (c->state != ST_DRAIN || delivered > c->capacity)
+        c->capacity = delivered;
+    c->state = ST_DRAIN;
+}
+
+static void increase(struct pvs_rate_ctl *c, int64_t now_us, double dt)
+{
+    double sending = sent_rate(c, now_us);
+    if (sending >= 0 && sending < c->wire * APP_LIMITED_SHARE) {
+        c->state = ST_HOLD; /* the encoder does not fill what it has */
+        return;
+    }
+    if (c->capacity > 0 && c->wire < c->capacity * KNOWN_FACTOR) {
+        c->wire *= pow(FAST_GAIN, dt);
+        if (c->wire > c->capacity * KNOWN_FACTOR)
+            c->wire = c->capacity * KNOWN_FACTOR;
+        c->state = ST_INCREASE;
+    } else if (c->capacity > 0) {
+        c->wire *= pow(PROBE_GAIN, dt);
+        if (c->wire > c->capacity * FORGET_FACTOR)
+            c->capacity = 0;
+        c->state = ST_PROBE;
+    } else {
+        c->wire *= pow(FAST_GAIN, dt);
+        c->state = ST_INCREASE;
+    }
+}
+
+/* The control law on the newest figures (rate_ctl.h, "Decisions"). */
+static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
+{
+    if (silent(c, now_us)) {
+        if (now_us - c->last_silence_us >= SILENCE_US) {
+            c->wire *= 0.5;
+            c->last_silence_us = now_us;
+        }
+        c->state = ST_SILENCE;
+        return;
+    }
+    if (c->queue_us < 0)
+        return; /* nothing measured yet: stay at the start */
+    if (c->queue_us > c->q_high_us) {
+        if (c->fresh)
+            drain(c);
+    } else if (c->state == ST_DRAIN) {
+        if (c->queue_us < c->q_hold_us) {
+            double restore = c->capacity * RESTORE_FACTOR;
+            if (c->wire < restore)
+                c->wire = restore;
+            c->state = ST_INCREASE;
+        }
+    } else if (c->loss > LOSS_CONGESTION) {
+        if (now_us - c->last_loss_cut_us >= LOSS_CUT_GAP_US) {
+            c->wire *= LOSS_CUT_FACTOR;
+            c->last_loss_cut_us = now_us;
+        }
+        c->state = ST_LOSS;
+    } else if (c->queue_us > c->q_hold_us) {
+        c->state = ST_HOLD;
+    } else {
+        increase(c, now_us, dt);
+    }
+}
+
+/* Parity for the measured loss: three times it plus 5 points, in steps of
+ * 5, from the configured percent up to the bound. */
+static int fec_for(const struct pvs_rate_ctl *c)
+{
+    double pct = c->loss * 100.0;
+    int want = pct < 0.5 ? 0 : (int)ceil((pct * 3.0 + 5.0) / 5.0) * 5;
+    if (want < c->cfg.fec_percent)
+        want = c->cfg.fec_percent;
+    return want > c->cfg.fec_max_percent ? c->cfg.fec_max_percent : want;
+}
+
+static bool apply(struct pvs_rate_ctl *c, int64_t bitrate, int fec, int64_t pace)
+{
+    bool changed = false;
+    int64_t a = c->applied_bitrate;
+    if (!a || llabs(bitrate - a) >= (int64_t)((double)a * CHANGE_SHARE) ||
+        (bitrate != a && (bitrate == c->cfg.ceiling_bps || bitrate == c->cfg.floor_bps))) {
+        if (a)
+            c->changes++;
+        c->applied_bitrate = bitrate;
+        changed = true;
+    }
+    if (fec != c->applied_fec) {
+        c->applied_fec = fec;
+        changed = true;
+    }
+    if (!c->applied_pace ||
+        llabs(pace - c->applied_pace) >= (int64_t)((double)c->applied_pace * 0.1)) {
+        c->applied_pace = pace;
+        changed = true;
+    }
+    return changed;
+}
+
+bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate_decision *out)
+{
+    if (!c || !out)
+        return false;
+    double dt = c->last_update_us ? (double)(now_us - c->last_update_us) : 0;
+    dt = dt < 0 ? 0 : dt > MAX_STEP_US ? MAX_STEP_US : dt;
+    c->last_update_us = now_us;
+    decide(c, now_us, dt / 1e6);
+    c->fresh = false;
+
+    double lo = (double)c->cfg.floor_bps * c->wire_ratio;
+    double hi = (double)c->cfg.ceiling_bps * c->wire_ratio;
+    c->wire = c->wire < lo ? lo : c->wire > hi ? hi : c->wire;
+    int64_t bitrate = clamp64((int64_t)(c->wire / c->wire_ratio), c->cfg.floor_bps,
+                              c->cfg.ceiling_bps);
+    double pace = c->wire * 2 > c->capacity * 1.25 ? c->wire * 2 : c->capacity * 1.25;
+    if (c->cfg.pace_max_bps && pace > (double)c->cfg.pace_max_bps)
+        pace = (double)c->cfg.pace_max_bps;
+    bool changed = apply(c, bitrate, fec_for(c), (int64_t)pace);
+
+    *out = (struct pvs_rate_decision){
+        .bitrate_bps = c->applied_bitrate,
+        .wire_bps = (int64_t)c->wire,
+        .pace_bps = c->applied_pace,
+        .fec_percent = c->applied_fec,
+        .estimate_bps = c->capacity > 0 ? (int64_t)c->capacity : (int64_t)c->wire,
+        .delivered_bps = c->delivered,
+        .queue_delay_us = (int32_t)(c->queue_us > INT32_MAX ? INT32_MAX : c->queue_us),
+        .loss = c->loss,
+        .changes = c->changes,
+        .state = state_names[c->state],
+    };
+    return changed;
+}

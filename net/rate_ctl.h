@@ -1,0 +1,116 @@
+/* Adaptive bitrate: the server's estimate of what the path to its client
+ * carries now, and what to do about it (docs/abr.md). Plain C, no I/O, no
+ * clock of its own: the video thread tells it each frame it sent, the
+ * control thread each FEEDBACK record the client sent back, and either asks
+ * for the decision at a time it gives.
+ *
+ * Signals. For every frame the client reports, the one-way delay of its
+ * first packet is
+ *     d = arrival of its first packet (client clock) - send time of its
+ *         first packet (server clock)
+ * which holds an unknown clock offset. The smallest d of a sliding 10 s
+ * window is the empty-queue delay, so q = d - min is the queue delay at the
+ * bottleneck, offset-free. The first packet, not the last: the last one
+ * also waits behind its own frame at the bottleneck, which is no standing
+ * queue and grows with the frame (a 10 Mbit/s link holds a 20 KB frame for
+ * 16 ms); the first waits only for what earlier frames left. The arrival
+ * spacing of the frames' last packets gives the delivered rate (what the
+ * bottleneck let through); the client's packet counts give the loss rate,
+ * counted as random loss only while there is no queue (a drop-tail queue's
+ * losses are congestion, already seen as delay).
+ *
+ * Decisions, in wire bits per second (what the link sees: encoded bytes plus
+ * parity and headers; the encoder's share follows from the measured ratio):
+ *   - queue above Q_HIGH: the link is full. Drain: go below the delivered
+ *     rate C by as much as the queue needs, rate = C * (1 - q / T_DRAIN)
+ *     (at least C / 5; T_DRAIN 100 ms), so a queue is gone in about T_DRAIN; C is
+ *     remembered as the capacity estimate. No increase until q < Q_HOLD;
+ *     then the rate goes back to 90 % of C at once (the drain is over).
+ *   - queue between Q_HOLD and Q_HIGH: hold.
+ *   - queue under Q_HOLD: increase. Below 95 % of the capacity estimate,
+ *     fast (x2 per second): that rate was carried a moment ago. Above it,
+ *     probe gently (+30 % per second), and once 10 % past the estimate
+ *     without a queue, the link has grown: forget it and go fast again.
+ *     No increase while the encoder sends well under its target (a still
+ *     desktop), so a sudden burst of motion does not find a rate nobody
+ *     tested.
+ *   - loss without queue is random loss (Wi-Fi, a bad cable), not
+ *     congestion: it raises the FEC ratio, never lowers the rate. Only loss
+ *     over 20 % (a policer with no queue to show) lowers the rate.
+ *   - no feedback for 300 ms while frames go out: the path may be dead or
+ *     the queue enormous; halve the rate (once per 300 ms).
+ * Bounded by [floor, ceiling] of the encoder's bitrate (--min-bitrate,
+ * --bitrate). Pacing: twice the rate (at least 1.25 x the capacity
+ * estimate), so a frame leaves in half an interval: bursts stay short for
+ * the bottleneck's queue, and a frame is not held back much by pacing.
+ *
+ * Threading: none; the server holds a lock around every call. */
+#ifndef PVS_RATE_CTL_H
+#define PVS_RATE_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pvs_rate_ctl_config {
+    int64_t ceiling_bps;        /* the encoder's bitrate, at most (--bitrate) */
+    int64_t floor_bps;          /* at least (--min-bitrate); 0: ceiling / 50 */
+    int64_t start_bps;          /* the first target; 0: the ceiling (the first
+                                   keyframe is not starved; a smaller link is
+                                   found within a queue delay) */
+    int fps;                    /* the stream's frame rate: thresholds scale with it */
+    int fec_percent;            /* the parity percent with no loss (--fec-percent) */
+    int fec_max_percent;        /* the most loss may raise it to; 0: 50 */
+    int64_t pace_max_bps;       /* pacing at most this; 0: no limit */
+};
+
+/* One frame as the client saw it (a FEEDBACK record, docs/protocol.md). */
+struct pvs_rate_arrival {
+    uint32_t frame;
+    int64_t first_us;           /* its first packet in, client clock */
+    int64_t arrival_us;         /* its last packet in, client clock */
+    uint32_t bytes;             /* datagram bytes received */
+    uint16_t lost;              /* packets lost */
+    uint16_t repaired;          /* data packets rebuilt by FEC */
+};
+
+/* What to do now, and why. */
+struct pvs_rate_decision {
+    int64_t bitrate_bps;        /* the encoder's target */
+    int64_t wire_bps;           /* the same on the wire (parity, headers) */
+    int64_t pace_bps;
+    int fec_percent;
+    int64_t estimate_bps;       /* available rate on the wire: the capacity
+                                   estimate, or what is carried without a
+                                   queue when none is known */
+    int64_t delivered_bps;      /* the latest delivered rate; 0: unknown */
+    int32_t queue_delay_us;     /* latest queue delay; -1: no sample yet */
+    double loss;                /* smoothed packet loss, 0..1 */
+    uint32_t changes;           /* bitrate changes so far */
+    const char *state;          /* "start", "increase", "probe", "hold",
+                                   "drain", "loss", "silence" */
+};
+
+struct pvs_rate_ctl;
+
+/* Returns 0, PVS_EINVAL (no ceiling, fps not 1..1000, a floor above the
+ * ceiling, FEC out of 0..100) or PVS_ENOMEM. */
+int pvs_rate_ctl_open(struct pvs_rate_ctl **out, const struct pvs_rate_ctl_config *cfg);
+void pvs_rate_ctl_close(struct pvs_rate_ctl **c);
+
+/* Frame `frame` went out: `encoded` bytes from the encoder, `wire` bytes
+ * on the wire, its first packet at first_us and its last at last_us (server
+ * clock). */
+void pvs_rate_ctl_on_sent(struct pvs_rate_ctl *c, uint32_t frame, uint32_t encoded,
+                          uint32_t wire, int64_t first_us, int64_t last_us);
+
+/* A FEEDBACK message arrived at now_us (server clock): the client's packet
+ * counts since its session began (they wrap) and its records. Records of
+ * frames not sent (or forgotten: more than 512 frames ago) are ignored. */
+void pvs_rate_ctl_on_feedback(struct pvs_rate_ctl *c, int64_t now_us, uint32_t packets_received,
+                              uint32_t packets_lost, const struct pvs_rate_arrival *rec, int n);
+
+/* The decision at now_us (server clock). Returns true when the bitrate,
+ * pacing or FEC changed since the last call that returned true. */
+bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate_decision *out);
+
+#endif
