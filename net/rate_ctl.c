@@ -30,6 +30,9 @@
 #define LOSS_CUT_GAP_US 200000
 #define CHANGE_SHARE 0.02         /* a bitrate change under 2 % is not applied */
 #define MAX_STEP_US 100000        /* one update's increase covers at most this */
+#define JITTER_GAIN (1.0 / 16)    /* the jitter estimate's smoothing, per frame */
+#define JITTER_STEP_US 30000      /* a fall larger than this is a queue draining */
+#define JITTER_ALLOW_US 10000     /* thresholds rise by at most this for jitter */
 
 struct sent {
     uint32_t frame;
@@ -57,6 +60,13 @@ static const char *const state_names[] = {"start", "increase", "probe", "hold",
 struct pvs_rate_ctl {
     struct pvs_rate_ctl_config cfg;
     int64_t q_hold_us, q_high_us;
+    /* Jitter: the delay's falls from frame to frame, smoothed. A queue that
+     * builds only rises; noise falls as often as it rises. Both thresholds
+     * are raised by twice this (at most JITTER_ALLOW_US), so that a link
+     * whose delay moves without a queue (Wi-Fi) is not drained. */
+    double jitter_us;
+    int64_t prev_delay_us;
+    bool have_prev_delay;
     struct sent sent[SENT_RING];
     int64_t last_sent_us;
     double wire_ratio;            /* wire bytes per encoded byte, smoothed */
@@ -176,6 +186,36 @@ static int64_t min_delay(struct min_window *w, int64_t sent_us, int64_t d)
     return m;
 }
 
+/* The thresholds with the jitter allowance. */
+static int64_t jitter_allowance(const struct pvs_rate_ctl *c)
+{
+    double a = 2 * c->jitter_us;
+    return (int64_t)(a > JITTER_ALLOW_US ? JITTER_ALLOW_US : a);
+}
+
+static int64_t q_hold(const struct pvs_rate_ctl *c)
+{
+    return c->q_hold_us + jitter_allowance(c);
+}
+
+static int64_t q_high(const struct pvs_rate_ctl *c)
+{
+    return c->q_high_us + jitter_allowance(c);
+}
+
+static void track_jitter(struct pvs_rate_ctl *c, int64_t d)
+{
+    if (c->have_prev_delay) {
+        int64_t fall = c->prev_delay_us - d;
+        if (fall < 0)
+            fall = 0;
+        if (fall <= JITTER_STEP_US)
+            c->jitter_us += ((double)fall - c->jitter_us) * JITTER_GAIN;
+    }
+    c->prev_delay_us = d;
+    c->have_prev_delay = true;
+}
+
 static const struct recent *recent_at(const struct pvs_rate_ctl *c, int back)
 {
     return &c->recent[(c->recent_head - 1 - back + RECENT) % RECENT];
@@ -231,6 +271,7 @@ static void add_record(struct pvs_rate_ctl *c, const struct pvs_rate_arrival *a)
         return;
     c->have_newest = true;
     c->newest_frame = a->frame;
+    track_jitter(c, d);
     c->recent[c->recent_head] = (struct recent){a->arrival_us, q, tail, a->bytes};
     c->recent_head = (c->recent_head + 1) % RECENT;
     if (c->nrecent < RECENT)
@@ -243,7 +284,7 @@ static void add_record(struct pvs_rate_ctl *c, const struct pvs_rate_arrival *a)
  * is congestion (seen as delay), not loss for FEC to cover. */
 static void add_counts(struct pvs_rate_ctl *c, uint32_t rx, uint32_t lost)
 {
-    if (c->have_counts && c->queue_us >= 0 && c->queue_us <= c->q_hold_us) {
+    if (c->have_counts && c->queue_us >= 0 && c->queue_us <= q_hold(c)) {
         double drx = (uint32_t)(rx - c->rx_packets), dlost = (uint32_t)(lost - c->lost_packets);
         double total = drx + dlost;
         if (total > 0 && total < 1e7)
@@ -347,11 +388,11 @@ static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
     }
     if (c->queue_us < 0)
         return; /* nothing measured yet: stay at the start */
-    if (c->queue_us > c->q_high_us) {
+    if (c->queue_us > q_high(c)) {
         if (c->fresh)
             drain(c);
     } else if (c->state == ST_DRAIN) {
-        if (c->queue_us < c->q_hold_us) {
+        if (c->queue_us < q_hold(c)) {
             double restore = c->capacity * RESTORE_FACTOR;
             if (c->wire < restore)
                 c->wire = restore;
@@ -363,7 +404,7 @@ static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
             c->last_loss_cut_us = now_us;
         }
         c->state = ST_LOSS;
-    } else if (c->queue_us > c->q_hold_us) {
+    } else if (c->queue_us > q_hold(c)) {
         c->state = ST_HOLD;
     } else {
         increase(c, now_us, dt);
