@@ -5,8 +5,8 @@
 #include "audio/packet.h"
 #include "audio/source.h"
 #include "common/error.h"
+#include "common/wire.h"
 #include "net/media.h"
-#include "net/wire.h"
 
 int pvs_audio_packer_init(struct pvs_audio_packer *p, uint32_t ssrc, uint16_t first_seq,
                           int frame_samples, int redundancy)

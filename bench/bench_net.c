@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/clip.h"
 #include "common/error.h"
-#include "encode/clip.h"
 #include "net/fec.h"
 #include "net/media.h"
 #include "net/replay.h"

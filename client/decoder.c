@@ -12,10 +12,10 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 
+#include "av/avlog.h"
 #include "client/decoder.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "encode/avlog.h"
 #include "pvs_config.h"
 
 #define META_RING 64

@@ -9,8 +9,8 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/hwcontext_d3d11va.h>
 
+#include "av/avlog.h"
 #include "common/error.h"
-#include "encode/avlog.h"
 #include "encode/hw_d3d11.h"
 
 static const char *av_reason(int ret, char *buf, size_t len)

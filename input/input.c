@@ -4,7 +4,7 @@
 #include "input/input.h"
 
 #include "common/error.h"
-#include "net/wire.h"
+#include "common/wire.h"
 
 /* Body bytes after the type byte, per type (index type - PVS_INPUT_KEY). */
 static const uint8_t body_len[] = {

@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "net/wire.h"
+#include "common/wire.h"
 
 /* ---- layouts: where each field of a body lies ---------------------------- */
 

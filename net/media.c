@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/wire.h"
 #include "net/fec.h"
 #include "net/media.h"
-#include "net/wire.h"
 
 void pvs_rtp_write(uint8_t *out, const struct pvs_rtp_header *h)
 {

@@ -4,8 +4,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/wire.h"
 #include "net/media.h"
-#include "net/wire.h"
 
 #define BATCH 64
 
@@ -22,6 +22,8 @@ struct pvs_receiver {
     size_t stride;
     uint8_t *buf;             /* BATCH datagrams of `stride` bytes */
     size_t lens[BATCH];
+    int64_t arrived[BATCH];   /* each datagram's arrival (the kernel's stamp) */
+    int64_t last_arrival;     /* arrivals handed on never go back */
     struct pvs_receiver_stats stats;
 };
 
@@ -61,6 +63,11 @@ int pvs_receiver_open(struct pvs_receiver **out, pvs_socket sock,
         if (!err)
             err = pvs_losssim_open(&r->sim, &lc);
     }
+    /* Arrival times from the kernel where it stamps them: a client busy
+     * elsewhere (decoding, another program) takes its packets late, and
+     * the rate control would read that wait as a queue on the network. */
+    if (!err)
+        pvs_udp_enable_arrival_stamps(sock);
     if (!err && cfg->rcvbuf >= 0) {
         int want = cfg->rcvbuf ? cfg->rcvbuf : PVS_RECEIVER_DEFAULT_RCVBUF, got = 0;
         if (pvs_udp_set_buffers(sock, 0, want, NULL, &got) == 0 && got < want)
@@ -148,7 +155,8 @@ int pvs_receiver_next(struct pvs_receiver *r, int timeout_ms, struct pvs_rframe 
                 wake = due;
         }
         int wait_ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
-        int n = pvs_udp_recv_batch(r->sock, r->buf, r->stride, BATCH, r->lens, NULL, wait_ms);
+        int n = pvs_udp_recv_batch_at(r->sock, r->buf, r->stride, BATCH, r->lens, NULL,
+                                      r->arrived, wait_ms);
         now = pvs_time_us();
         if (n == PVS_ETIMEDOUT || n == PVS_EAGAIN) {
             if (now >= end_us && !(r->sim && pvs_losssim_next_due(r->sim) <= now))
@@ -161,10 +169,12 @@ int pvs_receiver_next(struct pvs_receiver *r, int timeout_ms, struct pvs_rframe 
             uint8_t *pkt = r->buf + (size_t)i * r->stride;
             r->stats.datagrams++;
             r->stats.bytes += r->lens[i];
+            int64_t at = r->arrived[i] > r->last_arrival ? r->arrived[i] : r->last_arrival;
+            r->last_arrival = at;
             if (r->sim)
                 pvs_losssim_push(r->sim, pkt, r->lens[i], now); /* it counts drops */
             else
-                deliver(r, pkt, r->lens[i], now);
+                deliver(r, pkt, r->lens[i], at);
         }
         /* A steady stream of packets that completes no frame must not hold
          * the caller past its timeout. */

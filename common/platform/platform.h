@@ -218,6 +218,21 @@ int pvs_udp_send_batch(pvs_socket s, const void *buf, size_t stride, size_t len,
 int pvs_udp_recv_batch(pvs_socket s, void *buf, size_t stride, int count,
                        size_t *lens, struct pvs_addr *from, int timeout_ms);
 
+/* Asks the system to stamp every datagram s receives with the time it
+ * arrived (Linux: SO_TIMESTAMPNS, taken when the kernel queues it), so that
+ * a receiver slow to be scheduled (a busy client) still knows when its
+ * packets came: the rate control reads queue delay from arrival times, and
+ * a receive thread that waited 20 ms for a core looked like a 20 ms queue.
+ * Returns 0, or PVS_ENOTSUP where there is no such stamp (Windows):
+ * pvs_udp_recv_batch_at then gives the time the batch was taken. */
+int pvs_udp_enable_arrival_stamps(pvs_socket s);
+
+/* pvs_udp_recv_batch, and each datagram's arrival time in arrived_us[i]
+ * (pvs_time_us's clock, never later than the return): the system's stamp
+ * where enabled and present, else the time the batch was taken. */
+int pvs_udp_recv_batch_at(pvs_socket s, void *buf, size_t stride, int count, size_t *lens,
+                          struct pvs_addr *from, int64_t *arrived_us, int timeout_ms);
+
 /* Marks outgoing packets with a DSCP value (0..63; 46 is Expedited
  * Forwarding) in IPv4's TOS or IPv6's traffic class. Returns 0, PVS_EINVAL,
  * or PVS_ENOTSUP where the system does not allow it. */

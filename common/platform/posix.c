@@ -797,15 +797,45 @@ int pvs_udp_send_batch(pvs_socket s, const void *buf, size_t stride, size_t len,
     return err;
 }
 
+#ifdef __linux__
+/* Each message's SO_TIMESTAMPNS stamp (CLOCK_REALTIME) on pvs_time_us's
+ * monotonic clock: the two clocks' difference is read once per batch (a
+ * clock step between the stamp and now shifts it; such a stamp is later
+ * than now or far in the past and is replaced by now). Without a stamp:
+ * now. */
+static void arrival_times(struct mmsghdr *msgs, int n, int64_t *out)
+{
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    int64_t now = pvs_time_us();
+    int64_t offset = now - ((int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000);
+    for (int i = 0; i < n; i++) {
+        out[i] = now;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c;
+             c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
+                c->cmsg_len < CMSG_LEN(sizeof(struct timespec)))
+                continue;
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            int64_t t = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 + offset;
+            if (t <= now && now - t < 10000000)
+                out[i] = t;
+        }
+    }
+}
+#endif
+
 /* Takes what is queued, without waiting. Returns the number received (>= 1),
  * PVS_EAGAIN when nothing is, or another negative code. */
 static int recv_queued(pvs_socket s, uint8_t *buf, size_t stride, int count,
-                       size_t *lens, struct pvs_addr *from)
+                       size_t *lens, struct pvs_addr *from, int64_t *arrived_us)
 {
 #ifdef __linux__
     struct mmsghdr msgs[MMSG_MAX];
     struct iovec iov[MMSG_MAX];
     struct sockaddr_storage names[MMSG_MAX];
+    union { char buf[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } ctl[MMSG_MAX];
     int got = 0;
     while (got < count) {
         int n = count - got < MMSG_MAX ? count - got : MMSG_MAX;
@@ -818,6 +848,10 @@ static int recv_queued(pvs_socket s, uint8_t *buf, size_t stride, int count,
             if (from) {
                 msgs[i].msg_hdr.msg_name = &names[i];
                 msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+            }
+            if (arrived_us) {
+                msgs[i].msg_hdr.msg_control = ctl[i].buf;
+                msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
             }
         }
         /* MSG_WAITFORONE: return as soon as the queue is empty, with what
@@ -835,6 +869,8 @@ static int recv_queued(pvs_socket s, uint8_t *buf, size_t stride, int count,
                 PVS_LOG_W("UDP receive failed: %s", strerror(err));
             return -err;
         }
+        if (arrived_us)
+            arrival_times(msgs, r, arrived_us + got);
         for (int i = 0; i < r; i++) {
             /* Without MSG_TRUNC in the flags msg_len counts the bytes
              * stored, so a datagram longer than stride reads as stride. */
@@ -856,6 +892,8 @@ static int recv_queued(pvs_socket s, uint8_t *buf, size_t stride, int count,
                 break;
             return r;
         }
+        if (arrived_us)
+            arrived_us[got] = pvs_time_us();
         lens[got++] = (size_t)r;
     }
     return got;
@@ -865,12 +903,31 @@ static int recv_queued(pvs_socket s, uint8_t *buf, size_t stride, int count,
 int pvs_udp_recv_batch(pvs_socket s, void *buf, size_t stride, int count,
                        size_t *lens, struct pvs_addr *from, int timeout_ms)
 {
+    return pvs_udp_recv_batch_at(s, buf, stride, count, lens, from, NULL, timeout_ms);
+}
+
+int pvs_udp_enable_arrival_stamps(pvs_socket s)
+{
+#ifdef SO_TIMESTAMPNS
+    int on = 1;
+    if (setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) == 0)
+        return 0;
+    PVS_LOG_D("no arrival stamps on this socket: %s", strerror(errno));
+#else
+    (void)s;
+#endif
+    return PVS_ENOTSUP;
+}
+
+int pvs_udp_recv_batch_at(pvs_socket s, void *buf, size_t stride, int count, size_t *lens,
+                          struct pvs_addr *from, int64_t *arrived_us, int timeout_ms)
+{
     if (!buf || !lens || stride == 0 || stride > INT32_MAX || count <= 0)
         return PVS_EINVAL;
 
     int64_t deadline = timeout_ms > 0 ? pvs_time_ns() + (int64_t)timeout_ms * 1000000 : 0;
     for (;;) {
-        int n = recv_queued(s, buf, stride, count, lens, from);
+        int n = recv_queued(s, buf, stride, count, lens, from, arrived_us);
         if (n != PVS_EAGAIN)
             return n;
         int err = wait_readable(s, timeout_ms, deadline);

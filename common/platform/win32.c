@@ -935,6 +935,26 @@ int pvs_udp_recv_batch(pvs_socket s, void *buf, size_t stride, int count,
     return got;
 }
 
+/* Windows 10 has SO_TIMESTAMP only from 20H1 and through WSARecvMsg, which
+ * this path does not use: arrival is the time the batch was taken. */
+int pvs_udp_enable_arrival_stamps(pvs_socket s)
+{
+    (void)s;
+    return PVS_ENOTSUP;
+}
+
+int pvs_udp_recv_batch_at(pvs_socket s, void *buf, size_t stride, int count, size_t *lens,
+                          struct pvs_addr *from, int64_t *arrived_us, int timeout_ms)
+{
+    int n = pvs_udp_recv_batch(s, buf, stride, count, lens, from, timeout_ms);
+    if (n > 0 && arrived_us) {
+        int64_t now = pvs_time_us();
+        for (int i = 0; i < n; i++)
+            arrived_us[i] = now;
+    }
+    return n;
+}
+
 /* Windows ignores IP_TOS from applications; DSCP marking needs the qWAVE API
  * or a Group Policy, neither of which is wired up yet. */
 int pvs_udp_set_dscp(pvs_socket s, int dscp)

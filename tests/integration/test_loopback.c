@@ -10,10 +10,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "bench/clip.h"
 #include "client/decoder.h"
 #include "common/error.h"
 #include "common/platform/platform.h"
-#include "encode/clip.h"
 #include "encode/convert.h"
 #include "net/handshake.h"
 #include "net/receiver.h"

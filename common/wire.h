@@ -1,5 +1,7 @@
 /* Big-endian integers in a byte buffer: every multi-byte field on the wire
- * (docs/protocol.md) is written and read through these. The caller has
+ * (docs/protocol.md) is written and read through these. They are in common/,
+ * not net/, because input/ (events) and audio/ (packets) write their own
+ * wire forms with them and sit beside net/, not above it. The caller has
  * checked that the bytes are there. */
 #ifndef PVS_WIRE_H
 #define PVS_WIRE_H

@@ -1,7 +1,10 @@
 /* FFmpeg's log, routed into ours. libavcodec reports why an encoder or a
  * device failed only through av_log; this keeps the last error line of the
  * calling thread so that a probe can say why ("Cannot load
- * libnvidia-encode.so.1") instead of a bare error code. */
+ * libnvidia-encode.so.1") instead of a bare error code.
+ *
+ * Its own layer (av/), below encode/ and client/ (the decoder), which both
+ * use it; not common/, which knows nothing of video and links no FFmpeg. */
 #ifndef PVS_AVLOG_H
 #define PVS_AVLOG_H
 

@@ -6,8 +6,8 @@
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 
+#include "av/avlog.h"
 #include "common/log.h"
-#include "encode/avlog.h"
 
 static _Thread_local char last_error[256];
 static _Thread_local char last_detail[256];

@@ -1,4 +1,6 @@
-#include "encode/clip.h"
+/* Recording a clip (clip.h): the test source's frames converted and encoded
+ * one by one, each packet copied out. */
+#include "bench/clip.h"
 
 #include <stdio.h>
 #include <stdlib.h>

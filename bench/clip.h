@@ -2,7 +2,11 @@
  * can be measured and tested on real encoded frames (their real sizes, the
  * keyframe's burst) at any rate, without the encoder's time in the loop.
  * Frame 0 is a keyframe; the rest are whatever the encoder made of the
- * content (P frames with an infinite GOP). */
+ * content (P frames with an infinite GOP).
+ *
+ * A measuring aid, so it lives with the bench (pvstream-bench net) and the
+ * loopback test links it from here (bench/meson.build's pvs_clip): in encode/
+ * it would make the encoder layer reach into capture/. */
 #ifndef PVS_CLIP_H
 #define PVS_CLIP_H
 
