@@ -21,7 +21,11 @@
  *
  * What is reported per run, from the relay's time series (capacity, rate
  * offered to the link, queue delay: every 20 ms) and the client's files:
- * frames shown (of fps x seconds), freezes (gaps between shown frames over
+ * frames shown (of fps x seconds: on this 2-core machine x264 at 1080p60
+ * beside the client often makes fewer, which is the CPU and not the link),
+ * frames intact (decoded of those the client saw or knew lost: the link's
+ * and the rate control's share), the encoder's mean bitrate (from the
+ * server's RATE reports), freezes (gaps between shown frames over
  * 100 ms, from the trace's decode times), glass-to-glass percentiles, mean
  * capacity and sent rate, utilization = sent / min(capacity, ceiling),
  * the time to adapt after each capacity drop (until the queue delay is back
@@ -89,15 +93,19 @@ static const struct scenario scenarios[] = {
 /* One sample of the relay's server -> client direction. */
 struct sample {
     double t_ms, capacity_bps, sent_bps, queue_ms;
+    double estimate_bps;   /* the server's estimate then (its --trace); 0: none */
 };
 
 struct result {
     bool ok;
     double frames_shown_pct;
+    double intact_pct;  /* frames decoded of those that reached the client
+                           or were lost on the way (not the CPU's misses) */
     int freezes;
     double freeze_ms;
     double g2g_p50, g2g_p95, g2g_p99;
     double capacity_bps, ceiling_bps, sent_bps, utilization;
+    double bitrate_bps;        /* the encoder's mean target, from RATE reports */
     double steady_utilization; /* the same, 3 s or more after a capacity change */
     double adapt_down_ms, adapt_up_ms; /* NAN: no such change, or never adapted */
     int downs, ups;
@@ -128,6 +136,28 @@ static int read_series(const char *path, struct sample *out, int cap)
     }
     free(text);
     return n;
+}
+
+/* The mean of the encoder bitrate the server reported (the client's
+ * "abr" series, one point a second), leaving out the first second; NAN
+ * without a series (the server did not report). */
+static double mean_bitrate(const char *stats)
+{
+    const char *p = strstr(stats, "\"series\"");
+    double sum = 0;
+    int n = 0;
+    while (p && (p = strstr(p, "\"t_s\":")) != NULL) {
+        double t = strtod(p + 6, NULL);
+        const char *b = strstr(p, "\"bitrate_bps\":");
+        if (!b)
+            break;
+        if (t >= 1.5) {
+            sum += strtod(b + 14, NULL);
+            n++;
+        }
+        p = b;
+    }
+    return n ? sum / n : NAN;
 }
 
 /* Decode times (ms since the session began) from the client's trace: its
@@ -234,7 +264,7 @@ static void rates(const struct sample *s, int n, double from_ms, double to_ms, d
 
 struct paths {
     char dir[256], server_log[320], link_log[320], client_log[320], link_json[320],
-        stats[320], trace[320];
+        stats[320], trace[320], decisions[320];
 };
 
 static void make_paths(struct paths *p, const char *scenario, bool abr)
@@ -247,6 +277,41 @@ static void make_paths(struct paths *p, const char *scenario, bool abr)
     snprintf(p->link_json, sizeof(p->link_json), "%s/link.json", p->dir);
     snprintf(p->stats, sizeof(p->stats), "%s/client.json", p->dir);
     snprintf(p->trace, sizeof(p->trace), "%s/trace.csv", p->dir);
+    snprintf(p->decisions, sizeof(p->decisions), "%s/server-abr.csv", p->dir);
+}
+
+/* The server's estimate at each sample, from its decision trace (--trace:
+ * "time_ms,state,bitrate_bps,wire_bps,estimate_bps,..." on the monotonic
+ * clock, which the relay's series starts from at link_start_ms): the
+ * latest decision at or before the sample. */
+static void add_estimates(const char *path, double link_start_ms, struct sample *s, int n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    int i = 0;
+    double est = 0;
+    if (!fgets(line, sizeof(line), f)) { /* the header */
+        fclose(f);
+        return;
+    }
+    while (i < n && fgets(line, sizeof(line), f)) {
+        double t = strtod(line, NULL) - link_start_ms, e = 0;
+        const char *p = line;
+        for (int col = 0; col < 4 && p; col++) {
+            p = strchr(p, ',');
+            p = p ? p + 1 : NULL;
+        }
+        if (p)
+            e = strtod(p, NULL);
+        for (; i < n && s[i].t_ms < t; i++)
+            s[i].estimate_bps = est;
+        est = e;
+    }
+    for (; i < n; i++)
+        s[i].estimate_bps = est;
+    fclose(f);
 }
 
 struct programs {
@@ -307,7 +372,8 @@ static int run_one(const struct programs *pg, const struct settings *s, const st
     char *sargv[] = { (char *)pg->server, "--capture", "testsrc", "--content", "game",
                       "--size", size, "--fps", fps, "--port", port_s, "--encoder", "libx264",
                       "--bitrate", bitrate, "--abr", abr ? "on" : "off", "--filler", "--no-input",
-                      "--no-audio", NULL };
+                      "--no-audio", abr ? "--trace" : NULL, p.decisions, NULL };
+    remove(p.decisions);
     srv = pvs_process_start(sargv, p.server_log);
 
     char *largv[40] = { (char *)pg->self, "link", "--listen", listen_s, "--server", server_at,
@@ -322,6 +388,7 @@ static int run_one(const struct programs *pg, const struct settings *s, const st
     n = add_opt(largv, n, "--burst", sc->burst);
     largv[n] = NULL;
     remove(p.link_json);
+    double link_start_ms = (double)pvs_time_us() / 1000;
     link = pvs_process_start(largv, p.link_log);
     if (srv < 0 || link < 0)
         goto out;
@@ -349,6 +416,8 @@ static int run_one(const struct programs *pg, const struct settings *s, const st
 
     char *text = pvs_bench_read_all(p.stats);
     *n_series = read_series(p.link_json, series, MAX_SAMPLES);
+    if (abr && *n_series > 0)
+        add_estimates(p.decisions, link_start_ms, series, *n_series);
     int shown_n = read_shown(p.trace, shown, MAX_SAMPLES * 4);
     if (!text || *n_series <= 0 || shown_n < 0) {
         fprintf(stderr, "pvstream-bench abr: %s %s: missing results (%s, %s, %s)\n", sc->name,
@@ -357,7 +426,11 @@ static int run_one(const struct programs *pg, const struct settings *s, const st
         goto out;
     }
     double frame_ms = 1000.0 / s->fps;
-    r->frames_shown_pct = 100.0 * pvs_bench_json_number(text, NULL, "frames_decoded") / (s->fps * seconds);
+    double decoded = pvs_bench_json_number(text, NULL, "frames_decoded");
+    double lost = pvs_bench_json_number(text, NULL, "frames_lost");
+    r->frames_shown_pct = 100.0 * decoded / (s->fps * seconds);
+    r->intact_pct = decoded + lost > 0 ? 100.0 * decoded / (decoded + lost) : 0;
+    r->bitrate_bps = abr ? mean_bitrate(text) : (double)s->bitrate;
     r->g2g_p50 = pvs_bench_json_number(text, "glass_to_glass", "p50_ms");
     r->g2g_p95 = pvs_bench_json_number(text, "glass_to_glass", "p95_ms");
     r->g2g_p99 = pvs_bench_json_number(text, "glass_to_glass", "p99_ms");
@@ -390,9 +463,11 @@ static void print_result(const char *scenario, const char *mode, const struct re
     char down[16], up[16];
     fmt_ms(down, sizeof(down), r->adapt_down_ms);
     fmt_ms(up, sizeof(up), r->adapt_up_ms);
-    printf("%-6s %-5s %7.1f %4d %7.0f %7.1f %7.1f %7.1f %8.1f %8.1f %6.1f %6.1f %8s %8s\n",
-           scenario, mode, r->frames_shown_pct, r->freezes, r->freeze_ms, r->g2g_p50, r->g2g_p95,
-           r->g2g_p99, r->capacity_bps / 1e6, r->sent_bps / 1e6, 100 * r->utilization,
+    printf("%-6s %-5s %6.1f %7.2f %4d %7.0f %6.1f %6.1f %6.1f %8.1f %7.1f %8.1f %6.1f %6.1f "
+           "%7s %7s\n",
+           scenario, mode, r->frames_shown_pct, r->intact_pct, r->freezes, r->freeze_ms, r->g2g_p50,
+           r->g2g_p95, r->g2g_p99, r->capacity_bps / 1e6, r->bitrate_bps / 1e6, r->sent_bps / 1e6,
+           100 * r->utilization,
            100 * r->steady_utilization, down, up);
 }
 
@@ -400,6 +475,7 @@ static void json_result(struct pvs_json *j, const char *key, const struct result
 {
     pvs_json_begin(j, key);
     pvs_json_num(j, "frames_shown_pct", r->frames_shown_pct);
+    pvs_json_num(j, "frames_intact_pct", r->intact_pct);
     pvs_json_int(j, "freezes", r->freezes);
     pvs_json_num(j, "freeze_ms", r->freeze_ms);
     pvs_json_begin(j, "g2g_ms");
@@ -410,6 +486,7 @@ static void json_result(struct pvs_json *j, const char *key, const struct result
     pvs_json_num(j, "capacity_bps", r->capacity_bps);
     pvs_json_num(j, "ceiling_bps", r->ceiling_bps);
     pvs_json_num(j, "sent_bps", r->sent_bps);
+    pvs_json_num(j, "bitrate_bps", r->bitrate_bps);
     pvs_json_num(j, "utilization", r->utilization);
     pvs_json_num(j, "steady_utilization", r->steady_utilization);
     pvs_json_num(j, "adapt_down_ms", r->adapt_down_ms);
@@ -422,12 +499,13 @@ static int plot(const char *path, const char *scenario, const struct sample *a, 
                 const struct sample *f, int nf)
 {
     int n = na > nf ? na : nf;
-    struct pvs_bench_stage st[5] = {
-        { .name = "capacity_Mbps" }, { .name = "abr_sent_Mbps" }, { .name = "abr_queue_ms" },
-        { .name = "fixed_sent_Mbps" }, { .name = "fixed_queue_ms" },
+    enum { NS = 6 };
+    struct pvs_bench_stage st[NS] = {
+        { .name = "capacity_Mbps" }, { .name = "abr_estimate_Mbps" }, { .name = "abr_sent_Mbps" },
+        { .name = "abr_queue_ms" }, { .name = "fixed_sent_Mbps" }, { .name = "fixed_queue_ms" },
     };
     int err = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NS; i++) {
         pvs_stats_reset(&st[i].stats);
         st[i].per_frame_ms = calloc((size_t)(n ? n : 1), sizeof(float));
         err |= !st[i].per_frame_ms;
@@ -435,17 +513,18 @@ static int plot(const char *path, const char *scenario, const struct sample *a, 
     for (int i = 0; !err && i < n; i++) {
         const struct sample *x = i < na ? &a[i] : NULL, *y = i < nf ? &f[i] : NULL;
         st[0].per_frame_ms[i] = (float)((x ? x->capacity_bps : y->capacity_bps) / 1e6);
-        st[1].per_frame_ms[i] = x ? (float)(x->sent_bps / 1e6) : 0;
-        st[2].per_frame_ms[i] = x ? (float)x->queue_ms : 0;
-        st[3].per_frame_ms[i] = y ? (float)(y->sent_bps / 1e6) : 0;
-        st[4].per_frame_ms[i] = y ? (float)y->queue_ms : 0;
+        st[1].per_frame_ms[i] = x ? (float)(x->estimate_bps / 1e6) : 0;
+        st[2].per_frame_ms[i] = x ? (float)(x->sent_bps / 1e6) : 0;
+        st[3].per_frame_ms[i] = x ? (float)x->queue_ms : 0;
+        st[4].per_frame_ms[i] = y ? (float)(y->sent_bps / 1e6) : 0;
+        st[5].per_frame_ms[i] = y ? (float)y->queue_ms : 0;
     }
-    char title[160];
-    snprintf(title, sizeof(title), "pvstream abr, %s: capacity and sent rate (Mbit/s), queue "
-             "delay (ms), every %d ms", scenario, SAMPLE_MS);
+    char title[200];
+    snprintf(title, sizeof(title), "pvstream abr, %s: capacity, estimate and sent rate "
+             "(Mbit/s, on the wire), queue delay (ms), every %d ms", scenario, SAMPLE_MS);
     if (!err)
-        err = pvs_bench_svg(path, title, st, 5, (uint64_t)n);
-    for (int i = 0; i < 5; i++)
+        err = pvs_bench_svg(path, title, st, NS, (uint64_t)n);
+    for (int i = 0; i < NS; i++)
         free(st[i].per_frame_ms);
     return err;
 }
@@ -510,9 +589,9 @@ int pvs_bench_abr(int argc, char **argv)
         printf("pvstream-bench abr: %dx%d at %d fps, x264 game content, ceiling %.0f Mbit/s; "
                "freezes are gaps over %.0f ms\n", s.size[0], s.size[1], s.fps,
                (double)s.bitrate / 1e6, FREEZE_MS);
-        printf("%-6s %-5s %7s %4s %7s %7s %7s %7s %8s %8s %6s %6s %8s %8s\n", "scen.", "mode",
-               "shown%", "frz", "frz ms", "g2g50", "g2g95", "g2g99", "cap Mb/s", "sent Mb/s",
-               "util%", "steady", "down ms", "up ms");
+        printf("%-6s %-5s %6s %7s %4s %7s %6s %6s %6s %8s %7s %8s %6s %6s %7s %7s\n", "scen.",
+               "mode", "shown%", "intact%", "frz", "frz ms", "g2g50", "g2g95", "g2g99",
+               "cap Mb/s", "enc Mb/s", "sent Mb/s", "util%", "steady", "down ms", "up ms");
         for (int i = 0; i < N_SCENARIOS; i++) {
             if (!ran[i])
                 continue;

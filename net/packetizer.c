@@ -88,12 +88,13 @@ void pvs_packetizer_close(struct pvs_packetizer **p)
     *p = NULL;
 }
 
-int pvs_packetizer_set_fec(struct pvs_packetizer *p, int fec_percent)
+int pvs_packetizer_set_fec(struct pvs_packetizer *p, int fec_percent, int min_parity)
 {
-    if (!p || fec_percent < 0 || fec_percent > 100 ||
-        pvs_media_block_count(1, fec_percent, p->cfg.fec_min_parity, p->cfg.max_block_data) < 1)
+    if (!p || fec_percent < 0 || fec_percent > 100 || min_parity < 0 || min_parity > 16 ||
+        pvs_media_block_count(1, fec_percent, min_parity, p->cfg.max_block_data) < 1)
         return PVS_EINVAL;
     p->cfg.fec_percent = fec_percent;
+    p->cfg.fec_min_parity = min_parity;
     return 0;
 }
 

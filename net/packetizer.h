@@ -47,10 +47,10 @@ struct pvs_packetizer;
 int pvs_packetizer_open(struct pvs_packetizer **out, const struct pvs_packetizer_config *cfg);
 void pvs_packetizer_close(struct pvs_packetizer **p);
 
-/* Changes the parity percent (0..100) from the next frame on (the rate
- * control's FEC ratio). Returns 0 or PVS_EINVAL (out of range, or no block
- * would fit it with the minimum parity). */
-int pvs_packetizer_set_fec(struct pvs_packetizer *p, int fec_percent);
+/* Changes the parity percent (0..100) and the least parity shards per
+ * block (0..16) from the next frame on (the rate control's FEC). Returns 0
+ * or PVS_EINVAL (out of range, or no block would fit them). */
+int pvs_packetizer_set_fec(struct pvs_packetizer *p, int fec_percent, int min_parity);
 
 /* Packetizes one encoded frame. frame->frame is the frame number on the wire
  * (its low 32 bits), frame->capture_ns the capture time; host_us goes in

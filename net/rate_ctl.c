@@ -18,6 +18,8 @@
 #define T_DRAIN_US 100000         /* a queue q is drained in about this long */
 #define DRAIN_MIN_FACTOR 0.2      /* never below a fifth of the delivered rate */
 #define FAST_GAIN 2.0             /* x per second, below the capacity estimate */
+#define START_GAIN 16.0           /* x per second from the start until a queue or
+                                     the ceiling: a quarter to the ceiling in 0.5 s */
 #define PROBE_GAIN 1.3            /* x per second, above it */
 #define RESTORE_FACTOR 0.9        /* after a drain: this share of the capacity */
 #define KNOWN_FACTOR 0.95         /* fast increase up to this share of it */
@@ -33,6 +35,9 @@
 #define JITTER_GAIN (1.0 / 16)    /* the jitter estimate's smoothing, per frame */
 #define JITTER_STEP_US 30000      /* a fall larger than this is a queue draining */
 #define JITTER_ALLOW_US 10000     /* thresholds rise by at most this for jitter */
+#define START_DIVISOR 4           /* the first target: a quarter of the ceiling */
+#define RUN_MAX 6                 /* loss runs longer than this: not FEC's job */
+#define RUN_FORGET_US 4000000     /* the longest run is forgotten, one a time, after this */
 
 struct sent {
     uint32_t frame;
@@ -83,15 +88,18 @@ struct pvs_rate_ctl {
     bool have_counts;
     uint32_t rx_packets, lost_packets;
     double loss;
+    int loss_run;                 /* the most packets a frame lost without a queue */
+    int64_t loss_run_us;          /* when it was last seen (server clock) */
 
     enum state state;
     double wire;                  /* the target, wire bits per second */
     double capacity;              /* estimate from the last drain; 0: unknown */
+    bool started;                 /* the start's ramp is over (a drain, or the ceiling) */
     int64_t queue_us;             /* -1: no sample */
     int64_t delivered;
     int64_t last_update_us, last_silence_us, last_loss_cut_us;
     int64_t applied_bitrate;
-    int applied_fec;
+    int applied_fec, applied_min_parity;
     int64_t applied_pace;
     uint32_t changes;
 };
@@ -109,7 +117,8 @@ int pvs_rate_ctl_open(struct pvs_rate_ctl **out, const struct pvs_rate_ctl_confi
     if (!cfg || cfg->ceiling_bps <= 0 || cfg->fps < 1 || cfg->fps > 1000 ||
         cfg->floor_bps < 0 || cfg->floor_bps > cfg->ceiling_bps || cfg->fec_percent < 0 ||
         cfg->fec_percent > 100 || cfg->fec_max_percent < 0 || cfg->fec_max_percent > 100 ||
-        cfg->start_bps < 0 || cfg->pace_max_bps < 0)
+        cfg->start_bps < 0 || cfg->pace_max_bps < 0 || cfg->fec_min_parity < 0 ||
+        cfg->fec_min_parity > 16)
         return PVS_EINVAL;
     struct pvs_rate_ctl *c = calloc(1, sizeof(*c));
     if (!c)
@@ -121,7 +130,7 @@ int pvs_rate_ctl_open(struct pvs_rate_ctl **out, const struct pvs_rate_ctl_confi
         c->cfg.fec_max_percent = 50;
     if (c->cfg.fec_max_percent < c->cfg.fec_percent)
         c->cfg.fec_max_percent = c->cfg.fec_percent;
-    int64_t start = cfg->start_bps ? cfg->start_bps : cfg->ceiling_bps;
+    int64_t start = cfg->start_bps ? cfg->start_bps : cfg->ceiling_bps / START_DIVISOR;
     start = clamp64(start, c->cfg.floor_bps, cfg->ceiling_bps);
     /* Thresholds against jitter and a frame's own spread: a quarter and a
      * half of a frame interval, but never under 4 and 10 ms. */
@@ -135,6 +144,7 @@ int pvs_rate_ctl_open(struct pvs_rate_ctl **out, const struct pvs_rate_ctl_confi
     c->wire = (double)start * c->wire_ratio;
     c->queue_us = -1;
     c->applied_fec = cfg->fec_percent;
+    c->applied_min_parity = cfg->fec_min_parity;
     c->state = ST_START;
     *out = c;
     return 0;
@@ -255,7 +265,22 @@ static void filter_recent(struct pvs_rate_ctl *c)
         c->delivered = bytes * 8 * 1000000 / (newest->arrival_us - first);
 }
 
-static void add_record(struct pvs_rate_ctl *c, const struct pvs_rate_arrival *a)
+/* A frame that lost packets while neither its first nor its last packet
+ * queued lost them to the link, not to a full queue: remember the longest
+ * such run for the parity (RUN_MAX at most: a longer run is a dropped frame,
+ * which no sensible parity covers). */
+static void note_run(struct pvs_rate_ctl *c, const struct pvs_rate_arrival *a, int64_t q,
+                     int64_t tail, int64_t now_us)
+{
+    if (a->lost == 0 || q > q_hold(c) || tail > q_high(c) || a->lost > RUN_MAX)
+        return;
+    if (a->lost >= c->loss_run) {
+        c->loss_run = a->lost;
+        c->loss_run_us = now_us;
+    }
+}
+
+static void add_record(struct pvs_rate_ctl *c, const struct pvs_rate_arrival *a, int64_t now_us)
 {
     const struct sent *s = find_sent(c, a->frame);
     if (!s)
@@ -265,6 +290,7 @@ static void add_record(struct pvs_rate_ctl *c, const struct pvs_rate_arrival *a)
     int64_t tail = dl - min_delay(&c->last_min, s->first_us, dl) - c->interval_us / 2;
     if (s->wire > 2 * c->avg_wire || tail < 0)
         tail = -1;
+    note_run(c, a, q, tail, now_us);
     /* Records come in frame order; an older one (a reordered message)
      * only updates the minimum. */
     if (c->have_newest && (int32_t)(a->frame - c->newest_frame) <= 0)
@@ -298,11 +324,10 @@ static void add_counts(struct pvs_rate_ctl *c, uint32_t rx, uint32_t lost)
 void pvs_rate_ctl_on_feedback(struct pvs_rate_ctl *c, int64_t now_us, uint32_t packets_received,
                               uint32_t packets_lost, const struct pvs_rate_arrival *rec, int n)
 {
-    (void)now_us;
     if (!c || n < 0 || (n > 0 && !rec))
         return;
     for (int i = 0; i < n; i++)
-        add_record(c, &rec[i]);
+        add_record(c, &rec[i], now_us);
     if (c->fresh)
         filter_recent(c);
     add_counts(c, packets_received, packets_lost);
@@ -350,13 +375,18 @@ static void drain(struct pvs_rate_ctl *c)
     if (c->state != ST_DRAIN || delivered > c->capacity)
         c->capacity = delivered;
     c->state = ST_DRAIN;
+    c->started = true;
 }
 
 static void increase(struct pvs_rate_ctl *c, int64_t now_us, double dt)
 {
+    /* The encoder does not fill what it has (a still desktop): hold, once
+     * the link has shown a limit. Before that (the start's ramp from a
+     * quarter of the ceiling) keep going: a still desktop at the start
+     * held the stream at a quarter of its ceiling for good. */
     double sending = sent_rate(c, now_us);
-    if (sending >= 0 && sending < c->wire * APP_LIMITED_SHARE) {
-        c->state = ST_HOLD; /* the encoder does not fill what it has */
+    if (c->capacity > 0 && sending >= 0 && sending < c->wire * APP_LIMITED_SHARE) {
+        c->state = ST_HOLD;
         return;
     }
     if (c->capacity > 0 && c->wire < c->capacity * KNOWN_FACTOR) {
@@ -370,7 +400,7 @@ static void increase(struct pvs_rate_ctl *c, int64_t now_us, double dt)
             c->capacity = 0;
         c->state = ST_PROBE;
     } else {
-        c->wire *= pow(FAST_GAIN, dt);
+        c->wire *= pow(c->started ? FAST_GAIN : START_GAIN, dt);
         c->state = ST_INCREASE;
     }
 }
@@ -422,9 +452,25 @@ static int fec_for(const struct pvs_rate_ctl *c)
     return want > c->cfg.fec_max_percent ? c->cfg.fec_max_percent : want;
 }
 
-static bool apply(struct pvs_rate_ctl *c, int64_t bitrate, int fec, int64_t pace)
+/* One more than the longest recent loss run, at least the configured
+ * minimum; a run not seen again for RUN_FORGET_US counts one less. */
+static int min_parity_for(struct pvs_rate_ctl *c, int64_t now_us)
+{
+    if (c->loss_run > 0 && now_us - c->loss_run_us > RUN_FORGET_US) {
+        c->loss_run--;
+        c->loss_run_us = now_us;
+    }
+    int want = c->loss_run > 0 ? c->loss_run + 1 : 0;
+    return want > c->cfg.fec_min_parity ? want : c->cfg.fec_min_parity;
+}
+
+static bool apply(struct pvs_rate_ctl *c, int64_t bitrate, int fec, int min_parity, int64_t pace)
 {
     bool changed = false;
+    if (min_parity != c->applied_min_parity) {
+        c->applied_min_parity = min_parity;
+        changed = true;
+    }
     int64_t a = c->applied_bitrate;
     if (!a || llabs(bitrate - a) >= (int64_t)((double)a * CHANGE_SHARE) ||
         (bitrate != a && (bitrate == c->cfg.ceiling_bps || bitrate == c->cfg.floor_bps))) {
@@ -458,6 +504,8 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
     double lo = (double)c->cfg.floor_bps * c->wire_ratio;
     double hi = (double)c->cfg.ceiling_bps * c->wire_ratio;
     c->wire = c->wire < lo ? lo : c->wire > hi ? hi : c->wire;
+    if (c->wire >= hi)
+        c->started = true;
     int64_t bitrate = clamp64((int64_t)(c->wire / c->wire_ratio), c->cfg.floor_bps,
                               c->cfg.ceiling_bps);
     /* The sender paces on the video thread: at twice the rate a frame took
@@ -466,13 +514,14 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
     double pace = c->wire * 4 > c->capacity * 2.5 ? c->wire * 4 : c->capacity * 2.5;
     if (c->cfg.pace_max_bps && pace > (double)c->cfg.pace_max_bps)
         pace = (double)c->cfg.pace_max_bps;
-    bool changed = apply(c, bitrate, fec_for(c), (int64_t)pace);
+    bool changed = apply(c, bitrate, fec_for(c), min_parity_for(c, now_us), (int64_t)pace);
 
     *out = (struct pvs_rate_decision){
         .bitrate_bps = c->applied_bitrate,
         .wire_bps = (int64_t)c->wire,
         .pace_bps = c->applied_pace,
         .fec_percent = c->applied_fec,
+        .fec_min_parity = c->applied_min_parity,
         .estimate_bps = c->capacity > 0 ? (int64_t)c->capacity : (int64_t)c->wire,
         .delivered_bps = c->delivered,
         .queue_delay_us = (int32_t)(c->queue_us > INT32_MAX ? INT32_MAX : c->queue_us),

@@ -32,11 +32,15 @@
  *     probe gently (+30 % per second), and once 10 % past the estimate
  *     without a queue, the link has grown: forget it and go fast again.
  *     No increase while the encoder sends well under its target (a still
- *     desktop), so a sudden burst of motion does not find a rate nobody
- *     tested.
+ *     desktop) once a capacity is known, so a sudden burst of motion does
+ *     not find a rate nobody tested.
  *   - loss without queue is random loss (Wi-Fi, a bad cable), not
  *     congestion: it raises the FEC ratio, never lowers the rate. Only loss
- *     over 20 % (a policer with no queue to show) lowers the rate.
+ *     over 20 % (a policer with no queue to show) lowers the rate. Loss
+ *     comes in runs on Wi-Fi: the most packets one frame lost without a
+ *     queue (over the last 4 s) plus one is the least parity per block, so
+ *     that a small frame (a block of 8 data packets has 2 parity at 20 %)
+ *     survives a run of 3.
  *   - no feedback for 300 ms while frames go out: the path may be dead or
  *     the queue enormous; halve the rate (once per 300 ms).
  * Bounded by [floor, ceiling] of the encoder's bitrate (--min-bitrate,
@@ -54,12 +58,16 @@
 struct pvs_rate_ctl_config {
     int64_t ceiling_bps;        /* the encoder's bitrate, at most (--bitrate) */
     int64_t floor_bps;          /* at least (--min-bitrate); 0: ceiling / 50 */
-    int64_t start_bps;          /* the first target; 0: the ceiling (the first
-                                   keyframe is not starved; a smaller link is
-                                   found within a queue delay) */
+    int64_t start_bps;          /* the first target; 0: a quarter of the
+                                   ceiling, reached x2 a second: starting at
+                                   60 Mbit/s on a 30 Mbit/s link filled its
+                                   100 ms queue before the first feedback
+                                   (a 555 ms freeze at every start) */
     int fps;                    /* the stream's frame rate: thresholds scale with it */
     int fec_percent;            /* the parity percent with no loss (--fec-percent) */
     int fec_max_percent;        /* the most loss may raise it to; 0: 50 */
+    int fec_min_parity;         /* parity shards per block at least, with no
+                                   loss runs seen (--fec-min) */
     int64_t pace_max_bps;       /* pacing at most this; 0: no limit */
 };
 
@@ -79,6 +87,8 @@ struct pvs_rate_decision {
     int64_t wire_bps;           /* the same on the wire (parity, headers) */
     int64_t pace_bps;
     int fec_percent;
+    int fec_min_parity;         /* parity shards per block at least: one more
+                                   than the longest loss run lately */
     int64_t estimate_bps;       /* available rate on the wire: the capacity
                                    estimate, or what is carried without a
                                    queue when none is known */

@@ -148,9 +148,9 @@ int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps)
     return 0;
 }
 
-int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent)
+int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent, int min_parity)
 {
-    return s ? pvs_packetizer_set_fec(s->packetizer, fec_percent) : PVS_EINVAL;
+    return s ? pvs_packetizer_set_fec(s->packetizer, fec_percent, min_parity) : PVS_EINVAL;
 }
 
 void pvs_sender_get_stats(const struct pvs_sender *s, struct pvs_sender_stats *out)

@@ -62,10 +62,10 @@ int pvs_sender_send(struct pvs_sender *s, const struct pvs_packet *frame, uint32
                     int64_t *first_sent_ns);
 
 /* The rate control's settings, from the next frame on: the pacing rate
- * (bits per second; 0: no pacing) and the parity percent (0..100).
- * Return 0 or PVS_EINVAL. */
+ * (bits per second; 0: no pacing), the parity percent (0..100) and the
+ * least parity shards per block (0..16). Return 0 or PVS_EINVAL. */
 int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps);
-int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent);
+int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent, int min_parity);
 
 void pvs_sender_get_stats(const struct pvs_sender *s, struct pvs_sender_stats *out);
 

@@ -31,7 +31,8 @@ int pvs_server_abr_open(struct pvs_server_abr **out, const struct pvs_server_abr
     *out = NULL;
     struct pvs_rate_ctl_config rc = {
         .ceiling_bps = cfg->ceiling_bps, .floor_bps = cfg->floor_bps, .fps = cfg->fps,
-        .fec_percent = cfg->fec_percent, .pace_max_bps = cfg->pace_max_bps,
+        .fec_percent = cfg->fec_percent, .fec_min_parity = cfg->fec_min_parity,
+        .pace_max_bps = cfg->pace_max_bps,
     };
     if (rc.floor_bps > rc.ceiling_bps) {
         PVS_LOG_W("abr: --min-bitrate is above --bitrate: using --bitrate for both");
@@ -55,7 +56,7 @@ int pvs_server_abr_open(struct pvs_server_abr **out, const struct pvs_server_abr
             return PVS_EIO;
         }
         fprintf(a->trace, "time_ms,state,bitrate_bps,wire_bps,estimate_bps,delivered_bps,"
-                          "queue_delay_ms,loss_pct,fec_percent,pace_bps\n");
+                          "queue_delay_ms,loss_pct,fec_percent,pace_bps,fec_min_parity\n");
     }
     pvs_mutex_init(&a->mu);
     *out = a;
@@ -83,10 +84,11 @@ static void trace_decision(struct pvs_server_abr *a, const struct pvs_rate_decis
               d->loss * 100, d->fec_percent, d->pace_bps / 1e6);
     if (!a->trace)
         return;
-    fprintf(a->trace, "%lld,%s,%lld,%lld,%lld,%lld,%.2f,%.3f,%d,%lld\n",
+    fprintf(a->trace, "%lld,%s,%lld,%lld,%lld,%lld,%.2f,%.3f,%d,%lld,%d\n",
             (long long)(pvs_time_us() / 1000), d->state, (long long)d->bitrate_bps,
             (long long)d->wire_bps, (long long)d->estimate_bps, (long long)d->delivered_bps,
-            d->queue_delay_us / 1e3, d->loss * 100, d->fec_percent, (long long)d->pace_bps);
+            d->queue_delay_us / 1e3, d->loss * 100, d->fec_percent, (long long)d->pace_bps,
+            d->fec_min_parity);
     fflush(a->trace);
 }
 
@@ -131,7 +133,7 @@ void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *e
         return;
     apply_bitrate(a, enc, d.bitrate_bps);
     pvs_sender_set_pace(tx, d.pace_bps);
-    pvs_sender_set_fec(tx, d.fec_percent);
+    pvs_sender_set_fec(tx, d.fec_percent, d.fec_min_parity);
     trace_decision(a, &d);
 }
 
