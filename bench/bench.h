@@ -89,4 +89,15 @@ void pvs_json_stats(struct pvs_json *j, const char *key, const struct pvs_stats 
 int pvs_bench_svg(const char *path, const char *title,
                   const struct pvs_bench_stage *stages, int n, uint64_t frames);
 
+/* An SVG comparing runs: one row each (label on the left, note on the
+ * right), and for each of up to 4 series a bar from p50 to p99 with a
+ * tick at p50, on one axis in ms. Returns 0 or a negative PVS_E* code. */
+struct pvs_bench_bar_row {
+    const char *label;  /* "libx264 1920x1080@60 game" */
+    const char *note;   /* "18.4 Mbit/s, PSNR-Y 41.2 dB", "too slow: 23 of 60 fps" */
+    struct pvs_stats_summary series[4];
+};
+int pvs_bench_svg_bars(const char *path, const char *title, const char *const *series,
+                       int nseries, const struct pvs_bench_bar_row *rows, int n);
+
 #endif

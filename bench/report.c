@@ -301,3 +301,80 @@ int pvs_bench_svg(const char *path, const char *title,
         fprintf(stderr, "writing %s failed\n", path);
     return bad ? PVS_EIO : 0;
 }
+
+static void svg_text(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        fputs(*s == '<' ? "&lt;" : *s == '&' ? "&amp;" : (char[2]){ *s, 0 }, f);
+}
+
+int pvs_bench_svg_bars(const char *path, const char *title, const char *const *series,
+                       int nseries, const struct pvs_bench_bar_row *rows, int n)
+{
+    if (nseries < 1 || nseries > 4 || n < 0)
+        return PVS_EINVAL;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        return PVS_EIO;
+    }
+    const int L = 300, PW = 480, NX = L + PW + 70, T = 80, BH = 10, RH = 14 * nseries + 12;
+    const int W = NX + 300, H = T + RH * (n ? n : 1) + 40;
+    double xmax = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < nseries; k++)
+            if (rows[i].series[k].p99_ms > xmax)
+                xmax = rows[i].series[k].p99_ms;
+    xmax = nice_max(xmax);
+#define XOF(v) (L + (int)(PW * ((v) > xmax ? xmax : (v)) / xmax))
+
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
+               "font-family='sans-serif' font-size='12'>\n", W, H);
+    fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
+    fprintf(f, "<text x='20' y='24' font-size='16'>");
+    svg_text(f, title);
+    fprintf(f, "</text>\n");
+    for (int k = 0; k < nseries; k++) {
+        fprintf(f, "<rect x='%d' y='38' width='10' height='10' fill='%s'/><text x='%d' y='47'>",
+                L + k * 260, palette[k], L + k * 260 + 14);
+        svg_text(f, series[k]);
+        fprintf(f, "</text>\n");
+    }
+    /* the ms axis: grid and labels above and below the rows */
+    for (int g = 0; g <= 5; g++) {
+        int x = L + PW * g / 5;
+        fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#ddd'/>\n", x, T - 6, x, H - 34);
+        fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%.3g</text>\n", x, T - 10, xmax * g / 5);
+        fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%.3g</text>\n", x, H - 20, xmax * g / 5);
+    }
+    fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>ms: bar to p99, thick line at p50</text>\n",
+            L + PW / 2, H - 6);
+
+    for (int i = 0; i < n; i++) {
+        int y0 = T + i * RH;
+        if (i % 2)
+            fprintf(f, "<rect x='0' y='%d' width='%d' height='%d' fill='#f4f4f4'/>\n", y0, W, RH);
+        fprintf(f, "<text x='%d' y='%d' text-anchor='end'>", L - 8, y0 + RH / 2 + 4);
+        svg_text(f, rows[i].label ? rows[i].label : "");
+        fprintf(f, "</text>\n<text x='%d' y='%d'>", NX, y0 + RH / 2 + 4);
+        svg_text(f, rows[i].note ? rows[i].note : "");
+        fprintf(f, "</text>\n");
+        for (int k = 0; k < nseries; k++) {
+            const struct pvs_stats_summary *s = &rows[i].series[k];
+            int y = y0 + 6 + k * 14;
+            fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='%s' opacity='0.35'/>\n",
+                    L, y, XOF(s->p99_ms) - L, BH, palette[k]);
+            fprintf(f, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='3'/>\n",
+                    XOF(s->p50_ms), XOF(s->p50_ms), y - 1, y + BH + 1, palette[k]);
+            fprintf(f, "<text x='%d' y='%d' font-size='10'>%.2f / %.2f</text>\n",
+                    XOF(s->p99_ms) + 4, y + BH - 1, s->p50_ms, s->p99_ms);
+        }
+    }
+#undef XOF
+    fprintf(f, "</svg>\n");
+    int bad = ferror(f);
+    bad |= fclose(f);
+    if (bad)
+        fprintf(stderr, "writing %s failed\n", path);
+    return bad ? PVS_EIO : 0;
+}

@@ -45,6 +45,10 @@ struct pvs_capture_opts {
                                    output of an adapter that can encode) */
     bool gpu_frames;            /* dxgi: hand out frames as D3D11 textures (the
                                    caller converts on the GPU); others ignore it */
+    int repeat_ms;              /* x11 (frames on change): with nothing changed,
+                                   the last picture again this often, 0..3600000;
+                                   0 = 1000 (as dxgi), 1 = every frame interval
+                                   (paced, as testsrc). Others ignore it */
 };
 
 struct pvs_frame {
@@ -80,15 +84,24 @@ struct pvs_capture_ops {
     /* Opens the source. Returns 0, PVS_ENODEV / PVS_ENOTSUP when the backend
      * cannot work here (auto then tries the next), or another code. */
     int  (*open)(struct pvs_capture **out, const struct pvs_capture_opts *o);
-    /* Waits up to timeout_ms for the next frame. Returns 0 with `f` filled,
-     * PVS_ETIMEDOUT, PVS_EREINIT when the source changed size (close and open
-     * again), or another negative code. */
+    /* Waits up to timeout_ms (< 0: no limit) for the next frame: testsrc and
+     * gdi make one every interval; x11 and dxgi when the screen changed, at
+     * most fps a second, else once a second (x11: repeat_ms) and on
+     * request_frame(). Returns 0 with `f` filled, PVS_ETIMEDOUT,
+     * PVS_EREINIT when the source changed size (close and open again), or
+     * another negative code. */
     int  (*next)(struct pvs_capture *c, struct pvs_frame *f, int timeout_ms);
     /* Gives the frame back; its pixels are not touched after this. */
     void (*release)(struct pvs_capture *c, struct pvs_frame *f);
     void (*close)(struct pvs_capture **c);
     /* Optional (NULL: none): the D3D11 device GPU frames live on. */
     struct ID3D11Device *(*d3d11_device)(struct pvs_capture *c);
+    /* Optional (NULL: the backend makes a frame every interval anyway):
+     * backends that make frames on change (x11, dxgi) hand out a frame at
+     * the next instant their rate allows even when nothing changed (a
+     * client joined or lost a frame). Any thread; seen within one frame
+     * interval by a next() already waiting. */
+    void (*request_frame)(struct pvs_capture *c);
 };
 
 /* Every backend's handle starts with this. */
@@ -112,6 +125,13 @@ static inline int pvs_capture_next(struct pvs_capture *c, struct pvs_frame *f,
 static inline void pvs_capture_release(struct pvs_capture *c, struct pvs_frame *f)
 {
     c->ops->release(c, f);
+}
+/* The next frame comes at once (at the next instant the rate allows) even
+ * if nothing changed; a no-op for paced backends. Any thread. */
+static inline void pvs_capture_request_frame(struct pvs_capture *c)
+{
+    if (c && c->ops->request_frame)
+        c->ops->request_frame(c);
 }
 /* The device of the backend's GPU frames, or NULL (no GPU frames). */
 static inline struct ID3D11Device *pvs_capture_d3d11_device(struct pvs_capture *c)

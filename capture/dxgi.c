@@ -493,6 +493,11 @@ static void dxgi_release(struct pvs_capture *pc, struct pvs_frame *f)
     pvs_dup_release(((struct dxgi_capture *)pc)->sm, f);
 }
 
+static void dxgi_request_frame(struct pvs_capture *pc)
+{
+    pvs_dup_request_frame(((struct dxgi_capture *)pc)->sm);
+}
+
 const struct pvs_capture_ops pvs_capture_dxgi = {
     .name = "dxgi",
     .description = "Desktop Duplication",
@@ -501,4 +506,5 @@ const struct pvs_capture_ops pvs_capture_dxgi = {
     .release = dxgi_release,
     .close = dxgi_close,
     .d3d11_device = dxgi_device,
+    .request_frame = dxgi_request_frame,
 };

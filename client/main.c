@@ -61,18 +61,20 @@ static void fmt_ms(char *buf, size_t len, double v)
 static void build_overlay(struct app *a, const struct pvs_client_second *sec,
                           const struct pvs_session_status *st)
 {
-    char h[16], n[16], d[16], g[16];
+    char h[16], n[16], d[16], p[16], g[16];
     fmt_ms(h, sizeof(h), sec->host_ms);
     fmt_ms(n, sizeof(n), sec->network_ms);
     fmt_ms(d, sizeof(d), sec->decode_ms);
+    fmt_ms(p, sizeof(p), sec->present_ms);
     fmt_ms(g, sizeof(g), sec->g2g_ms);
     int i = 0;
     snprintf(a->overlay_text[i++], 128, "%s %dx%d  %s", st->codec[0] ? st->codec : "-", st->width,
              st->height, st->decoder);
     snprintf(a->overlay_text[i++], 128, "fps %.1f decoded, %.1f shown  %.2f Mbit/s", sec->fps,
              sec->presented_fps, sec->mbps);
-    snprintf(a->overlay_text[i++], 128, "host %s  network %s  decode %s ms", h, n, d);
-    snprintf(a->overlay_text[i++], 128, "glass to glass %s ms (p50)", g);
+    snprintf(a->overlay_text[i++], 128, "host %s  network %s  decode %s  present %s ms", h, n, d,
+             p);
+    snprintf(a->overlay_text[i++], 128, "glass to glass %s ms (p50, to shown)", g);
     snprintf(a->overlay_text[i++], 128, "lost %llu (%.1f %%)  fec %llu  replaced %llu",
              (unsigned long long)sec->lost, sec->loss_pct, (unsigned long long)sec->recovered,
              (unsigned long long)sec->replaced);
@@ -158,7 +160,8 @@ static int run_headless(struct app *a)
 {
     int64_t next_roll = pvs_time_us() + 1000000;
     while (!stop_signal && !a->stop) {
-        if (pvs_session_service(a->session, 10) < 0)
+        /* 2 ms: FEEDBACK leaves on time (its timer is checked here) */
+        if (pvs_session_service(a->session, 2) < 0)
             return 1;
         int64_t now = pvs_time_us();
         struct pvs_session_status st;
@@ -233,14 +236,14 @@ static int run_window(struct app *a)
             shown_generation = st.generation;
             pvs_present_follow_size(a->present, st.width, st.height);
         }
-        const struct pvs_picture *pic;
+        const struct pvs_picture *pic, *shown = NULL;
         if (pvs_session_take_picture(a->session, &pic) && pic) {
             if (pvs_present_upload(a->present, &pic->img) == 0) {
                 redraw = true;
                 had_picture = true;
-                struct pvs_client_stats *s = pvs_session_stats_lock(a->session);
-                s->presented++;
-                pvs_session_stats_unlock(a->session);
+                shown = pic;
+            } else {
+                pvs_session_picture_unshown(a->session, pic);
             }
         }
         if (now >= next_roll) {
@@ -259,7 +262,12 @@ static int run_window(struct app *a)
         /* Without pictures, refresh now and then (the window may have been
          * uncovered without an expose event on some systems). */
         if (redraw || now - last_draw > 500000) {
-            pvs_present_draw(a->present, text, a->overlay_lines, a->overlay ? a->overlay_n : 0);
+            int64_t presented = pvs_present_draw(a->present, text, a->overlay_lines,
+                                                 a->overlay ? a->overlay_n : 0);
+            /* Glass to glass ends here: the picture is on its way to the
+             * display (after the refresh with vsync). */
+            if (shown)
+                pvs_session_picture_presented(a->session, shown, presented);
             last_draw = now;
         }
         check_end(a, &st, now);
@@ -374,8 +382,13 @@ int main(int argc, char **argv)
         };
         rc = pvs_present_open(&a->present, &pc);
         if (rc == 0) {
-            PVS_LOG_I("window: %s renderer%s", pvs_present_renderer_name(a->present),
-                      a->opt.vsync ? ", vsync" : "");
+            bool vsync = pvs_present_vsync(a->present);
+            PVS_LOG_I("window: %s renderer, vsync %s", pvs_present_renderer_name(a->present),
+                      vsync ? "on" : a->opt.vsync ? "off (the renderer cannot wait for the "
+                                                    "refresh)" : "off");
+            struct pvs_client_stats *s = pvs_session_stats_lock(a->session);
+            pvs_client_stats_set_window(s, vsync);
+            pvs_session_stats_unlock(a->session);
             pvs_sdl_input_init(&a->input, send_input, a);
             a->overlay = a->opt.overlay;
             rc = run_window(a);

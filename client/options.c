@@ -29,12 +29,13 @@ const struct pvs_option pvs_client_options[] = {
         "stream N seconds after connecting, then say BYE and exit (1 if nothing was decoded); "
         "0 = until stopped"),
     OPT("stats-json", PVS_OPT_STRING, stats_json, 0, 0, "FILE",
-        "at exit, write frame counts and latency percentiles (host, network, decode, "
-        "glass to glass, audio, A/V offset) as JSON"),
+        "at exit, write frame counts and latency percentiles (capture, host, network, wait, "
+        "decode, present in a window, glass to glass, audio, A/V offset) as JSON"),
     OPT("record", PVS_OPT_STRING, record, 0, 0, "FILE",
         "write the received video stream as is (H.264/HEVC Annex B, AV1 OBUs)"),
     OPT("trace", PVS_OPT_STRING, trace, 0, 0, "FILE",
-        "write each decoded frame's stage times as CSV (pvstream-bench e2e draws them)"),
+        "write each decoded frame's stage times as CSV, present too in a window "
+        "(pvstream-bench e2e adds them up and draws them)"),
     OPT("media-port", PVS_OPT_INT, media_port, 0, 65535, "N",
         "local UDP port for media; 0 = any free port"),
     OPT("media-announce", PVS_OPT_INT, media_announce, 0, 65535, "N",

@@ -10,6 +10,7 @@
 #include "client/view.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/platform/platform.h"
 
 #define RECT_BATCH 1024
 
@@ -21,6 +22,7 @@ struct pvs_present {
     int tex_w, tex_h;
     bool fullscreen;
     char renderer_name[32];
+    bool vsync;                   /* the renderer SDL made waits for the refresh */
     SDL_Rect rects[RECT_BATCH];   /* glyph pixels, drawn in batches */
     int nrects;
 };
@@ -57,8 +59,13 @@ int pvs_present_open(struct pvs_present **out, const struct pvs_present_config *
         return PVS_EEXTERNAL;
     }
     SDL_RendererInfo info;
-    if (SDL_GetRendererInfo(p->ren, &info) == 0)
+    if (SDL_GetRendererInfo(p->ren, &info) == 0) {
         snprintf(p->renderer_name, sizeof(p->renderer_name), "%s", info.name);
+        /* Asked for and granted: SDL 2.26's software renderer reports
+         * PRESENTVSYNC unasked too, yet presents at once (320x180 under
+         * Xvfb: 7.6 ms a present unasked, 17.9 ms asked). */
+        p->vsync = cfg->vsync && (info.flags & SDL_RENDERER_PRESENTVSYNC) != 0;
+    }
     SDL_SetRenderDrawBlendMode(p->ren, SDL_BLENDMODE_BLEND);
     *out = p;
     return 0;
@@ -80,6 +87,11 @@ void pvs_present_close(struct pvs_present **pp)
 const char *pvs_present_renderer_name(const struct pvs_present *p)
 {
     return p->renderer_name;
+}
+
+bool pvs_present_vsync(const struct pvs_present *p)
+{
+    return p->vsync;
 }
 
 SDL_Window *pvs_present_window(struct pvs_present *p)
@@ -165,7 +177,8 @@ static void draw_panel(struct pvs_present *p, int x, int y, int scale, const cha
         draw_text(p, x + pad, y + pad + i * PVS_FONT_CELL_H * scale, scale, lines[i]);
 }
 
-void pvs_present_draw(struct pvs_present *p, const char *status, const char *const *lines, int n)
+int64_t pvs_present_draw(struct pvs_present *p, const char *status, const char *const *lines,
+                         int n)
 {
     int ow = 0, oh = 0;
     SDL_GetRendererOutputSize(p->ren, &ow, &oh);
@@ -192,6 +205,7 @@ void pvs_present_draw(struct pvs_present *p, const char *status, const char *con
     if (n > 0)
         draw_panel(p, 8, 8, scale, lines, n);
     SDL_RenderPresent(p->ren);
+    return pvs_time_us();
 }
 
 void pvs_present_follow_size(struct pvs_present *p, int width, int height)

@@ -8,6 +8,7 @@
 #define PVS_CLIENT_PRESENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/image.h"
 
@@ -31,6 +32,9 @@ void pvs_present_close(struct pvs_present **p);
 
 /* "opengl", "software"... */
 const char *pvs_present_renderer_name(const struct pvs_present *p);
+/* Whether the renderer waits for the display's refresh in
+ * SDL_RenderPresent: asked with cfg->vsync, and SDL says it granted it. */
+bool pvs_present_vsync(const struct pvs_present *p);
 struct SDL_Window *pvs_present_window(struct pvs_present *p);
 
 /* Puts a picture (NV12 or I420) in the texture, re-creating the texture
@@ -40,8 +44,11 @@ int pvs_present_upload(struct pvs_present *p, const struct pvs_image *img);
 
 /* Draws the last picture letterboxed (or black without one), `status`
  * centred when not NULL or "", the `n` overlay lines top left, and
- * presents. */
-void pvs_present_draw(struct pvs_present *p, const char *status, const char *const *lines, int n);
+ * presents. Returns the time SDL_RenderPresent returned (pvs_time_us():
+ * where glass to glass ends in a window; with vsync, after the wait for
+ * the refresh, where the driver waits there). */
+int64_t pvs_present_draw(struct pvs_present *p, const char *status, const char *const *lines,
+                         int n);
 
 /* Resizes the window to a new stream size (kept within the display's
  * usable area, aspect kept); nothing in full screen. */

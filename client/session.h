@@ -76,6 +76,7 @@ struct pvs_picture {
     uint64_t frame;
     int64_t decoded_us;
     uint32_t generation;
+    struct pvs_client_row row; /* its figures, for pvs_session_picture_presented */
     uint8_t *mem_;
     size_t cap_;
 };
@@ -105,6 +106,14 @@ void pvs_session_get_status(const struct pvs_session *s, struct pvs_session_stat
  * into *pic (the session's memory, valid until the next call) and returns
  * true. *pic is NULL until the first picture. */
 bool pvs_session_take_picture(struct pvs_session *s, const struct pvs_picture **pic);
+
+/* The picture last taken was presented at presented_us (pvs_present_draw's
+ * time): the statistics count it shown, with its present stage and glass
+ * to glass (client/stats.h). Call once per picture taken. */
+void pvs_session_picture_presented(struct pvs_session *s, const struct pvs_picture *pic,
+                                   int64_t presented_us);
+/* The picture last taken will not be shown (its texture failed). */
+void pvs_session_picture_unshown(struct pvs_session *s, const struct pvs_picture *pic);
 
 /* The server's newest rumble for a pad not yet taken (one per call; the
  * newest per pad replaces an older one). When the session ends, a stop

@@ -5,13 +5,20 @@
  * Stages of one frame, all placed on the client's monotonic clock (the
  * server's capture time is moved there with the clock offset measured by
  * the control channel's PING/PONG: server time t is our time t - offset):
- *   host            capture to packetization, the media header's host time
+ *   capture         painted -> captured (stamped frames only, server's clock)
+ *   host            capture to the encoded packet, the media header's host time
  *   network         frame complete here - (capture + host)
+ *   wait            frame complete -> the decoder starts on it (behind the
+ *                   frame before it, when both completed in one batch)
  *   decode          the decoder's time for the frame
- *   glass to glass  decoded here - capture
- * network and glass to glass need a clock offset: frames that arrive
- * before the first PONG do not count in them, and a stage with no sample
- * is reported as unavailable (null in JSON), never as a number.
+ *   present         decoded -> SDL_RenderPresent returned (a window only)
+ *   glass to glass  painted (or captured) -> presented in a window,
+ *                   -> decoded headless
+ * Each ends where the next starts, so a frame's stages add up to its glass
+ * to glass (docs/latency.md). network and glass to glass need a clock
+ * offset: frames that arrive before the first PONG do not count in them,
+ * and a stage with no sample is reported as unavailable (null in JSON),
+ * never as a number.
  *
  * Not thread-safe: the owner holds a lock around every call. */
 #ifndef PVS_CLIENT_STATS_H
@@ -28,7 +35,9 @@ enum pvs_cstage {
     PVS_CSTAGE_CAPTURE,      /* painted -> captured: only frames with a stamp */
     PVS_CSTAGE_HOST,
     PVS_CSTAGE_NETWORK,
+    PVS_CSTAGE_WAIT,         /* complete -> decode starts */
     PVS_CSTAGE_DECODE,
+    PVS_CSTAGE_PRESENT,      /* decoded -> presented: a window's frames only */
     PVS_CSTAGE_G2G,
     PVS_CSTAGE_COUNT,
 };
@@ -39,12 +48,23 @@ struct pvs_client_frame {
     uint32_t host_us;        /* from the media header */
     int64_t complete_us;     /* our clock: the frame was complete */
     int64_t decoded_us;      /* our clock: the decoder gave the picture */
-    int64_t decode_us;       /* time in the decoder */
+    int64_t decode_us;       /* time in the decoder, which ended at decoded_us */
     bool have_stamp;         /* the picture carried a frame stamp (docs/stamp.md) */
     uint64_t stamp_us;       /* its time: when it was painted, server's clock */
     bool have_offset;        /* offset_us is measured */
     int64_t offset_us;       /* server's clock - ours */
     size_t bytes;            /* encoded size */
+};
+
+/* One frame's figures (us), as a trace line has them: a window keeps it
+ * with the picture until the picture is shown, or replaced unseen. */
+struct pvs_client_row {
+    uint64_t index;          /* decode order, from 1 (the trace's "frame") */
+    bool timed;              /* a clock offset: network and origin_us are known */
+    bool stamped;            /* capture_us is known (the picture carried a stamp) */
+    int64_t capture_us, host_us, network_us, wait_us, decode_us;
+    int64_t origin_us;       /* painted (stamped) or captured, on our clock */
+    int64_t decoded_us;      /* our clock */
 };
 
 /* The server's rate control, from its RATE messages (docs/abr.md). */
@@ -76,7 +96,9 @@ struct pvs_client_stats {
     uint64_t keyframe_requests;    /* sent */
     uint64_t decode_errors;
     uint64_t replaced;             /* decoded, then replaced by a newer one before shown */
-    uint64_t presented;
+    uint64_t presented;            /* shown in the window (pvs_client_stats_presented) */
+    bool windowed;                 /* glass to glass ends at presentation, not decode */
+    bool vsync;                    /* the window's renderer waits for the refresh */
     uint64_t bytes;
     /* the window */
     int64_t win_start_us;
@@ -112,7 +134,8 @@ struct pvs_client_second {
     double fps;              /* decoded per second */
     double presented_fps;    /* shown per second (0 when headless) */
     double mbps;             /* encoded megabits per second */
-    double host_ms, network_ms, decode_ms, g2g_ms;
+    double host_ms, network_ms, wait_ms, decode_ms, present_ms, g2g_ms;
+    bool windowed;           /* g2g ends at presentation (else at decode) */
     uint64_t lost;           /* frames lost in the window */
     uint64_t replaced;
     uint64_t recovered;      /* shards rebuilt by FEC in the window */
@@ -130,12 +153,40 @@ struct pvs_client_second {
 struct pvs_client_stats *pvs_client_stats_new(int64_t now_us);
 void pvs_client_stats_free(struct pvs_client_stats **s);
 
-/* Counts one decoded frame. */
-void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_frame *f);
+/* Window mode: from now on glass to glass ends when a picture is
+ * presented (pvs_client_stats_presented), not when it is decoded, and the
+ * present stage is measured. vsync: the renderer waits for the display's
+ * refresh (what SDL reports of the renderer it made). May be called again
+ * to correct vsync. */
+void pvs_client_stats_set_window(struct pvs_client_stats *s, bool vsync);
+
+/* Counts one decoded frame and fills *row with its figures. Headless, the
+ * frame is complete here: glass to glass ends now and its trace line is
+ * written. In window mode the frame waits for its picture: the caller
+ * keeps *row and passes it to pvs_client_stats_presented, or to
+ * pvs_client_stats_unshown when the picture is never shown. row may be
+ * NULL headless. */
+void pvs_client_stats_frame(struct pvs_client_stats *s, const struct pvs_client_frame *f,
+                            struct pvs_client_row *row);
+
+/* Window mode: the picture of `row` was presented at presented_us (our
+ * clock, right after SDL_RenderPresent returned): counts it shown, adds
+ * the present stage and glass to glass, writes its trace line. */
+void pvs_client_stats_presented(struct pvs_client_stats *s, const struct pvs_client_row *row,
+                                int64_t presented_us);
+
+/* Window mode: the picture of `row` will never be shown (replaced by a
+ * newer one first, or the texture failed): its trace line, without
+ * present and glass to glass. */
+void pvs_client_stats_unshown(struct pvs_client_stats *s, const struct pvs_client_row *row);
 
 /* From now on, each frame's times go to `trace` as a CSV line (header
- * "frame,capture_ms,host_ms,network_ms,decode_ms,glass_to_glass_ms"; an
- * unavailable figure is empty). The stats own the file and close it. */
+ * "frame,capture_ms,host_ms,network_ms,wait_ms,decode_ms,present_ms,
+ * glass_to_glass_ms,t_ms"; an unavailable figure is empty; t_ms: decoded,
+ * from the start of the stats). Headless a line is written at decode; in a
+ * window when the picture is shown or replaced, so lines may come one or
+ * two out of decode order there ("frame" is the decode order). The stats
+ * own the file and close it. */
 void pvs_client_stats_set_trace(struct pvs_client_stats *s, FILE *trace);
 
 /* Audio latency: when a frame captured at capture_us (the server's clock;
@@ -180,10 +231,11 @@ int pvs_client_stats_format_abr(const struct pvs_client_second *sec, char *buf, 
 void pvs_client_stats_roll(struct pvs_client_stats *s, int64_t now_us,
                            struct pvs_client_second *out);
 
-/* "fps 59.9 | 12.3 Mbit/s | host 3.1 net 0.4 decode 2.2 g2g 6.0 ms | lost 0 (0.0 %)
- * | fec 0 | replaced 0 | audio 23 ms | A/V +6 ms | abr ..." ("audio off" without
- * sound, "abr off" without RATE) with "n/a" for
- * an unavailable figure. Returns what snprintf returns. */
+/* "fps 59.9 | 12.3 Mbit/s | host 3.1 net 0.4 decode 2.2 g2g 6.0 ms (to decode) | lost 0
+ * (0.0 %) | fec 0 | replaced 0 | audio 23 ms | A/V +6 ms | abr ..." ("audio off"
+ * without sound, "abr off" without RATE) with "n/a" for an unavailable
+ * figure. In window mode "decode 2.2 present 1.1 g2g 7.1 ms (to shown)".
+ * Returns what snprintf returns. */
 int pvs_client_stats_format_second(const struct pvs_client_second *sec, char *buf, size_t len);
 
 /* "audio 23 ms", "audio n/a" (nothing heard in the window: silence, or no
@@ -196,15 +248,19 @@ int pvs_client_stats_format_audio(const struct pvs_client_second *sec, char *buf
 void pvs_client_stats_print_summary(const struct pvs_client_stats *s, FILE *out);
 
 /* Writes {"frames_decoded", "frames_lost", "keyframe_requests",
- * "frames_stamped", "glass_to_glass": {"p50_ms", "p95_ms", "p99_ms",
- * "max_ms"}, "stages": {"capture": {...}, "host": {...}, "network": {...},
- * "decode": {...}}, "audio": {"latency_ms": {"p50", "p99"}, "av_offset_ms":
+ * "frames_stamped", "frames_presented", "glass_to_glass": {"p50_ms",
+ * "p95_ms", "p99_ms", "max_ms", "mean_ms", "frames"}, "stages": {"capture":
+ * {...}, "host": {...}, "network": {...}, "wait": {...}, "decode": {...},
+ * "present": {...}}, "glass_to_glass_ends" ("present" in window mode, else
+ * "decode"), "present_vsync" (true/false in window mode, else null),
+ * "audio": {"latency_ms": {"p50", "p99"}, "av_offset_ms":
  * {"p50", "p99"}, "underruns", "concealed"}, "abr": {"estimate_bps",
  * "bitrate_bps", "queue_delay_ms", "fec_percent", "changes", "series": [{"t_s",
  * "received_bps", "estimate_bps", "bitrate_bps", "queue_delay_ms",
  * "fec_percent"}, ...]}} and a newline ("abr" null when the server sent no
  * RATE: --abr off, or an older server); a stage with no
- * sample has null figures, and "audio" is null when no audio frame was
+ * sample has null figures and "frames": 0 ("present" headless), and
+ * "audio" is null when no audio frame was
  * played. av_offset_ms is over the per-second offsets: p50 signed, p99 of
  * the absolute value.
  * Glass to glass runs from the frame's stamp (when it was painted) where

@@ -27,6 +27,10 @@ struct pvs_packet {
     bool keyframe;        /* decodable on its own (IDR / key frame) */
     uint64_t frame;       /* frame number from the capture source */
     int64_t capture_ns;   /* when the frame was captured (pvs_time_ns) */
+    int64_t submitted_ns; /* when the encoder was given the frame (pvs_time_ns;
+                             0 where no encoder made it): an encoder that
+                             holds frames back returns this packet later, and
+                             the encode stage is from here to then */
 };
 
 #endif

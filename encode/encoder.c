@@ -13,10 +13,10 @@
 #include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
 
+#include "av/avlog.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/platform/platform.h"
-#include "encode/avlog.h"
 #include "encode/encoder.h"
 #ifdef _WIN32
 #include "encode/hw_d3d11.h"
@@ -173,12 +173,13 @@ struct pvs_encoder {
     bool zero_copy;
     char path[200];          /* how pictures reach the encoder, in words */
     bool filler;             /* pad packets up to the bitrate (pad_packet) */
+    int64_t pad_prev_ns;     /* the previous padded packet's capture time */
     uint8_t *pad;            /* ...into this buffer */
     size_t pad_cap;
     AVPacket *pkt;
     struct pvs_image input;
     int64_t last_pts;
-    struct { uint64_t frame; int64_t capture_ns; } meta[META_RING];
+    struct { uint64_t frame; int64_t capture_ns, submitted_ns; } meta[META_RING];
     struct pvs_encoder_stats stats;
 };
 
@@ -206,6 +207,14 @@ static int check_opts(const struct pvs_encoder_opts *o, char *why, size_t why_le
     return PVS_EINVAL;
 }
 
+/* The first keyframe of a new encoder (a client joining) may take this
+ * many frames' bits: with a VBV of one frame it was a blur (PSNR-Y 19.8 dB
+ * at 720p 6 Mbit/s, 10.1 dB at 1080p 2 Mbit/s, clean only 8 frames later).
+ * The sender paces at 4 x the rate (docs/abr.md), so it leaves within 2
+ * frame intervals where the link has the room, and the rate control sees
+ * it as one big frame (never as a queue). */
+#define FIRST_KEY_FRAMES 8
+
 static void apply_bitrate(AVCodecContext *ctx, const struct family *fam, int64_t bitrate, int fps)
 {
     ctx->bit_rate = bitrate;
@@ -215,6 +224,16 @@ static void apply_bitrate(AVCodecContext *ctx, const struct family *fam, int64_t
      * interval to send at the target rate. */
     ctx->rc_max_rate = bitrate;
     ctx->rc_buffer_size = (int)(bitrate / fps);
+}
+
+/* At open: a VBV of FIRST_KEY_FRAMES frames, full, for the first frame;
+ * apply_bitrate() after its packet shrinks it back to one frame. */
+static void big_first_keyframe(AVCodecContext *ctx, const struct family *fam)
+{
+    if (fam->own_vbv)
+        return;
+    ctx->rc_buffer_size *= FIRST_KEY_FRAMES;
+    ctx->rc_initial_buffer_occupancy = ctx->rc_buffer_size;
 }
 
 static enum AVPixelFormat pick_sw_format(const AVCodec *codec)
@@ -365,6 +384,36 @@ static void drop_gpu(struct pvs_encoder *e, enum AVPixelFormat sw)
     e->ctx->pix_fmt = sw;
 }
 
+/* Libraries that print on their own. SVT-AV1 writes its configuration and
+ * warnings straight to stderr (about 20 lines per encoder opened: in
+ * `pvstream-server doctor` and every bench run) at the level it reads from
+ * $SVT_LOG each time an encoder opens: 0 fatal, 1 error, 2 warn, 3 info
+ * (its default), 4 debug. Unless the user set SVT_LOG, it gets errors only
+ * at our usual levels, nothing when we are quiet, and its default when our
+ * level is debug, so its warnings stay reachable (PVS_LOG=debug). x264,
+ * dav1d and libva speak through av_log (av/avlog.c), x265 is told
+ * log-level=error in its parameters. The environment is changed only when
+ * the value changes, from the thread that opens encoders (setenv is not
+ * safe against a getenv running in another thread). */
+static void quiet_library_logs(void)
+{
+    static int user_set = -1;
+    static const char *ours;
+    if (user_set < 0)
+        user_set = getenv("SVT_LOG") != NULL;
+    enum pvs_log_level level = pvs_log_get_level();
+    const char *want = level >= PVS_LOG_DEBUG ? "SVT_LOG=3" : level == PVS_LOG_QUIET ? "SVT_LOG=0"
+                                                                                    : "SVT_LOG=1";
+    if (user_set || want == ours)
+        return;
+#ifdef _WIN32
+    _putenv(want);
+#else
+    setenv("SVT_LOG", want + 8, 1);
+#endif
+    ours = want;
+}
+
 /* Opens one named encoder; on failure `why` says why in words. */
 static int open_named(struct pvs_encoder **out, const struct pvs_encoder_info *info,
                       const struct pvs_encoder_opts *o, char *why, size_t why_len)
@@ -373,6 +422,7 @@ static int open_named(struct pvs_encoder **out, const struct pvs_encoder_info *i
     *out = NULL;
     pvs_avlog_init();
     pvs_avlog_clear();
+    quiet_library_logs();
 
     const AVCodec *codec = avcodec_find_encoder_by_name(info->name);
     if (!codec) {
@@ -422,13 +472,14 @@ static int open_named(struct pvs_encoder **out, const struct pvs_encoder_info *i
     ctx->max_b_frames = 0;
     ctx->gop_size = fam == &fam_nvenc ? -1 : 0x7fffffff; /* NVENC: -1 is infinite */
     ctx->thread_count = o->threads;
-    ctx->thread_type = FF_THREAD_SLICE;
+    ctx->thread_type = o->frame_threads ? FF_THREAD_FRAME : FF_THREAD_SLICE;
     ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
     ctx->color_range = AVCOL_RANGE_MPEG;
     ctx->colorspace = AVCOL_SPC_BT470BG; /* BT.601, what encode/convert.c makes */
     ctx->color_primaries = AVCOL_PRI_BT709;
     ctx->color_trc = AVCOL_TRC_BT709;
     apply_bitrate(ctx, fam, o->bitrate ? o->bitrate : default_bitrate(o), o->fps);
+    big_first_keyframe(ctx, fam);
 
     if (fam->upload_to != AV_HWDEVICE_TYPE_NONE && (err = open_upload(e, o, why, why_len)) < 0)
         goto fail;
@@ -674,7 +725,20 @@ const char *pvs_encoder_input_path(const struct pvs_encoder *e)
  * would do the same but freezes its VBV: the bitrate could not change. */
 static void pad_packet(struct pvs_encoder *e, struct pvs_packet *out)
 {
-    size_t want = (size_t)(e->ctx->bit_rate / 8 / (e->ctx->framerate.num ? e->ctx->framerate.num : 60));
+    /* One frame interval of the bitrate, or the time since the previous
+     * frame's capture when frames were missed (over 1.5 intervals; up to
+     * 3): a server that cannot keep the frame rate (x264 at 1080p60 on 2
+     * cores) still sends at the bitrate, so a bench measures the rate
+     * control and not the CPU. */
+    int fps = e->ctx->framerate.num > 0 && e->ctx->framerate.den > 0
+                  ? e->ctx->framerate.num / e->ctx->framerate.den : 60;
+    int64_t interval_ns = 1000000000 / (fps > 0 ? fps : 60), span = interval_ns;
+    if (e->pad_prev_ns && out->capture_ns > e->pad_prev_ns)
+        span = out->capture_ns - e->pad_prev_ns;
+    span = span < interval_ns * 3 / 2 ? interval_ns : span > 3 * interval_ns ? 3 * interval_ns : span;
+    e->pad_prev_ns = out->capture_ns;
+    size_t want = span == interval_ns ? (size_t)(e->ctx->bit_rate / 8 / fps)
+                                      : (size_t)((double)e->ctx->bit_rate / 8 * (double)span / 1e9);
     bool hevc = e->info->codec == PVS_CODEC_HEVC;
     size_t head = hevc ? 6 : 5, min_nal = head + 2; /* start code, header, payload, stop */
     if (out->size + min_nal > want)
@@ -722,6 +786,7 @@ int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns
 #endif
     e->meta[in->pts % META_RING].frame = frame;
     e->meta[in->pts % META_RING].capture_ns = capture_ns;
+    e->meta[in->pts % META_RING].submitted_ns = pvs_time_ns();
 
     AVFrame *send = in;
     if (e->gpu_frames) {
@@ -772,8 +837,11 @@ int pvs_encoder_encode(struct pvs_encoder *e, uint64_t frame, int64_t capture_ns
     out->keyframe = e->pkt->flags & AV_PKT_FLAG_KEY;
     out->frame = e->meta[pts % META_RING].frame;
     out->capture_ns = e->meta[pts % META_RING].capture_ns;
+    out->submitted_ns = e->meta[pts % META_RING].submitted_ns;
     if (e->filler)
         pad_packet(e, out);
+    if (e->stats.packets == 0) /* the first keyframe's budget: back to one frame */
+        apply_bitrate(e->ctx, e->fam, e->ctx->bit_rate, e->ctx->framerate.num);
     e->stats.packets++;
     e->stats.bytes += out->size;
     e->stats.keyframes += out->keyframe;
@@ -787,8 +855,11 @@ int pvs_encoder_set_bitrate(struct pvs_encoder *e, int64_t bitrate)
     if (!e->fam->dynamic_bitrate)
         return PVS_ENOTSUP;
     /* libx264 and NVENC compare these with their settings at every frame and
-     * reconfigure in place. */
+     * reconfigure in place. Before the first frame (the rate control's
+     * start) the first keyframe keeps its budget. */
     apply_bitrate(e->ctx, e->fam, bitrate, e->ctx->framerate.num);
+    if (e->stats.packets == 0)
+        big_first_keyframe(e->ctx, e->fam);
     return 0;
 }
 

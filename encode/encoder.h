@@ -8,7 +8,8 @@
  *
  * Zero frame delay: pvs_encoder_encode() returns the packet of the frame it
  * was given before it returns; an encoder that holds a frame back is counted
- * (stats.delayed) and its packet comes out with a later call.
+ * (stats.delayed) and its packet comes out with a later call, carrying its
+ * own frame's number, capture time and the time it was submitted.
  *
  * Threading: one handle is used by one thread at a time. */
 #ifndef PVS_ENCODER_H
@@ -30,6 +31,8 @@ struct pvs_encoder_opts {
     int fps;            /* frames per second, 1..240 */
     int64_t bitrate;    /* bits per second; 0 = a default for the size and rate */
     int threads;        /* slice threads; 0 = one per core */
+    bool frame_threads; /* thread by frame instead (benches, to compare: each
+                           thread holds a frame back) */
     bool filler;        /* pad each packet with a filler-data NAL unit up to
                            one frame at the current bitrate (H.264 and HEVC;
                            benches that must fill a link) */

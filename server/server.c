@@ -24,7 +24,9 @@
 #include "server/audio.h"
 
 /* Nothing changed on screen: still send a frame this often, so a client
- * that joined (or lost one) sees the picture without waiting for a change. */
+ * that joined (or lost one) sees the picture without waiting for a change.
+ * Measured between capture times: a source that repeats its picture every
+ * second (x11, dxgi) then has each repeat sent, not every other one. */
 #define UNCHANGED_REFRESH_NS 1000000000LL
 /* How long the video thread waits for the control thread to have sent
  * STREAM before it sends media of a new size. */
@@ -64,7 +66,10 @@ struct video {
 
     /* Figures, read by the control thread (under mu). */
     uint64_t frames, unchanged, keyframes, bytes;
-    struct pvs_stats encode;         /* capture -> packet out */
+    struct pvs_stats host;           /* the packet's own frame: captured -> sent */
+    struct pvs_stats encode;         /* ...submitted to the encoder -> its packet out
+                                        (with the frames an encoder holds back, the
+                                        wait for the later frames that push it out) */
     int err;
 };
 
@@ -119,7 +124,8 @@ static void start_abr(struct video *v, int width, int height)
         return;
     struct pvs_server_abr_config ac = {
         .ceiling_bps = session_bitrate(v, width, height), .floor_bps = cfg->min_bitrate,
-        .fps = v->fps, .fec_percent = cfg->fec_percent, .pace_max_bps = cfg->pace,
+        .fps = v->fps, .fec_percent = cfg->fec_percent, .fec_min_parity = cfg->fec_min,
+        .pace_max_bps = cfg->pace,
         .trace = cfg->trace,
     };
     struct pvs_server_abr *a = NULL;
@@ -228,7 +234,7 @@ static int video_thread(void *arg)
     sodium_memzero(v->key, sizeof(v->key));
     uint32_t frame_no = 0;            /* +1 per frame sent: what the client counts */
     int width = 0, height = 0;
-    int64_t last_sent = 0;
+    int64_t last_sent = 0;            /* the capture time of the last frame sent */
     bool reopened = false;             /* a new encoder: ABR applies its bitrate again */
     prepare_display(v);
 
@@ -239,8 +245,13 @@ static int video_thread(void *arg)
             if (err)
                 break;
         }
+        /* A keyframe needs a frame: sources that make frames on change
+         * (x11, dxgi) make one now even if nothing changed. The wait is one
+         * frame interval, so a request is passed on that soon. */
+        if (atomic_load(&v->want_idr))
+            pvs_capture_request_frame(cap);
         struct pvs_frame f;
-        err = pvs_capture_next(cap, &f, 100);
+        err = pvs_capture_next(cap, &f, (1000 + v->fps - 1) / v->fps);
         if (err == PVS_ETIMEDOUT) {
             err = 0;
             continue;
@@ -292,8 +303,7 @@ static int video_thread(void *arg)
         /* A source that was re-created (Desktop Duplication after access
          * lost) asks for a keyframe too. */
         bool idr = atomic_exchange(&v->want_idr, false) || f.keyframe;
-        int64_t now = pvs_time_ns();
-        if (!f.changed && !idr && now - last_sent < UNCHANGED_REFRESH_NS) {
+        if (!f.changed && !idr && f.capture_ns - last_sent < UNCHANGED_REFRESH_NS) {
             pvs_capture_release(cap, &f);
             pvs_mutex_lock(&v->mu);
             v->unchanged++;
@@ -322,18 +332,23 @@ static int video_thread(void *arg)
         }
         if (err)
             break;
+        /* The packet may be an earlier frame's (an encoder that holds frames
+         * back): its own times, or the wait would count in no stage (and the
+         * client would put it in the network's). */
+        int64_t out_ns = pvs_time_ns();
+        int64_t encode_ns = out_ns - pkt.submitted_ns, host_ns = out_ns - pkt.capture_ns;
         pkt.frame = frame_no++;
-        int64_t host_ns = pvs_time_ns() - captured;
         int64_t first_sent = 0;
         err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), &first_sent);
-        last_sent = pvs_time_ns();
+        last_sent = captured;
         if (!err)
             pvs_server_abr_sent(v->abr, pkt.frame, (uint32_t)pkt.size, tx, first_sent);
         pvs_mutex_lock(&v->mu);
         v->frames++;
         v->keyframes += pkt.keyframe;
         v->bytes += pkt.size;
-        pvs_stats_add(&v->encode, host_ns);
+        pvs_stats_add(&v->host, host_ns);
+        pvs_stats_add(&v->encode, encode_ns);
         pvs_mutex_unlock(&v->mu);
     }
     if (err)
@@ -385,6 +400,7 @@ static int video_start(struct video **out, const struct pvs_server_settings *cfg
     v->datagram = cfg->datagram < ready->u.ready.hello.max_datagram
                       ? cfg->datagram : ready->u.ready.hello.max_datagram;
     v->client_codecs = ready->u.ready.codecs;
+    pvs_stats_reset(&v->host);
     pvs_stats_reset(&v->encode);
     int err = pvs_mutex_init(&v->mu);
     if (!err && (err = pvs_cond_init(&v->cv)) != 0)
@@ -473,7 +489,8 @@ static void report(struct server *s, int64_t now)
     struct video *v = s->video;
     pvs_mutex_lock(&v->mu);
     uint64_t frames = v->frames, bytes = v->bytes, unchanged = v->unchanged;
-    struct pvs_stats_summary enc;
+    struct pvs_stats_summary host, enc;
+    pvs_stats_summarize(&v->host, &host);
     pvs_stats_summarize(&v->encode, &enc);
     pvs_mutex_unlock(&v->mu);
     struct pvs_server_audio_stats au;
@@ -493,10 +510,10 @@ static void report(struct server *s, int64_t now)
                      (unsigned long long)s->client_stats.packets_lost,
                      (unsigned long long)s->client_stats.packets_recovered);
         fprintf(stderr, "streaming to %s: %.1f fps, %.1f Mbit/s, capture->sent p50 %.2f ms p99 "
-                "%.2f ms, %llu unchanged frames skipped%s%s\n", s->client,
-                (double)(frames - s->reported_frames) / secs,
-                (double)(bytes - s->reported_bytes) * 8 / secs / 1e6, enc.p50_ms, enc.p99_ms,
-                (unsigned long long)unchanged, audio, client);
+                "%.2f ms (encode p50 %.2f ms p99 %.2f ms), %llu unchanged frames skipped%s%s\n",
+                s->client, (double)(frames - s->reported_frames) / secs,
+                (double)(bytes - s->reported_bytes) * 8 / secs / 1e6, host.p50_ms, host.p99_ms,
+                enc.p50_ms, enc.p99_ms, (unsigned long long)unchanged, audio, client);
     }
     s->reported_audio_packets = au.packets;
     s->reported_audio_bytes = au.bytes;

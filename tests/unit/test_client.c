@@ -88,14 +88,14 @@ static void test_stats(void)
 
     /* Nothing yet: every figure unavailable, keys all there. */
     char *j = json_of(s);
+#define NONE "{\"p50_ms\":null,\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null,\"mean_ms\":null,\"frames\":0}"
     CHECK(j && strcmp(j, "{\"frames_decoded\":0,\"frames_lost\":0,\"keyframe_requests\":0,"
-                         "\"frames_stamped\":0,"
-                         "\"glass_to_glass\":{\"p50_ms\":null,\"p95_ms\":null,\"p99_ms\":null,"
-                         "\"max_ms\":null},\"stages\":{\"capture\":{\"p50_ms\":null,\"p95_ms\":"
-                         "null,\"p99_ms\":null,\"max_ms\":null},\"host\":{\"p50_ms\":null,\"p95_ms\":null,"
-                         "\"p99_ms\":null,\"max_ms\":null},\"network\":{\"p50_ms\":null,"
-                         "\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null},\"decode\":{\"p50_ms\":"
-                         "null,\"p95_ms\":null,\"p99_ms\":null,\"max_ms\":null}},\"audio\":null,\"abr\":null}\n") == 0);
+                         "\"frames_stamped\":0,\"frames_presented\":0,"
+                         "\"glass_to_glass\":" NONE ",\"stages\":{\"capture\":" NONE
+                         ",\"host\":" NONE ",\"network\":" NONE ",\"wait\":" NONE ",\"decode\":" NONE
+                         ",\"present\":" NONE "},\"glass_to_glass_ends\":\"decode\","
+                         "\"present_vsync\":null,\"audio\":null,\"abr\":null}\n") == 0);
+#undef NONE
     free(j);
 
     /* A frame before any clock offset: host and decode only. */
@@ -103,7 +103,7 @@ static void test_stats(void)
         .capture_us = 1000000, .host_us = 3000, .complete_us = 1003500, .decoded_us = 1005500,
         .decode_us = 2000, .have_offset = false, .bytes = 1000,
     };
-    pvs_client_stats_frame(s, &f);
+    pvs_client_stats_frame(s, &f, NULL);
     CHECK_INT(s->total[PVS_CSTAGE_HOST].count, ==, 1);
     CHECK_INT(s->total[PVS_CSTAGE_DECODE].count, ==, 1);
     CHECK_INT(s->total[PVS_CSTAGE_NETWORK].count, ==, 0);
@@ -114,13 +114,13 @@ static void test_stats(void)
     f.capture_us = 11000000;
     f.have_offset = true;
     f.offset_us = 10000000;
-    pvs_client_stats_frame(s, &f);
+    pvs_client_stats_frame(s, &f, NULL);
     CHECK_INT(s->total[PVS_CSTAGE_NETWORK].count, ==, 1);
     CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_NETWORK], 0.5), 500000, 10000);
     CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_G2G], 0.5), 5500000, 100000);
     /* A capture time that cannot be a clock's is left out. */
     f.capture_us = UINT64_MAX;
-    pvs_client_stats_frame(s, &f);
+    pvs_client_stats_frame(s, &f, NULL);
     CHECK_INT(s->total[PVS_CSTAGE_G2G].count, ==, 1);
     CHECK_INT(s->frames_decoded, ==, 3);
     CHECK_INT(s->total[PVS_CSTAGE_CAPTURE].count, ==, 0);
@@ -137,7 +137,9 @@ static void test_stats(void)
     CHECK_NEAR(sec.loss_pct, 25.0, 1e-9);
     char line[256];
     pvs_client_stats_format_second(&sec, line, sizeof(line));
-    CHECK(strstr(line, "g2g 5.5 ms") != NULL);
+    /* Headless: glass to glass ends at decode, and the line says so. */
+    CHECK(strstr(line, "decode 2.0 g2g 5.5 ms (to decode)") != NULL);
+    CHECK(!sec.windowed && isnan(sec.present_ms));
 
     /* The next window is empty: medians unavailable, shown as n/a. */
     pvs_client_stats_roll(s, 3000000, &sec);
@@ -148,7 +150,10 @@ static void test_stats(void)
 
     j = json_of(s);
     CHECK(j && strncmp(j, "{\"frames_decoded\":3,\"frames_lost\":1,\"keyframe_requests\":2,"
-                          "\"frames_stamped\":0,\"glass_to_glass\":{\"p50_ms\":5.", 104) == 0);
+                          "\"frames_stamped\":0,\"frames_presented\":0,"
+                          "\"glass_to_glass\":{\"p50_ms\":5.", 127) == 0);
+    CHECK(j && strstr(j, "\"max_ms\":5.5000,\"mean_ms\":5.5000,\"frames\":1}") != NULL);
+    CHECK(j && strstr(j, "\"present\":{\"p50_ms\":null,") != NULL);
     CHECK(j && strstr(j, "\"host\":{\"p50_ms\":3.") != NULL);
     CHECK(j && strstr(j, "\"decode\":{\"p50_ms\":2.") != NULL);
     free(j);
@@ -159,13 +164,13 @@ static void test_stats(void)
     f.capture_us = 11000000;
     f.have_stamp = true;
     f.stamp_us = 10996000;
-    pvs_client_stats_frame(s, &f);
+    pvs_client_stats_frame(s, &f, NULL);
     CHECK_INT(s->frames_stamped, ==, 1);
     CHECK_INT(s->total[PVS_CSTAGE_CAPTURE].count, ==, 1);
     CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_CAPTURE], 0.5), 4000000, 100000);
     CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_G2G], 1.0), 9500000, 200000);
     f.stamp_us = 100;
-    pvs_client_stats_frame(s, &f);
+    pvs_client_stats_frame(s, &f, NULL);
     CHECK_INT(s->frames_stamped, ==, 1);
 
     /* Saving to a file that cannot be made fails with PVS_EIO. */
@@ -173,6 +178,141 @@ static void test_stats(void)
     pvs_client_stats_free(&s);
     CHECK(s == NULL);
     pvs_client_stats_free(&s);
+}
+
+/* The lines of a trace file, whole. */
+static char *slurp_trace(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    return test_read_back(f);
+}
+
+/* Adds a line's stage columns (capture..present) and compares them with
+ * its glass to glass: equal, to the trace's rounding. */
+static void check_adds_up(const char *line)
+{
+    double v[9] = { 0 };
+    int n = 0;
+    for (const char *p = line; p && n < 9; n++) {
+        v[n] = strtod(p, NULL); /* an empty figure (no present headless) is 0 */
+        p = strchr(p, ',');
+        p = p ? p + 1 : NULL;
+    }
+    CHECK_INT(n, ==, 9);
+    CHECK(v[7] > 0);
+    CHECK_NEAR(v[1] + v[2] + v[3] + v[4] + v[5] + v[6], v[7], 0.002);
+}
+
+/* Headless, glass to glass ends at decode; in a window at presentation:
+ * the present stage is decoded -> presented, a picture replaced before it
+ * was shown has neither, and every frame's stages add up to its glass to
+ * glass. The JSON and the line say which. */
+static void test_stats_window(void)
+{
+    const char *path = "test_client_trace.csv";
+    /* painted at 10.996 s and captured at 11 s on the server's clock, 10 s
+     * ahead of ours; 3 ms host, 0.5 ms network, 0.5 ms waiting for the
+     * decoder, 2 ms decode */
+    struct pvs_client_frame f = {
+        .capture_us = 11000000, .host_us = 3000, .complete_us = 1003500, .decoded_us = 1006000,
+        .decode_us = 2000, .have_stamp = true, .stamp_us = 10996000, .have_offset = true,
+        .offset_us = 10000000, .bytes = 1000,
+    };
+    struct pvs_client_stats *s = pvs_client_stats_new(0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    /* binary: the lines as written, on Windows too */
+    pvs_client_stats_set_trace(s, fopen(path, "wb"));
+    CHECK(s->trace != NULL);
+    struct pvs_client_row row;
+    pvs_client_stats_frame(s, &f, &row);
+    CHECK_INT(row.index, ==, 1);
+    CHECK(row.timed && row.stamped);
+    CHECK_INT(row.capture_us, ==, 4000);
+    CHECK_INT(row.network_us, ==, 500);
+    CHECK_INT(row.wait_us, ==, 500);
+    CHECK_INT(row.origin_us, ==, 996000);
+    CHECK_INT(s->total[PVS_CSTAGE_G2G].count, ==, 1);
+    CHECK_INT(s->total[PVS_CSTAGE_PRESENT].count, ==, 0);
+    pvs_client_stats_free(&s);
+    char *text = slurp_trace(path);
+    CHECK(text && strcmp(text, "frame,capture_ms,host_ms,network_ms,wait_ms,decode_ms,present_ms,"
+                               "glass_to_glass_ms,t_ms\n"
+                               "1,4.000,3.000,0.500,0.500,2.000,,10.000,1006.000\n") == 0);
+    if (text)
+        check_adds_up(strchr(text, '\n') + 1);
+    free(text);
+
+    /* A window, with vsync. */
+    s = pvs_client_stats_new(0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    pvs_client_stats_set_trace(s, fopen(path, "wb"));
+    pvs_client_stats_set_window(s, true);
+    struct pvs_client_row a, b, c;
+    pvs_client_stats_frame(s, &f, &a);
+    /* Nothing ends at decode in a window. */
+    CHECK_INT(s->total[PVS_CSTAGE_G2G].count, ==, 0);
+    CHECK_INT(s->total[PVS_CSTAGE_DECODE].count, ==, 1);
+    pvs_client_stats_presented(s, &a, 1007500);       /* 1.5 ms after decode */
+    f.decoded_us += 16667;
+    f.complete_us += 16667;
+    pvs_client_stats_frame(s, &f, &b);
+    pvs_client_stats_unshown(s, &b);                  /* replaced before shown */
+    f.decoded_us += 16667;
+    f.complete_us += 16667;
+    pvs_client_stats_frame(s, &f, &c);
+    pvs_client_stats_presented(s, &c, f.decoded_us + 1500);
+    CHECK_INT(s->frames_decoded, ==, 3);
+    CHECK_INT(s->presented, ==, 2);
+    CHECK_INT(s->total[PVS_CSTAGE_PRESENT].count, ==, 2);
+    CHECK_INT(s->total[PVS_CSTAGE_G2G].count, ==, 2);
+    CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_PRESENT], 0.5), 1500000, 30000);
+    /* the first: 11.5 ms; the third is 2 frames later from the same stamp */
+    CHECK_NEAR(pvs_stats_quantile(&s->total[PVS_CSTAGE_G2G], 0.0), 11500000, 200000);
+
+    char *j = json_of(s);
+    CHECK(j && strstr(j, "\"frames_presented\":2,") != NULL);
+    CHECK(j && strstr(j, "}},\"glass_to_glass_ends\":\"present\",\"present_vsync\":true,"));
+    CHECK(j && strstr(j, "\"present\":{\"p50_ms\":1.") != NULL);
+    CHECK(j && strstr(j, "\"mean_ms\":1.5000,\"frames\":2}}") != NULL);
+    free(j);
+
+    struct pvs_client_second sec;
+    pvs_client_stats_roll(s, 2000000, &sec);
+    CHECK(sec.windowed);
+    CHECK_NEAR(sec.present_ms, 1.5, 0.05);
+    CHECK_NEAR(sec.presented_fps, 1.0, 1e-9);
+    char line[256];
+    pvs_client_stats_format_second(&sec, line, sizeof(line));
+    CHECK(strstr(line, "decode 2.0 present 1.5 g2g ") != NULL);
+    CHECK(strstr(line, "ms (to shown)") != NULL);
+    pvs_client_stats_free(&s);
+
+    text = slurp_trace(path);
+    CHECK(text != NULL);
+    if (text) {
+        char *l1 = strchr(text, '\n');
+        CHECK(l1 && strncmp(l1, "\n1,4.000,3.000,0.500,0.500,2.000,1.500,11.500,1006.000\n",
+                            55) == 0);
+        /* the replaced one: no present, no glass to glass */
+        CHECK(strstr(text, "\n2,4.000,3.000,17.167,0.500,2.000,,,1022.667\n") != NULL);
+        char *l3 = strstr(text, "\n3,");
+        CHECK(l3 && strstr(l3, ",1.500,44.834,1039.334\n") != NULL);
+        if (l1)
+            check_adds_up(l1 + 1);
+        if (l3)
+            check_adds_up(l3 + 1);
+    }
+    if (text && test_checks_failed)
+        fprintf(stderr, "%s", text);
+    free(text);
+    remove(path);
 }
 
 static int parse(struct pvs_client_opts *o, char *err, size_t len, int argc, ...)
@@ -285,6 +425,7 @@ int main(void)
     RUN(test_letterbox);
     RUN(test_to_frame);
     RUN(test_stats);
+    RUN(test_stats_window);
     RUN(test_options);
     RUN(test_font);
     TEST_EXIT();

@@ -145,7 +145,7 @@ static void one_second(struct pvs_client_stats *s, int64_t *now, double audio_ms
                                       .complete_us = 5002000,
                                       .decoded_us = 5000000 + (int64_t)(video_ms * 1000),
                                       .decode_us = 500, .have_offset = true, .offset_us = 0 };
-        pvs_client_stats_frame(s, &f);
+        pvs_client_stats_frame(s, &f, NULL);
     }
     *now += 1000000;
     pvs_client_stats_roll(s, *now, sec);

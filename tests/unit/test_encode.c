@@ -1,7 +1,8 @@
 /* The encoder and decoder with real libavcodec: probing falls back to
  * software with reasons, libx264 has zero frame delay, IDR on demand and an
- * infinite GOP, bitrate changes in place, decoded pictures match, and the
- * frame stamp survives x264 at 2 Mbit/s. */
+ * infinite GOP, bitrate changes in place, decoded pictures match, the
+ * frame stamp survives x264 at 2 Mbit/s, a packet an encoder held back
+ * carries its own frame's times, and SVT-AV1's own log follows ours. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "client/decoder.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/platform/platform.h"
 #include "common/stamp.h"
 #include "encode/convert.h"
 #include "encode/encoder.h"
@@ -231,9 +233,12 @@ static void test_filler(void)
         uint64_t n;
         CHECK_INT(pipe_encode(&p, i == 0, &pkt, &n), ==, 0);
         size_t want = (size_t)((i < 10 ? 12000000 : 6000000) / 8 / 60);
-        /* the first frame (an IDR of a still desktop) may be larger than one frame */
-        if (i > 0)
+        /* the first keyframe may take 8 frames' bits, and x264 spends what
+         * it left over the next few frames (encode/encoder.c) */
+        if (i >= 8)
             CHECK_INT(pkt.size, ==, want);
+        else
+            CHECK(pkt.size >= want);
         struct pvs_decoded d;
         CHECK_INT(pvs_decoder_decode(p.dec, &pkt, &d), ==, 0);
         if (i == 19) {
@@ -310,8 +315,13 @@ static void test_bitrate_change_in_place(void)
         if (i >= 90)
             low += (double)pkt.size;
     }
-    /* 20 -> 2 Mbit/s: the last 30 frames are far smaller than 30 before it */
-    CHECK(low * 4 < high);
+    /* 20 -> 2 Mbit/s: the last 30 frames keep to the new budget (4,167
+     * bytes a frame, VBV of one frame) and are far smaller than the 30
+     * before (the game content takes 13-16 KB a frame of the 41 KB it may
+     * have at 20 Mbit/s: a ratio of 4 was too close to call) */
+    fprintf(stderr, "  30 frames at 20 Mbit/s: %.0f bytes, at 2 Mbit/s: %.0f\n", high, low);
+    CHECK(low <= 30 * 4167 * 1.3);
+    CHECK(low * 2.5 < high);
     CHECK_INT(pvs_encoder_set_bitrate(p.enc, 0), ==, PVS_EINVAL);
 out:
     pipe_close(&p);
@@ -404,6 +414,48 @@ static struct trip roundtrip(const char *encoder, enum pvs_codec codec, int w, i
     return r;
 }
 
+/* PSNR-Y of the first n decoded frames of a new encoder (the picture a
+ * joining client sees first), desktop content. */
+static void first_frames(int w, int h, int64_t bitrate, double *psnr, int n)
+{
+    struct pipe p;
+    CHECK_INT(pipe_open(&p, "libx264", PVS_CODEC_H264, w, h, bitrate, PVS_CONTENT_DESKTOP), ==, 0);
+    for (int i = 0; i < n; i++) {
+        struct pvs_packet pkt;
+        struct pvs_decoded d;
+        uint64_t num;
+        psnr[i] = 0;
+        if (!p.enc || pipe_encode(&p, i == 0, &pkt, &num) != 0 ||
+            pvs_decoder_decode(p.dec, &pkt, &d) != 0)
+            break;
+        psnr[i] = psnr_y(pvs_encoder_input(p.enc), &d.img);
+    }
+    fprintf(stderr, "  first %d frames, %dx%d at %.0f Mbit/s, PSNR-Y dB:", n, w, h,
+            (double)bitrate / 1e6);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " %.1f", psnr[i]);
+    fprintf(stderr, "\n");
+    pipe_close(&p);
+}
+
+/* A joining client's first picture is clean (issue 16: 30 dB at 6 Mbit/s
+ * 720p), and the frames after it are not starved by the big first
+ * keyframe (encode/encoder.c, FIRST_KEY_FRAMES). With the keyframe held to
+ * one frame's bits the first ten frames went 19.8 to 33.0 dB; now 39-40
+ * dB, then 40-45, with dips to 30-33 where the test desktop scrolls a
+ * page (as it does at any time in the stream: one frame's bits). At 1080p
+ * 2 Mbit/s, 10.1 to 15.1 dB before, about 19 now. */
+static void test_first_picture(void)
+{
+    double a[10], b[10];
+    first_frames(1280, 720, 6000000, a, 10);
+    first_frames(1920, 1080, 2000000, b, 10);
+    CHECK(a[0] >= 30.0);
+    for (int i = 1; i < 10; i++)
+        CHECK(a[i] >= 27.0);
+    CHECK(b[0] >= 15.0);
+}
+
 static void test_x264_roundtrip_quality(void)
 {
     struct trip r = roundtrip("libx264", PVS_CODEC_H264, 1280, 720, 0, PVS_CONTENT_DESKTOP, 60);
@@ -454,6 +506,88 @@ static void test_other_software_encoders(void)
     }
 }
 
+/* A packet that comes out with a later call carries its own frame's
+ * number, capture time and submission time (the moment the call for that
+ * frame began), so that the encode stage (submitted -> own packet out)
+ * includes the wait: SVT-AV1 holds frames even in its low-delay mode;
+ * x264 gives each frame's packet back from its own call. */
+static void held_frames_keep_their_times(const char *encoder, enum pvs_codec codec)
+{
+    struct pipe p;
+    if (pipe_open(&p, encoder, codec, 320, 240, 0, PVS_CONTENT_GAME) != 0) {
+        fprintf(stderr, "  %s does not open here: not checked\n", encoder);
+        pipe_close(&p);
+        return;
+    }
+    enum { N = 24 };
+    struct { uint64_t number; int64_t captured, before, after; } call[N];
+    int packets = 0, held = 0, matched = 0;
+    for (int i = 0; i < N; i++) {
+        struct pvs_frame f;
+        if (pvs_capture_next(p.cap, &f, 1000) != 0)
+            break;
+        struct pvs_image *in = pvs_encoder_input(p.enc);
+        CHECK(in && pvs_convert(&f.img, in) == 0);
+        call[i].number = f.number;
+        call[i].captured = f.capture_ns;
+        struct pvs_packet pkt;
+        call[i].before = pvs_time_ns();
+        int err = pvs_encoder_encode(p.enc, f.number, f.capture_ns, i == 0, &pkt);
+        call[i].after = pvs_time_ns();
+        pvs_capture_release(p.cap, &f);
+        CHECK(err == 0 || err == PVS_EAGAIN);
+        if (err)
+            continue;
+        packets++;
+        for (int k = 0; k <= i; k++) {
+            if (call[k].number != pkt.frame)
+                continue;
+            matched++;
+            held += k < i;
+            CHECK_INT(pkt.capture_ns, ==, call[k].captured);
+            CHECK(pkt.submitted_ns >= call[k].before && pkt.submitted_ns <= call[k].after);
+        }
+    }
+    struct pvs_encoder_stats st;
+    pvs_encoder_get_stats(p.enc, &st);
+    printf("%s: %d packets of %d frames, %d from a later call (%llu delayed)\n", encoder, packets,
+           N, held, (unsigned long long)st.delayed);
+    CHECK(packets > 0);
+    CHECK_INT(matched, ==, packets); /* every packet is one of the frames given */
+    if (!strcmp(encoder, "libx264"))
+        CHECK_INT(held, ==, 0);
+    else
+        CHECK(held > 0 && (uint64_t)held <= st.delayed);
+    pipe_close(&p);
+}
+
+static void test_held_frames_keep_their_times(void)
+{
+    held_frames_keep_their_times("libx264", PVS_CODEC_H264);
+    held_frames_keep_their_times("libsvtav1", PVS_CODEC_AV1);
+}
+
+/* SVT-AV1 prints its configuration and warnings to stderr on its own, at
+ * the level in $SVT_LOG: the encoder sets it from ours unless the user did
+ * (main() clears it first, so this process's value is the encoder's). */
+static void test_svt_log_follows_ours(void)
+{
+    struct pvs_encoder_opts o = { .codec = PVS_CODEC_H264, .width = 320, .height = 240, .fps = 60 };
+    struct pvs_encoder *e = NULL;
+    static const struct { enum pvs_log_level ours; const char *svt; } cases[] = {
+        { PVS_LOG_INFO, "1" }, { PVS_LOG_DEBUG, "3" }, { PVS_LOG_QUIET, "0" }, { PVS_LOG_WARN, "1" },
+    };
+    enum pvs_log_level saved = pvs_log_get_level();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pvs_log_set_level(cases[i].ours);
+        CHECK_INT(pvs_encoder_open(&e, "libx264", &o), ==, 0);
+        pvs_encoder_close(&e);
+        const char *v = getenv("SVT_LOG");
+        CHECK(v && !strcmp(v, cases[i].svt));
+    }
+    pvs_log_set_level(saved);
+}
+
 static void test_decoder_survives_garbage(void)
 {
     struct pipe p;
@@ -489,6 +623,11 @@ out:
 
 int main(void)
 {
+#ifdef _WIN32
+    _putenv("SVT_LOG=");
+#else
+    unsetenv("SVT_LOG"); /* test_svt_log_follows_ours: the encoder's, not the caller's */
+#endif
     RUN(test_auto_falls_back_to_software);
     RUN(test_probe_reasons);
     RUN(test_input_paths);
@@ -497,8 +636,11 @@ int main(void)
     RUN(test_x264_zero_delay_and_idr);
     RUN(test_bitrate_change_in_place);
     RUN(test_x264_roundtrip_quality);
+    RUN(test_first_picture);
     RUN(test_stamp_survives_x264_2mbit_1080p);
     RUN(test_other_software_encoders);
+    RUN(test_held_frames_keep_their_times);
+    RUN(test_svt_log_follows_ours);
     RUN(test_decoder_survives_garbage);
     TEST_EXIT();
 }

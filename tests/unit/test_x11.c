@@ -2,7 +2,11 @@
  * and without MIT-SHM), the frame stamp survives, the cursor is blended as
  * XFixes describes it, Damage drives `changed`, a RandR resize ends the
  * capture with PVS_EREINIT, frames stay valid until released, and a missing
- * display is a clear PVS_ENODEV. Skips (77) when Xvfb is not installed. */
+ * display is a clear PVS_ENODEV. Capture on change: drawing makes frames but
+ * never more than the rate allows (N + 1 in N intervals), a still screen
+ * makes none unless one is requested (then one per request) or the repeat
+ * is due, a new cursor shape makes one. Counts only: no test asserts how
+ * long anything took. Skips (77) when Xvfb is not installed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +33,13 @@ static xcb_gcontext_t gc;
 static int open_x11(struct pvs_capture **c)
 {
     struct pvs_capture_opts o = { .fps = 200, .display = xvfb.name };
+    return pvs_capture_open(c, "x11", &o);
+}
+
+/* At `fps`, the last picture again every `repeat_ms` when nothing changes. */
+static int open_x11_at(struct pvs_capture **c, int fps, int repeat_ms)
+{
+    struct pvs_capture_opts o = { .fps = fps, .repeat_ms = repeat_ms, .display = xvfb.name };
     return pvs_capture_open(c, "x11", &o);
 }
 
@@ -121,6 +132,12 @@ static void test_bad_display(void)
     pvs_capture_close(&c);
     CHECK(c == NULL);
     pvs_capture_close(NULL);
+    pvs_capture_request_frame(NULL); /* a no-op, like close */
+    o.repeat_ms = -1;
+    CHECK_INT(pvs_capture_open(&c, "x11", &o), ==, PVS_EINVAL);
+    o.repeat_ms = 3600001;
+    CHECK_INT(pvs_capture_open(&c, "x11", &o), ==, PVS_EINVAL);
+    CHECK(c == NULL);
 }
 
 static void capture_pattern(bool shm)
@@ -257,6 +274,7 @@ static void test_damage(void)
     CHECK(f.changed); /* the first frame always is */
     pvs_capture_release(c, &f);
     for (int round = 0; round < 3; round++) {
+        pvs_capture_request_frame(c); /* nothing drawn: no frame unless asked */
         CHECK_INT(pvs_capture_next(c, &f, 1000), ==, 0);
         CHECK(!f.changed); /* nothing drawn */
         pvs_capture_release(c, &f);
@@ -266,10 +284,11 @@ static void test_damage(void)
         CHECK_INT(pixel(&f, 12 + round * 20, 12), ==, 0xff0000);
         pvs_capture_release(c, &f);
     }
+    pvs_capture_request_frame(c);
     CHECK_INT(pvs_capture_next(c, &f, 1000), ==, 0);
     CHECK(!f.changed);
     pvs_capture_release(c, &f);
-    warp(W / 2, H / 2); /* the cursor moving is a change */
+    warp(W / 2, H / 2); /* the cursor moving is a change: it makes a frame */
     CHECK_INT(pvs_capture_next(c, &f, 1000), ==, 0);
     CHECK(f.changed);
     pvs_capture_release(c, &f);
@@ -294,9 +313,167 @@ static void test_hold_two_frames(void)
     CHECK(b.number > a.number);
     CHECK_INT(pvs_capture_next(c, &d, 1000), ==, PVS_EAGAIN); /* both held */
     pvs_capture_release(c, &a);
+    pvs_capture_request_frame(c);
     CHECK_INT(pvs_capture_next(c, &d, 1000), ==, 0);
     pvs_capture_release(c, &b);
     pvs_capture_release(c, &d);
+    pvs_capture_close(&c);
+}
+
+/* Frame intervals (of `fps`) begun from t0 to t1, counting the one t1 is in. */
+static int64_t intervals(int64_t t0, int64_t t1, int fps)
+{
+    int64_t t = 1000000000LL / fps;
+    return (t1 - t0 + t - 1) / t;
+}
+
+/* Drawing all the time (a small rectangle, a new color each round, as fast
+ * as the test can) for 40 intervals: a frame for the changes, but never
+ * more than N + 1 in N intervals. The repeat is a minute, so every frame
+ * after the first is Damage's doing. */
+static void test_change_rate_capped(void)
+{
+    enum { FPS = 100, N = 40 };
+    struct pvs_capture *c = NULL;
+    CHECK_INT(open_x11_at(&c, FPS, 60000), ==, 0);
+    if (!c)
+        return;
+    warp(W - 1, H - 1);
+    int64_t t0 = pvs_time_ns(), t1 = t0;
+    long frames = 0, unchanged = 0;
+    uint32_t color = 1;
+    while (intervals(t0, t1, FPS) < N) {
+        fill(100, 100, 16, 16, color++ * 0x10305u & 0xffffffu);
+        struct pvs_frame f;
+        int err = pvs_capture_next(c, &f, 1);
+        if (err == 0) {
+            frames++;
+            unchanged += !f.changed;
+            pvs_capture_release(c, &f);
+        } else {
+            CHECK_INT(err, ==, PVS_ETIMEDOUT);
+        }
+        t1 = pvs_time_ns();
+    }
+    int64_t n = intervals(t0, t1, FPS);
+    fprintf(stderr, "drawing for %lld intervals at %d fps: %ld frames\n", (long long)n, FPS, frames);
+    CHECK_INT(frames, <=, n + 1);
+    CHECK_INT(frames, >=, 3); /* changes make frames (the repeat would make 1) */
+    CHECK_INT(unchanged, ==, 0);
+    CHECK_INT(c->stats.frames, ==, frames);
+    pvs_capture_close(&c);
+}
+
+/* A still screen: no frames while nothing asks (each call waits two
+ * intervals and gives up); then one frame per request, unchanged. */
+static void test_still_and_requests(void)
+{
+    enum { FPS = 100, IDLE_CALLS = 30, REQUESTS = 10 };
+    struct pvs_capture *c = NULL;
+    CHECK_INT(open_x11_at(&c, FPS, 60000), ==, 0);
+    if (!c)
+        return;
+    warp(W - 1, H - 1);
+    struct pvs_frame f;
+    CHECK_INT(pvs_capture_next(c, &f, 1000), ==, 0); /* the first: always */
+    CHECK(f.changed);
+    pvs_capture_release(c, &f);
+    int idle_frames = 0;
+    for (int i = 0; i < IDLE_CALLS; i++) {
+        int err = pvs_capture_next(c, &f, 2 * 1000 / FPS);
+        if (err == 0) {
+            idle_frames++;
+            pvs_capture_release(c, &f);
+        } else {
+            CHECK_INT(err, ==, PVS_ETIMEDOUT);
+        }
+    }
+    fprintf(stderr, "still screen: %d frames in %d calls of two intervals\n", idle_frames, IDLE_CALLS);
+    CHECK_INT(idle_frames, <=, 1);
+    int got = 0, unchanged = 0;
+    for (int i = 0; i < REQUESTS; i++) {
+        pvs_capture_request_frame(c);
+        if (pvs_capture_next(c, &f, 1000) == 0) {
+            got++;
+            unchanged += !f.changed;
+            pvs_capture_release(c, &f);
+        }
+    }
+    CHECK_INT(got, ==, REQUESTS);
+    CHECK_INT(unchanged, ==, REQUESTS);
+    /* A request is one frame, not a stream of them. */
+    CHECK_INT(pvs_capture_next(c, &f, 5 * 1000 / FPS), ==, PVS_ETIMEDOUT);
+    pvs_capture_close(&c);
+}
+
+/* The repeat: with nothing changed the last picture comes again every
+ * repeat_ms; 1 ms makes it a frame every interval, still within the rate. */
+static void test_repeat(void)
+{
+    enum { FPS = 100, N = 20 };
+    struct pvs_capture *c = NULL;
+    CHECK_INT(open_x11_at(&c, FPS, 30), ==, 0);
+    if (!c)
+        return;
+    warp(W - 1, H - 1);
+    struct pvs_frame f;
+    int repeats = 0;
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(pvs_capture_next(c, &f, 1000), ==, 0);
+        repeats += i > 0 && !f.changed;
+        pvs_capture_release(c, &f);
+    }
+    CHECK_INT(repeats, ==, 3);
+    pvs_capture_close(&c);
+
+    CHECK_INT(open_x11_at(&c, FPS, 1), ==, 0);
+    if (!c)
+        return;
+    int64_t t0 = pvs_time_ns(), t1 = t0;
+    long frames = 0;
+    while (intervals(t0, t1, FPS) < N) {
+        if (pvs_capture_next(c, &f, 1000) == 0) {
+            frames++;
+            pvs_capture_release(c, &f);
+        }
+        t1 = pvs_time_ns();
+    }
+    int64_t n = intervals(t0, t1, FPS);
+    fprintf(stderr, "paced (repeat 1 ms) for %lld intervals at %d fps: %ld frames\n", (long long)n,
+            FPS, frames);
+    CHECK_INT(frames, <=, n + 1);
+    CHECK_INT(frames, >=, 3);
+    pvs_capture_close(&c);
+}
+
+/* A new cursor shape on the root window is an XFixes event: it makes a
+ * frame, changed, with nothing drawn and nothing requested. */
+static void test_cursor_shape(void)
+{
+    struct pvs_capture *c = NULL;
+    CHECK_INT(open_x11_at(&c, 100, 60000), ==, 0);
+    if (!c)
+        return;
+    warp(W / 2, H / 2);
+    struct pvs_frame f;
+    CHECK_INT(pvs_capture_next(c, &f, 1000), ==, 0);
+    pvs_capture_release(c, &f);
+    CHECK_INT(pvs_capture_next(c, &f, 50), ==, PVS_ETIMEDOUT); /* still */
+    xcb_font_t font = xcb_generate_id(conn);
+    xcb_open_font(conn, font, 6, "cursor");
+    xcb_cursor_t cur = xcb_generate_id(conn);
+    xcb_create_glyph_cursor(conn, cur, font, font, 68, 69, 0, 0, 0, 0xffff, 0xffff, 0xffff);
+    uint32_t value = cur;
+    xcb_change_window_attributes(conn, root, XCB_CW_CURSOR, &value);
+    free(xcb_get_input_focus_reply(conn, xcb_get_input_focus(conn), NULL));
+    CHECK_INT(pvs_capture_next(c, &f, 1000), ==, 0);
+    CHECK(f.changed);
+    pvs_capture_release(c, &f);
+    value = XCB_NONE;
+    xcb_change_window_attributes(conn, root, XCB_CW_CURSOR, &value);
+    xcb_free_cursor(conn, cur);
+    xcb_close_font(conn, font);
+    free(xcb_get_input_focus_reply(conn, xcb_get_input_focus(conn), NULL));
     pvs_capture_close(&c);
 }
 
@@ -384,6 +561,10 @@ int main(void)
     RUN(test_cursor);
     RUN(test_damage);
     RUN(test_hold_two_frames);
+    RUN(test_change_rate_capped);
+    RUN(test_still_and_requests);
+    RUN(test_repeat);
+    RUN(test_cursor_shape);
     RUN(test_resize); /* last: it shrinks the screen */
 
     xcb_disconnect(conn);
