@@ -309,6 +309,13 @@ static void collect_arrivals(struct pvs_session *s)
         pvs_feedback_add(&s->feedback, arr, n, st.frames.packets, st.frames.seq_gaps);
         pvs_mutex_unlock(&s->stats_lock);
     }
+    /* The frame still arriving goes with the next FEEDBACK: a frame held
+     * at a bottleneck that just shrank shows it before it settles. */
+    struct pvs_frame_arrival prog;
+    bool have = pvs_receiver_progress(s->rx, &prog);
+    pvs_mutex_lock(&s->stats_lock);
+    pvs_feedback_set_progress(&s->feedback, have ? &prog : NULL);
+    pvs_mutex_unlock(&s->stats_lock);
 }
 
 static int receive_thread(void *arg)
@@ -318,7 +325,7 @@ static int receive_thread(void *arg)
     pvs_thread_boost("Games"); /* MMCSS on Windows; best effort */
     while (!atomic_load(&s->stop)) {
         struct pvs_rframe f;
-        int rc = pvs_receiver_next(s->rx, 20, &f);
+        int rc = pvs_receiver_next(s->rx, 10, &f); /* progress for FEEDBACK stays fresh */
         int64_t now = pvs_time_us();
         if (pvs_receiver_want_keyframe(s->rx))
             ask_keyframe(s, PVS_CTL_KEYFRAME_LOST);

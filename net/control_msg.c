@@ -143,6 +143,15 @@ static const struct field feedback_fields[] = {
     FIELD(struct pvs_ctl_feedback, packets_received, 8),
     FIELD(struct pvs_ctl_feedback, packets_lost, 12),
     FIELD(struct pvs_ctl_feedback, count, 16),
+    FIELD(struct pvs_ctl_feedback, flags, 17),
+};
+
+/* After the records, with PVS_CTL_FEEDBACK_PROGRESS. */
+static const struct field progress_fields[] = {
+    FIELD(struct pvs_ctl_feedback_progress, frame, 0),
+    FIELD(struct pvs_ctl_feedback_progress, first_us, 4),
+    FIELD(struct pvs_ctl_feedback_progress, latest_us, 8),
+    FIELD(struct pvs_ctl_feedback_progress, bytes, 12),
 };
 
 static const struct field record_fields[] = {
@@ -350,36 +359,53 @@ bool pvs_ctl_type_is_clear(int type)
 /* ---- FEEDBACK's records ---------------------------------------------------- */
 
 static const struct layout record_layout = LAYOUT(PVS_CTL_FEEDBACK_RECORD, false, record_fields);
+static const struct layout progress_layout =
+    LAYOUT(PVS_CTL_FEEDBACK_PROGRESS_BYTES, false, progress_fields);
 
 static bool record_ok(const struct pvs_ctl_feedback_record *r)
 {
     return r->last_us >= r->first_us;
 }
 
+/* Records, and the progress when flagged. */
 static bool records_ok(const struct pvs_ctl_feedback *f)
 {
     for (int i = 0; i < f->count; i++)
         if (!record_ok(&f->rec[i]))
             return false;
-    return true;
+    return !(f->flags & PVS_CTL_FEEDBACK_PROGRESS) ||
+           f->progress.latest_us >= f->progress.first_us;
+}
+
+/* The bytes after the header: records, then the progress when flagged. */
+static size_t records_bytes(const struct pvs_ctl_feedback *f)
+{
+    return (size_t)f->count * PVS_CTL_FEEDBACK_RECORD +
+           (f->flags & PVS_CTL_FEEDBACK_PROGRESS ? PVS_CTL_FEEDBACK_PROGRESS_BYTES : 0);
 }
 
 static void put_records(const struct pvs_ctl_feedback *f, uint8_t *body)
 {
+    uint8_t *p = body + PVS_CTL_FEEDBACK_HEADER;
     for (int i = 0; i < f->count; i++)
-        put_fields(&record_layout, &f->rec[i],
-                   body + PVS_CTL_FEEDBACK_HEADER + (size_t)i * PVS_CTL_FEEDBACK_RECORD);
+        put_fields(&record_layout, &f->rec[i], p + (size_t)i * PVS_CTL_FEEDBACK_RECORD);
+    if (f->flags & PVS_CTL_FEEDBACK_PROGRESS)
+        put_fields(&progress_layout, &f->progress,
+                   p + (size_t)f->count * PVS_CTL_FEEDBACK_RECORD);
 }
 
 /* body holds n bytes; the header is read. */
 static int get_records(struct pvs_ctl_feedback *f, const uint8_t *body, size_t n)
 {
-    if (n < PVS_CTL_FEEDBACK_HEADER + (size_t)f->count * PVS_CTL_FEEDBACK_RECORD)
+    f->flags &= PVS_CTL_FEEDBACK_PROGRESS; /* later ones add bytes after ours: ignored */
+    if (n < PVS_CTL_FEEDBACK_HEADER + records_bytes(f))
         return PVS_EBADDATA;
+    const uint8_t *p = body + PVS_CTL_FEEDBACK_HEADER;
     for (int i = 0; i < f->count; i++)
-        get_fields(&record_layout,
-                   body + PVS_CTL_FEEDBACK_HEADER + (size_t)i * PVS_CTL_FEEDBACK_RECORD,
-                   &f->rec[i]);
+        get_fields(&record_layout, p + (size_t)i * PVS_CTL_FEEDBACK_RECORD, &f->rec[i]);
+    if (f->flags & PVS_CTL_FEEDBACK_PROGRESS)
+        get_fields(&progress_layout, p + (size_t)f->count * PVS_CTL_FEEDBACK_RECORD,
+                   &f->progress);
     return records_ok(f) ? 0 : PVS_EBADDATA;
 }
 
@@ -394,7 +420,7 @@ int pvs_ctl_encode(const struct pvs_ctl_msg *m, uint8_t *buf, size_t cap)
     const struct layout *ext = extension_of(m, m->type, SIZE_MAX);
     bool refuse = m->type == PVS_CTL_REFUSE, feedback = m->type == PVS_CTL_FEEDBACK;
     size_t body = l->body + (refuse ? m->u.refuse.text_len : 0) +
-                  (feedback ? (size_t)m->u.feedback.count * PVS_CTL_FEEDBACK_RECORD : 0);
+                  (feedback ? records_bytes(&m->u.feedback) : 0);
     if (ext && ext->body > body)
         body = ext->body;
     if (cap < 1 + body)

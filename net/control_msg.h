@@ -242,12 +242,27 @@ struct pvs_ctl_feedback_record {
     uint16_t repaired;           /* its data packets rebuilt by FEC */
 };
 
+/* The newest frame still arriving (flags & PVS_CTL_FEEDBACK_PROGRESS):
+ * how far it got, so that a frame held up at a bottleneck that just shrank
+ * is seen before it settles (it may take 100 ms and more). With it, at
+ * most PVS_CTL_FEEDBACK_MAX - 1 records fit PVS_CTL_MAX_MESSAGE. */
+#define PVS_CTL_FEEDBACK_PROGRESS 0x01
+#define PVS_CTL_FEEDBACK_PROGRESS_BYTES 16
+struct pvs_ctl_feedback_progress {
+    uint32_t frame;
+    uint32_t first_us;           /* its first packet in, after base_us */
+    uint32_t latest_us;          /* its latest packet in, after base_us */
+    uint32_t bytes;              /* datagram bytes of it received so far */
+};
+
 struct pvs_ctl_feedback {
     uint64_t base_us;
     uint32_t packets_received;   /* video datagrams received, since the start */
     uint32_t packets_lost;       /* RTP sequence numbers missing, since the start */
     uint8_t count;               /* records: 0..PVS_CTL_FEEDBACK_MAX */
+    uint8_t flags;               /* PVS_CTL_FEEDBACK_PROGRESS */
     struct pvs_ctl_feedback_record rec[PVS_CTL_FEEDBACK_MAX];
+    struct pvs_ctl_feedback_progress progress;
 };
 
 /* RATE (server -> client, sealed, channel 2): the rate control's state,

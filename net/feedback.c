@@ -30,13 +30,25 @@ static uint32_t offset(int64_t t, int64_t base)
     return d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
+void pvs_feedback_set_progress(struct pvs_feedback_queue *fq, const struct pvs_frame_arrival *p)
+{
+    if (!fq)
+        return;
+    fq->have_progress = p != NULL;
+    if (p)
+        fq->progress = *p;
+}
+
 bool pvs_feedback_take(struct pvs_feedback_queue *fq, struct pvs_ctl_feedback *out)
 {
-    if (!fq || !out || fq->count == 0)
+    if (!fq || !out || (fq->count == 0 && !fq->have_progress))
         return false;
     memset(out, 0, sizeof(*out));
-    int n = fq->count < PVS_CTL_FEEDBACK_MAX ? fq->count : PVS_CTL_FEEDBACK_MAX;
-    int64_t base = fq->q[fq->head].first_us;
+    int most = fq->have_progress ? PVS_CTL_FEEDBACK_MAX - 1 : PVS_CTL_FEEDBACK_MAX;
+    int n = fq->count < most ? fq->count : most;
+    int64_t base = n > 0 ? fq->q[fq->head].first_us : fq->progress.first_us;
+    if (fq->have_progress && fq->progress.first_us < base)
+        base = fq->progress.first_us;
     for (int i = 1; i < n; i++) {
         int64_t t = fq->q[(fq->head + i) % PVS_FEEDBACK_QUEUE].first_us;
         if (t < base)
@@ -55,6 +67,16 @@ bool pvs_feedback_take(struct pvs_feedback_queue *fq, struct pvs_ctl_feedback *o
         };
         fq->head = (fq->head + 1) % PVS_FEEDBACK_QUEUE;
         fq->count--;
+    }
+    if (fq->have_progress) {
+        const struct pvs_frame_arrival *p = &fq->progress;
+        uint32_t first = offset(p->first_us, base), latest = offset(p->last_us, base);
+        out->flags = PVS_CTL_FEEDBACK_PROGRESS;
+        out->progress = (struct pvs_ctl_feedback_progress){
+            .frame = p->frame, .first_us = first, .latest_us = latest < first ? first : latest,
+            .bytes = p->bytes,
+        };
+        fq->have_progress = false;
     }
     return true;
 }

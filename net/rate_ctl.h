@@ -119,6 +119,23 @@ void pvs_rate_ctl_on_sent(struct pvs_rate_ctl *c, uint32_t frame, uint32_t encod
 void pvs_rate_ctl_on_feedback(struct pvs_rate_ctl *c, int64_t now_us, uint32_t packets_received,
                               uint32_t packets_lost, const struct pvs_rate_arrival *rec, int n);
 
+/* The newest frame still arriving at the client (a FEEDBACK's progress):
+ * its first and latest packet in (client clock) and bytes so far. */
+struct pvs_rate_progress {
+    uint32_t frame;
+    int64_t first_us, latest_us;
+    uint32_t bytes;
+};
+
+/* A frame in progress whose latest packet waited more than 2 x Q_HIGH
+ * beyond its own spread is a bottleneck that just shrank, seen before the
+ * frame settles (a 50 -> 10 Mbit/s step: 170 ms after the drop with
+ * records alone): it counts as a queue sample, and the frame's arrival
+ * rate so far as the delivered rate. Ignored for a frame already reported
+ * or not sent. */
+void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
+                              const struct pvs_rate_progress *p);
+
 /* The decision at now_us (server clock). Returns true when the bitrate,
  * pacing or FEC changed since the last call that returned true. */
 bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate_decision *out);

@@ -302,6 +302,25 @@ static void record_arrival(struct pvs_reassembly *r, const struct slot *s, bool 
     };
 }
 
+bool pvs_reassembly_progress(const struct pvs_reassembly *r, struct pvs_frame_arrival *out)
+{
+    if (!r || !out || !r->started)
+        return false;
+    const struct slot *best = NULL;
+    for (int i = 0; i < RING; i++) {
+        const struct slot *s = &r->ring[i];
+        if (s->state == SLOT_ACTIVE && (!best || (int32_t)(s->frame - best->frame) > 0))
+            best = s;
+    }
+    if (!best)
+        return false;
+    *out = (struct pvs_frame_arrival){
+        .frame = best->frame, .first_us = best->first_us, .last_us = best->last_us,
+        .bytes = best->packets * ((uint32_t)best->shard_size + PVS_MEDIA_OVERHEAD),
+    };
+    return true;
+}
+
 int pvs_reassembly_take_arrivals(struct pvs_reassembly *r, struct pvs_frame_arrival *out, int max)
 {
     if (!r || !out)

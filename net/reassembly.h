@@ -93,6 +93,11 @@ bool pvs_reassembly_want_keyframe(struct pvs_reassembly *r);
  * many. */
 int pvs_reassembly_take_arrivals(struct pvs_reassembly *r, struct pvs_frame_arrival *out, int max);
 
+/* The newest frame still arriving (not settled, not complete): its number,
+ * first and latest packet in (last_us) and bytes so far, lost and repaired
+ * 0. Returns true with *out filled, false when none is. */
+bool pvs_reassembly_progress(const struct pvs_reassembly *r, struct pvs_frame_arrival *out);
+
 void pvs_reassembly_get_stats(const struct pvs_reassembly *r, struct pvs_reassembly_stats *out);
 
 #endif

@@ -188,6 +188,11 @@ bool pvs_receiver_want_keyframe(struct pvs_receiver *r)
     return r && pvs_reassembly_want_keyframe(r->reassembly);
 }
 
+bool pvs_receiver_progress(const struct pvs_receiver *r, struct pvs_frame_arrival *out)
+{
+    return r && pvs_reassembly_progress(r->reassembly, out);
+}
+
 int pvs_receiver_take_arrivals(struct pvs_receiver *r, struct pvs_frame_arrival *out, int max)
 {
     return r ? pvs_reassembly_take_arrivals(r->reassembly, out, max) : 0;

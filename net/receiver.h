@@ -68,6 +68,8 @@ bool pvs_receiver_want_keyframe(struct pvs_receiver *r);
 /* Moves up to max frame arrival records (net/reassembly.h) into out;
  * returns how many. The receive thread calls it after pvs_receiver_next. */
 int pvs_receiver_take_arrivals(struct pvs_receiver *r, struct pvs_frame_arrival *out, int max);
+/* pvs_reassembly_progress of the receiver's reassembly. */
+bool pvs_receiver_progress(const struct pvs_receiver *r, struct pvs_frame_arrival *out);
 
 void pvs_receiver_get_stats(const struct pvs_receiver *r, struct pvs_receiver_stats *out);
 

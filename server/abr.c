@@ -165,9 +165,15 @@ void pvs_server_abr_feedback(struct pvs_server_abr *a, const struct pvs_ctl_feed
             .lost = r->lost, .repaired = r->repaired,
         };
     }
+    struct pvs_rate_progress prog = {
+        .frame = fb->progress.frame, .first_us = (int64_t)(fb->base_us + fb->progress.first_us),
+        .latest_us = (int64_t)(fb->base_us + fb->progress.latest_us), .bytes = fb->progress.bytes,
+    };
+    int64_t now = pvs_time_us();
     pvs_mutex_lock(&a->mu);
-    pvs_rate_ctl_on_feedback(a->ctl, pvs_time_us(), fb->packets_received, fb->packets_lost,
-                             rec, n);
+    pvs_rate_ctl_on_feedback(a->ctl, now, fb->packets_received, fb->packets_lost, rec, n);
+    if (fb->flags & PVS_CTL_FEEDBACK_PROGRESS)
+        pvs_rate_ctl_on_progress(a->ctl, now, &prog);
     pvs_mutex_unlock(&a->mu);
 }
 

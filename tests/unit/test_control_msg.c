@@ -559,6 +559,34 @@ static void test_feedback(void)
     CHECK_INT(encode(&m, b), ==, 21);
     CHECK_INT(pvs_ctl_parse_inner(b, 21, &got), ==, 0);
     CHECK_INT(got.u.feedback.count, ==, 0);
+
+    /* The frame in progress follows the records when flagged (byte 17);
+     * a body without it is refused, a later flag is ignored, and a latest
+     * arrival before the first is refused both ways. */
+    f->count = 1;
+    memset(f->rec, 0, sizeof(f->rec));
+    f->rec[0] = (struct pvs_ctl_feedback_record){.frame = 41, .first_us = 0, .last_us = 900};
+    f->flags = PVS_CTL_FEEDBACK_PROGRESS;
+    f->progress = (struct pvs_ctl_feedback_progress){.frame = 42, .first_us = 16000,
+                                                     .latest_us = 0x00030201, .bytes = 7000};
+    CHECK_INT(encode(&m, b), ==, 1 + 20 + 20 + 16);
+    static const uint8_t prog[16] = {0, 0, 0, 42, 0, 0, 0x3e, 0x80, 0, 3, 2, 1, 0, 0, 0x1b, 0x58};
+    CHECK_INT(b[18], ==, PVS_CTL_FEEDBACK_PROGRESS);
+    CHECK(memcmp(b + 41, prog, sizeof(prog)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 57, &got), ==, 0);
+    CHECK(memcmp(&got.u.feedback, f, sizeof(*f)) == 0);
+    CHECK_INT(pvs_ctl_parse_inner(b, 56, &got), ==, PVS_EBADDATA);
+    memcpy(bad, b, 57);
+    bad[18] |= 0x80;
+    CHECK_INT(pvs_ctl_parse_inner(bad, 57, &got), ==, 0);
+    CHECK_INT(got.u.feedback.flags, ==, PVS_CTL_FEEDBACK_PROGRESS);
+    bad[41 + 4] = 0x7f;
+    CHECK_INT(pvs_ctl_parse_inner(bad, 57, &got), ==, PVS_EBADDATA);
+    f->progress.first_us = 0x7f000000;
+    CHECK_INT(encode(&m, b), ==, PVS_EINVAL);
+    /* With the progress, one record less fits (the client sends at most
+     * PVS_CTL_FEEDBACK_MAX - 1 then). */
+    CHECK(1 + 20 + (PVS_CTL_FEEDBACK_MAX - 1) * 20 + 16 <= PVS_CTL_MAX_MESSAGE);
 }
 
 static void test_rate(void)

@@ -6,6 +6,7 @@
  * arrival every 25 ms. The times asserted are those of issue 15's targets
  * (docs/abr.md lists what each run measured). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -34,8 +35,12 @@ struct link {
     uint64_t rng;
 };
 
+#define MAX_PKTS 256
+
 struct frame_rec {
     struct pvs_rate_arrival a;
+    double at[MAX_PKTS];   /* each arrived packet's arrival, in order */
+    int n_at;
     bool any;              /* some packet arrived */
     bool complete;         /* lost <= parity: decodable */
 };
@@ -54,6 +59,7 @@ struct sim {
     int fec[MAX_MS];
     double last_complete_us, max_gap_us[MAX_MS];
     int min_parity[MAX_FRAMES];      /* parity of each frame's block */
+    bool progress;                   /* the client reports the frame in progress */
 };
 
 static double rnd(struct link *l)
@@ -120,6 +126,8 @@ static void send_frame(struct sim *s, double t_us, const struct pvs_rate_decisio
         }
         if (at > (double)r->a.arrival_us)
             r->a.arrival_us = (int64_t)at;
+        if (r->n_at < MAX_PKTS)
+            r->at[r->n_at++] = at;
         if (r->a.first_us < 0)
             r->a.first_us = (int64_t)at;
         r->a.bytes += DGRAM;
@@ -158,11 +166,26 @@ static void feedback(struct sim *s, double t_us)
     /* It reaches the server BASE_US later: the caller's next step. */
     pvs_rate_ctl_on_feedback(s->ctl, (int64_t)(t_us + BASE_US), s->rx_packets, s->lost_packets,
                              batch, n);
+    /* The newest frame with packets in but not all: its progress. */
+    for (uint32_t f = s->frames; f-- > s->reported && s->progress;) {
+        const struct frame_rec *r = &s->rec[f % MAX_FRAMES];
+        int in = 0;
+        while (in < r->n_at && r->at[in] <= t_us)
+            in++;
+        if (in == 0 || in == r->n_at)
+            continue;
+        struct pvs_rate_progress p = {.frame = f, .first_us = (int64_t)r->at[0],
+                                      .latest_us = (int64_t)r->at[in - 1],
+                                      .bytes = (uint32_t)in * DGRAM};
+        pvs_rate_ctl_on_progress(s->ctl, (int64_t)(t_us + BASE_US), &p);
+        break;
+    }
 }
 
 static void run(struct sim *s, const struct pvs_rate_ctl_config *cfg, int ms_total)
 {
     CHECK(pvs_rate_ctl_open(&s->ctl, cfg) == 0);
+    s->progress = !getenv("PVS_TEST_NO_PROGRESS"); /* to compare: the client before it sent it */
     double next_frame = 0, next_fb = FEEDBACK_US, prev_bits = 0;
     struct pvs_rate_decision d;
     pvs_rate_ctl_update(s->ctl, 0, &d);
@@ -264,8 +287,10 @@ static void test_step_down(void)
     fprintf(stderr, "  step down: queue under a frame interval %d ms after the drop (peak "
             "rose: %d), longest gap between decodable frames %.0f ms, use %.1f %% before, "
             "%.1f %% after\n", back, rose, gap, before * 100, after * 100);
+    /* With the frame in progress reported: 182 ms and an 81 ms gap; with
+     * settled frames alone 231 ms and 121 ms (a freeze). */
     CHECK(back >= 0 && back <= 300);
-    CHECK(gap <= 200);
+    CHECK(gap <= 100);
     CHECK(before >= 0.85);
     CHECK(after >= 0.85);
 }
