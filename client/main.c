@@ -160,8 +160,7 @@ static int run_headless(struct app *a)
 {
     int64_t next_roll = pvs_time_us() + 1000000;
     while (!stop_signal && !a->stop) {
-        /* 2 ms: FEEDBACK leaves on time (its timer is checked here) */
-        if (pvs_session_service(a->session, 2) < 0)
+        if (pvs_session_service(a->session, 10) < 0)
             return 1;
         int64_t now = pvs_time_us();
         struct pvs_session_status st;
