@@ -209,6 +209,17 @@ static double nice_max(double v)
     return p * 10;
 }
 
+/* Ends an SVG document and closes it: 0, or PVS_EIO (said on stderr). */
+static int svg_finish(FILE *f, const char *path)
+{
+    fprintf(f, "</svg>\n");
+    int bad = ferror(f);
+    bad |= fclose(f);
+    if (bad)
+        fprintf(stderr, "writing %s failed\n", path);
+    return bad ? PVS_EIO : 0;
+}
+
 int pvs_bench_svg(const char *path, const char *title,
                   const struct pvs_bench_stage *stages, int n, uint64_t frames)
 {
@@ -294,12 +305,7 @@ int pvs_bench_svg(const char *path, const char *title,
                 x + w / 2, YOF(s.p50_ms) - 3, s.p50_ms);
 #undef YOF
     }
-    fprintf(f, "</svg>\n");
-    int bad = ferror(f);
-    bad |= fclose(f);
-    if (bad)
-        fprintf(stderr, "writing %s failed\n", path);
-    return bad ? PVS_EIO : 0;
+    return svg_finish(f, path);
 }
 
 static void svg_text(FILE *f, const char *s)
@@ -371,10 +377,5 @@ int pvs_bench_svg_bars(const char *path, const char *title, const char *const *s
         }
     }
 #undef XOF
-    fprintf(f, "</svg>\n");
-    int bad = ferror(f);
-    bad |= fclose(f);
-    if (bad)
-        fprintf(stderr, "writing %s failed\n", path);
-    return bad ? PVS_EIO : 0;
+    return svg_finish(f, path);
 }

@@ -180,6 +180,16 @@ static const struct sent *find_sent(const struct pvs_rate_ctl *c, uint32_t frame
     return s->valid && s->frame == frame ? s : NULL;
 }
 
+/* The empty-queue delay as it stands, without adding a sample; -1: none. */
+static int64_t peek_min(const struct min_window *w, int64_t sent_us)
+{
+    int64_t bucket = sent_us / MIN_BUCKET_US, m = -1;
+    for (int j = 0; j < MIN_BUCKETS; j++)
+        if (w->b[j].used && bucket - w->b[j].bucket < MIN_BUCKETS && (m < 0 || w->b[j].min < m))
+            m = w->b[j].min;
+    return m;
+}
+
 /* The empty-queue delay: the smallest delay of the last MIN_BUCKETS
  * seconds (by send time), after adding d. */
 static int64_t min_delay(struct min_window *w, int64_t sent_us, int64_t d)
@@ -193,11 +203,7 @@ static int64_t min_delay(struct min_window *w, int64_t sent_us, int64_t d)
     } else if (d < w->b[i].min) {
         w->b[i].min = d;
     }
-    int64_t m = d;
-    for (int j = 0; j < MIN_BUCKETS; j++)
-        if (w->b[j].used && bucket - w->b[j].bucket < MIN_BUCKETS && w->b[j].min < m)
-            m = w->b[j].min;
-    return m;
+    return peek_min(w, sent_us); /* d is in it now */
 }
 
 /* The thresholds with the jitter allowance. */
@@ -365,15 +371,6 @@ void pvs_rate_ctl_on_feedback(struct pvs_rate_ctl *c, int64_t now_us, uint32_t p
     add_counts(c, packets_received, packets_lost);
 }
 
-/* The empty-queue delay as it stands, without adding a sample; -1: none. */
-static int64_t peek_min(const struct min_window *w, int64_t sent_us)
-{
-    int64_t bucket = sent_us / MIN_BUCKET_US, m = -1;
-    for (int j = 0; j < MIN_BUCKETS; j++)
-        if (w->b[j].used && bucket - w->b[j].bucket < MIN_BUCKETS && (m < 0 || w->b[j].min < m))
-            m = w->b[j].min;
-    return m;
-}
 
 void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
                               const struct pvs_rate_progress *p)
