@@ -591,9 +591,16 @@ try:
         if e > best: best, start = e, s
     sec = left[start:start + 48000]
     if len(sec) >= 48000:
-        cross = sum(1 for i in range(1, len(sec)) if (sec[i - 1] < 0) != (sec[i] < 0))
+        # The median period between rising zero crossings (placed between
+        # samples): an underrun or a concealed packet in that second shifts
+        # a few periods, not the median, as it shifted a plain count of
+        # crossings (994 Hz for a 1 kHz tone with one gap).
+        ups = [i - 1 + sec[i - 1] / (sec[i - 1] - sec[i]) for i in range(1, len(sec))
+               if sec[i - 1] < 0 <= sec[i]]
+        periods = sorted(b - a for a, b in zip(ups, ups[1:]))
+        freq = 48000 / periods[len(periods) // 2] if periods else 0.0
         rms = math.sqrt(sum(x * x for x in sec) / len(sec))
-        heard = {"seconds": round(len(left) / 48000, 2), "freq_hz": cross / 2,
+        heard = {"seconds": round(len(left) / 48000, 2), "freq_hz": round(freq, 1),
                  "rms_dbfs": round(20 * math.log10(rms / 32768), 1) if rms else None}
 except (OSError, ValueError):
     pass

@@ -220,7 +220,24 @@ static double psnr_y(const uint8_t *y, int stride, int w, int h)
 struct decoded {
     int frames, bad_psnr, not_increasing, unstamped, last_w, last_h, sizes_seen;
     double min_psnr;
+    int nsteady;
+    double steady[1024]; /* PSNR-Y of full-size frames after the 10th */
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n values (sorts them); 0 when there are none. */
+static double median_of(double *v, int n)
+{
+    if (n <= 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 /* Decodes a recorded H.264 stream frame by frame: PSNR of each full-size
  * frame against the reference, stamps in order, sizes. */
@@ -267,15 +284,21 @@ static void decode_record(const char *name, struct decoded *d)
                     d->last_w = img.img.width;
                     d->last_h = img.img.height;
                     if (img.img.width == W && img.img.height == H) {
-                        /* The first keyframe is starved by the one-frame
-                         * VBV (docs/design.md, "Rate control") and refined
-                         * over the next frames: about 24 dB, 35 dB by the
-                         * sixth frame. From the tenth on, every frame must
-                         * match the source; before, it must be recognizable. */
+                        /* Adaptive bitrate starts at a quarter of the
+                         * ceiling and ramps up (docs/abr.md): about 27 dB
+                         * on the first frame, 35 dB by the tenth here. It
+                         * lowers the rate again when a loaded machine
+                         * delays the client, so a single frame may dip:
+                         * from the tenth on every frame must be the source
+                         * (30 dB; a wrong or broken frame is far below)
+                         * and their median must match it (35 dB, checked
+                         * by the caller); before, recognizable. */
                         double q = psnr_y(img.img.data[0], img.img.stride[0], W, H);
                         if (d->frames > 10 && q < d->min_psnr)
                             d->min_psnr = q;
-                        d->bad_psnr += d->frames > 10 ? q < 35 : q < 20;
+                        if (d->frames > 10 && d->nsteady < (int)(sizeof(d->steady) / sizeof(d->steady[0])))
+                            d->steady[d->nsteady++] = q;
+                        d->bad_psnr += d->frames > 10 ? q < 30 : q < 20;
                         if (getenv("PVS_TEST_VERBOSE"))
                             fprintf(stderr, "frame %d: PSNR-Y %.1f dB\n", d->frames, q);
                     }
@@ -341,10 +364,12 @@ static void test_stream(void)
     CHECK(fabs(a.g2g_ms - a.stages_ms) <= 0.05 * a.g2g_ms);
     struct decoded d;
     decode_record("a.h264", &d);
-    fprintf(stderr, "record: %d frames, lowest PSNR-Y after the 10th %.1f dB, %d without a stamp\n", d.frames,
-            d.min_psnr, d.unstamped);
+    double median = median_of(d.steady, d.nsteady);
+    fprintf(stderr, "record: %d frames, PSNR-Y after the 10th: median %.1f dB, lowest %.1f dB; "
+            "%d without a stamp\n", d.frames, median, d.min_psnr, d.unstamped);
     CHECK(d.frames >= 3 * FPS);
     CHECK_INT(d.bad_psnr, ==, 0);
+    CHECK(median >= 35);
     CHECK_INT(d.not_increasing, ==, 0);
     CHECK(d.unstamped <= 2); /* the first keyframe may be starved */
     pvs_process_stop(&srv);
