@@ -14,7 +14,12 @@ PACKAGES="
   libsdl2-dev libxcb1-dev libxcb-shm0-dev libxcb-xfixes0-dev libxcb-damage0-dev
   libxcb-randr0-dev libxcb-xtest0-dev xvfb x11-xserver-utils xauth
   libopus-dev libpulse-dev pulseaudio
+  libmbedtls-dev libavahi-client-dev
+  cmake libexpat1-dev libcurl4-openssl-dev libssl-dev libevdev-dev libudev-dev uuid-dev
 "
+# (mbedtls, avahi: the GameStream host mode. cmake to uuid-dev: building the
+# real Moonlight client that the GameStream tests run against,
+# ../shared/third-party/test-peers.)
 if [ "${1:-}" = --windows ]; then
   PACKAGES="$PACKAGES
     gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 nasm yasm cmake make
