@@ -1,6 +1,7 @@
 #include "net/sender.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -10,6 +11,15 @@
 #define FULL_BUFFER_WAIT_NS 8000000
 #define FULL_BUFFER_POLL_NS 50000
 
+/* A frame's protected datagrams, ready to pace. */
+struct job {
+    uint8_t *data;
+    size_t cap;
+    struct pvs_packet_batch b;
+    uint32_t frame, encoded;
+    int64_t pace_bps;
+};
+
 struct pvs_sender {
     pvs_socket sock;
     struct pvs_addr to;
@@ -17,8 +27,20 @@ struct pvs_sender {
     struct pvs_srtp *srtp;
     int64_t pace_bps;
     int burst;
+    pvs_sender_sent_fn on_sent;
+    void *on_sent_arg;
+    pvs_mutex mu;                 /* stats; with the thread, also what follows */
     struct pvs_sender_stats stats;
+    /* The pacing thread: jobs posted and done, job[n % 2] is the n-th. */
+    struct pvs_thread *thread;
+    pvs_cond cv;
+    struct job job[2];
+    uint64_t posted, done;
+    bool stop;
+    int error;                    /* the thread's first failure */
 };
+
+static int pace_thread(void *arg);
 
 int pvs_sender_open(struct pvs_sender **out, pvs_socket sock, const struct pvs_addr *to,
                     const uint8_t key[PVS_SRTP_KEY_BYTES], const struct pvs_sender_config *cfg)
@@ -38,6 +60,17 @@ int pvs_sender_open(struct pvs_sender **out, pvs_socket sock, const struct pvs_a
     s->to = *to;
     s->pace_bps = cfg->pace_bps;
     s->burst = burst;
+    s->on_sent = cfg->on_sent;
+    s->on_sent_arg = cfg->on_sent_arg;
+    if (pvs_mutex_init(&s->mu)) {
+        free(s);
+        return PVS_ENOMEM;
+    }
+    if (pvs_cond_init(&s->cv)) {
+        pvs_mutex_destroy(&s->mu);
+        free(s);
+        return PVS_ENOMEM;
+    }
 
     int err = pvs_packetizer_open(&s->packetizer, &cfg->packetizer);
     if (!err)
@@ -53,6 +86,8 @@ int pvs_sender_open(struct pvs_sender **out, pvs_socket sock, const struct pvs_a
         if (e < 0)
             PVS_LOG_W("sender: cannot mark packets with DSCP %d: %s", cfg->dscp, pvs_strerror(e));
     }
+    if (!err && cfg->own_thread)
+        err = pvs_thread_create(&s->thread, pace_thread, s, "pvs-pacer");
     if (err) {
         pvs_sender_close(&s);
         return err;
@@ -61,14 +96,27 @@ int pvs_sender_open(struct pvs_sender **out, pvs_socket sock, const struct pvs_a
     return 0;
 }
 
-void pvs_sender_close(struct pvs_sender **s)
+/* Sends what was posted, then stops the thread. */
+void pvs_sender_close(struct pvs_sender **ps)
 {
-    if (!s || !*s)
+    if (!ps || !*ps)
         return;
-    pvs_packetizer_close(&(*s)->packetizer);
-    pvs_srtp_close(&(*s)->srtp);
-    free(*s);
-    *s = NULL;
+    struct pvs_sender *s = *ps;
+    if (s->thread) {
+        pvs_mutex_lock(&s->mu);
+        s->stop = true;
+        pvs_cond_broadcast(&s->cv);
+        pvs_mutex_unlock(&s->mu);
+        pvs_thread_join(&s->thread, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        free(s->job[i].data);
+    pvs_packetizer_close(&s->packetizer);
+    pvs_srtp_close(&s->srtp);
+    pvs_cond_destroy(&s->cv);
+    pvs_mutex_destroy(&s->mu);
+    free(s);
+    *ps = NULL;
 }
 
 /* Sends datagrams [i, i + n) of the batch, waiting a little for room when the
@@ -80,8 +128,10 @@ static int send_burst(struct pvs_sender *s, const struct pvs_packet_batch *b, in
         int sent = pvs_udp_send_batch(s->sock, b->data + (size_t)i * b->stride, b->stride,
                                       b->stride, n, &s->to);
         if (sent > 0) {
+            pvs_mutex_lock(&s->mu);
             s->stats.packets += (uint64_t)sent;
             s->stats.bytes += (uint64_t)sent * b->stride;
+            pvs_mutex_unlock(&s->mu);
             i += sent;
             n -= sent;
             give_up = 0;
@@ -93,11 +143,105 @@ static int send_burst(struct pvs_sender *s, const struct pvs_packet_batch *b, in
         if (!give_up)
             give_up = now + FULL_BUFFER_WAIT_NS;
         if (now >= give_up) {
+            pvs_mutex_lock(&s->mu);
             s->stats.dropped += (uint64_t)n;
+            pvs_mutex_unlock(&s->mu);
             return n;
         }
         pvs_sleep_ns(FULL_BUFFER_POLL_NS);
     }
+    return 0;
+}
+
+/* Paces a protected frame out: burst j not before start + the bits before
+ * it at `pace_bps`. Returns 0 or a negative code; *first_ns gets when the
+ * first datagram left. */
+static int pace_out(struct pvs_sender *s, const struct pvs_packet_batch *b, int64_t pace_bps,
+                    uint32_t frame, uint32_t encoded, int64_t *first_ns)
+{
+    int64_t start = 0;
+    for (int i = 0; i < b->count; i += s->burst) {
+        int n = b->count - i < s->burst ? b->count - i : s->burst;
+        if (i == 0) {
+            start = pvs_time_ns();
+        } else if (pace_bps > 0) {
+            double due = (double)i * (double)b->stride * 8e9 / (double)pace_bps;
+            pvs_sleep_until_ns(start + (int64_t)due);
+        }
+        int err = send_burst(s, b, i, n);
+        if (err < 0)
+            return err;
+    }
+    int64_t last = pvs_time_ns();
+    uint64_t wire = (uint64_t)b->count * b->stride;
+    pvs_mutex_lock(&s->mu);
+    s->stats.frames++;
+    s->stats.parity_packets += (uint64_t)(b->count - b->data_packets);
+    s->stats.last_frame_ns = last - start;
+    s->stats.last_frame_bytes = wire;
+    pvs_mutex_unlock(&s->mu);
+    if (s->on_sent)
+        s->on_sent(s->on_sent_arg, frame, encoded, wire, start, last);
+    if (first_ns)
+        *first_ns = start;
+    return 0;
+}
+
+static int pace_thread(void *arg)
+{
+    struct pvs_sender *s = arg;
+    pvs_thread_boost("Games");
+    pvs_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->done == s->posted && !s->stop)
+            pvs_cond_wait_until(&s->cv, &s->mu, -1);
+        if (s->done == s->posted)
+            break; /* stopped with nothing left */
+        struct job *j = &s->job[s->done % 2];
+        pvs_mutex_unlock(&s->mu);
+        int err = pace_out(s, &j->b, j->pace_bps, j->frame, j->encoded, NULL);
+        pvs_mutex_lock(&s->mu);
+        if (err && !s->error)
+            s->error = err;
+        s->done++;
+        pvs_cond_broadcast(&s->cv);
+    }
+    pvs_mutex_unlock(&s->mu);
+    return 0;
+}
+
+/* Copies the protected frame into the next free buffer for the thread;
+ * waits while both hold frames not yet sent. */
+static int post(struct pvs_sender *s, const struct pvs_packet_batch *b, uint32_t frame,
+                uint32_t encoded)
+{
+    size_t bytes = (size_t)b->count * b->stride;
+    pvs_mutex_lock(&s->mu);
+    while (s->posted - s->done >= 2 && !s->error)
+        pvs_cond_wait_until(&s->cv, &s->mu, -1);
+    int err = s->error;
+    pvs_mutex_unlock(&s->mu);
+    if (err)
+        return err;
+    /* The thread is not reading this one: it finished it or never had it. */
+    struct job *j = &s->job[s->posted % 2];
+    if (j->cap < bytes) {
+        uint8_t *d = realloc(j->data, bytes);
+        if (!d)
+            return PVS_ENOMEM;
+        j->data = d;
+        j->cap = bytes;
+    }
+    memcpy(j->data, b->data, bytes);
+    j->b = *b;
+    j->b.data = j->data;
+    j->frame = frame;
+    j->encoded = encoded;
+    j->pace_bps = s->pace_bps;
+    pvs_mutex_lock(&s->mu);
+    s->posted++;
+    pvs_cond_broadcast(&s->cv);
+    pvs_mutex_unlock(&s->mu);
     return 0;
 }
 
@@ -106,38 +250,22 @@ int pvs_sender_send(struct pvs_sender *s, const struct pvs_packet *frame, uint32
 {
     if (!s || !frame)
         return PVS_EINVAL;
+    if (first_sent_ns)
+        *first_sent_ns = 0;
     struct pvs_packet_batch b;
     int err = pvs_packetizer_frame(s->packetizer, frame, host_us, &b);
     if (err)
         return err;
-
-    int64_t start = 0;
-    for (int i = 0; i < b.count; i += s->burst) {
-        int n = b.count - i < s->burst ? b.count - i : s->burst;
-        for (int j = i; j < i + n; j++) {
-            size_t len = b.len;
-            err = pvs_srtp_protect(s->srtp, b.data + (size_t)j * b.stride, &len, b.stride);
-            if (err)
-                return err;
-        }
-        if (i == 0) {
-            start = pvs_time_ns();
-        } else if (s->pace_bps > 0) {
-            /* Bits before this burst at the pace rate, in ns. */
-            double due = (double)i * (double)b.stride * 8e9 / (double)s->pace_bps;
-            pvs_sleep_until_ns(start + (int64_t)due);
-        }
-        err = send_burst(s, &b, i, n);
-        if (err < 0)
+    for (int j = 0; j < b.count; j++) {
+        size_t len = b.len;
+        err = pvs_srtp_protect(s->srtp, b.data + (size_t)j * b.stride, &len, b.stride);
+        if (err)
             return err;
     }
-    s->stats.frames++;
-    s->stats.parity_packets += (uint64_t)(b.count - b.data_packets);
-    s->stats.last_frame_ns = pvs_time_ns() - start;
-    s->stats.last_frame_bytes = (uint64_t)b.count * b.stride;
-    if (first_sent_ns)
-        *first_sent_ns = start;
-    return 0;
+    uint32_t encoded = frame->size > UINT32_MAX ? UINT32_MAX : (uint32_t)frame->size;
+    if (s->thread)
+        return post(s, &b, frame->frame, encoded);
+    return pace_out(s, &b, s->pace_bps, frame->frame, encoded, first_sent_ns);
 }
 
 int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps)
@@ -153,8 +281,11 @@ int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent, int min_parity)
     return s ? pvs_packetizer_set_fec(s->packetizer, fec_percent, min_parity) : PVS_EINVAL;
 }
 
-void pvs_sender_get_stats(const struct pvs_sender *s, struct pvs_sender_stats *out)
+void pvs_sender_get_stats(struct pvs_sender *s, struct pvs_sender_stats *out)
 {
-    if (s && out)
-        *out = s->stats;
+    if (!s || !out)
+        return;
+    pvs_mutex_lock(&s->mu);
+    *out = s->stats;
+    pvs_mutex_unlock(&s->mu);
 }

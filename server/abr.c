@@ -137,17 +137,15 @@ void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *e
     trace_decision(a, &d);
 }
 
-void pvs_server_abr_sent(struct pvs_server_abr *a, uint32_t frame, uint32_t encoded,
-                         const struct pvs_sender *tx, int64_t first_sent_ns)
+void pvs_server_abr_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire_bytes,
+                         int64_t first_ns, int64_t last_ns)
 {
+    struct pvs_server_abr *a = arg;
     if (!a)
         return;
-    struct pvs_sender_stats st;
-    pvs_sender_get_stats(tx, &st);
-    int64_t first = first_sent_ns / 1000, last = (first_sent_ns + st.last_frame_ns) / 1000;
-    uint32_t wire = (uint32_t)(st.last_frame_bytes > UINT32_MAX ? UINT32_MAX : st.last_frame_bytes);
+    uint32_t wire = (uint32_t)(wire_bytes > UINT32_MAX ? UINT32_MAX : wire_bytes);
     pvs_mutex_lock(&a->mu);
-    pvs_rate_ctl_on_sent(a->ctl, frame, encoded, wire, first, last);
+    pvs_rate_ctl_on_sent(a->ctl, frame, encoded, wire, first_ns / 1000, last_ns / 1000);
     pvs_mutex_unlock(&a->mu);
 }
 

@@ -42,10 +42,10 @@ void pvs_server_abr_close(struct pvs_server_abr **a);
 void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *enc,
                                  struct pvs_sender *tx, bool reopened);
 
-/* Video thread, after pvs_sender_send: the frame's encoded bytes, and the
- * sender's figures for it (first datagram out at first_sent_ns). */
-void pvs_server_abr_sent(struct pvs_server_abr *a, uint32_t frame, uint32_t encoded,
-                         const struct pvs_sender *tx, int64_t first_sent_ns);
+/* The sender's pvs_sender_sent_fn (arg: the pvs_server_abr, or NULL when
+ * rate control is off): a frame's last datagram left (net/sender.h). */
+void pvs_server_abr_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire_bytes,
+                         int64_t first_ns, int64_t last_ns);
 
 /* Control thread: a FEEDBACK message came. */
 void pvs_server_abr_feedback(struct pvs_server_abr *a, const struct pvs_ctl_feedback *fb);

@@ -229,6 +229,7 @@ static int video_thread(void *arg)
         .packetizer = { .datagram_size = v->datagram, .fec_percent = cfg->fec_percent,
                         .fec_min_parity = cfg->fec_min, .ssrc = v->ssrc },
         .pace_bps = cfg->pace, .dscp = cfg->dscp,
+        .own_thread = true, .on_sent = pvs_server_abr_sent, .on_sent_arg = v->abr,
     };
     int err = pvs_sender_open(&tx, v->sock, &v->to, v->key, &sc);
     sodium_memzero(v->key, sizeof(v->key));
@@ -338,11 +339,8 @@ static int video_thread(void *arg)
         int64_t out_ns = pvs_time_ns();
         int64_t encode_ns = out_ns - pkt.submitted_ns, host_ns = out_ns - pkt.capture_ns;
         pkt.frame = frame_no++;
-        int64_t first_sent = 0;
-        err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), &first_sent);
+        err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), NULL);
         last_sent = captured;
-        if (!err)
-            pvs_server_abr_sent(v->abr, pkt.frame, (uint32_t)pkt.size, tx, first_sent);
         pvs_mutex_lock(&v->mu);
         v->frames++;
         v->keyframes += pkt.keyframe;

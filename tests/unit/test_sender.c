@@ -1,0 +1,188 @@
+/* The sender over real loopback sockets, on the caller's thread and on its
+ * own pacing thread: every frame arrives whole and in order, on_sent reports
+ * each one once and in order, pacing spreads a frame over at least its bits
+ * at the pace rate, and with its own thread pvs_sender_send returns before
+ * a slowly paced frame has left. */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/platform/platform.h"
+#include "net/handshake.h"
+#include "net/receiver.h"
+#include "net/sender.h"
+#include "tests/unit/test.h"
+
+#define FRAMES 24
+#define SSRC 0x51e4d3b2
+
+struct sent_log {
+    atomic_int n;
+    uint32_t frame[FRAMES + 4];
+    int64_t first_ns[FRAMES + 4], last_ns[FRAMES + 4];
+    uint64_t wire[FRAMES + 4];
+    int out_of_order;
+};
+
+static void on_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire, int64_t first_ns,
+                    int64_t last_ns)
+{
+    struct sent_log *l = arg;
+    int i = atomic_load(&l->n);
+    if (i >= FRAMES + 4)
+        return;
+    if (i > 0 && frame != l->frame[i - 1] + 1)
+        l->out_of_order++;
+    l->frame[i] = frame;
+    l->first_ns[i] = first_ns;
+    l->last_ns[i] = last_ns;
+    l->wire[i] = wire;
+    (void)encoded;
+    atomic_store(&l->n, i + 1);
+}
+
+/* Frame i: a size between 1 and about 60 datagrams, bytes from i. */
+static size_t frame_size(int i)
+{
+    return 300 + (size_t)((i * 7919) % 80000);
+}
+
+/* Two loopback sockets and the session keys of a handshake. */
+struct link {
+    struct pvs_session_keys ck, sk;
+    struct pvs_addr to;
+    pvs_socket tx_sock, rx_sock;
+};
+
+static void link_open(struct link *k)
+{
+    struct pvs_handshake c = { 0 }, s = { 0 };
+    memset(k, 0, sizeof(*k));
+    k->tx_sock = k->rx_sock = PVS_INVALID_SOCKET;
+    CHECK_INT(pvs_handshake_begin(&c, true), ==, 0);
+    CHECK_INT(pvs_handshake_begin(&s, false), ==, 0);
+    CHECK_INT(pvs_handshake_finish(&c, s.public_key, &k->ck), ==, 0);
+    CHECK_INT(pvs_handshake_finish(&s, c.public_key, &k->sk), ==, 0);
+    struct pvs_addr local;
+    CHECK_INT(pvs_addr_resolve(&local, "127.0.0.1", 0), ==, 0);
+    CHECK_INT(pvs_udp_open(&k->tx_sock, &local), ==, 0);
+    CHECK_INT(pvs_udp_open(&k->rx_sock, &local), ==, 0);
+    CHECK_INT(pvs_udp_local_addr(k->rx_sock, &k->to), ==, 0);
+}
+
+static void link_close(struct link *k)
+{
+    pvs_socket_close(&k->tx_sock);
+    pvs_socket_close(&k->rx_sock);
+}
+
+static void run(bool own_thread, int64_t pace_bps)
+{
+    struct link k;
+    link_open(&k);
+    struct pvs_receiver *rx = NULL;
+    struct pvs_receiver_config rc = { .reassembly = { .fps = 60 } };
+    CHECK_INT(pvs_receiver_open(&rx, k.rx_sock, k.ck.srtp_rx, SSRC, &rc), ==, 0);
+    struct sent_log log = { 0 };
+    struct pvs_sender *tx = NULL;
+    struct pvs_sender_config sc = {
+        .packetizer = { .fec_percent = 10, .ssrc = SSRC },
+        .pace_bps = pace_bps, .dscp = -1, .own_thread = own_thread,
+        .on_sent = on_sent, .on_sent_arg = &log,
+    };
+    CHECK_INT(pvs_sender_open(&tx, k.tx_sock, &k.to, k.sk.srtp_tx, &sc), ==, 0);
+    if (!tx || !rx)
+        goto out;
+
+    static uint8_t buf[90000];
+    int received = 0, wrong = 0;
+    uint32_t expect = 0;
+    for (int i = 0; i < FRAMES; i++) {
+        size_t size = frame_size(i);
+        memset(buf, i & 0xff, size);
+        struct pvs_packet p = { .data = buf, .size = size, .frame = (uint32_t)i, .keyframe = i == 0 };
+        CHECK_INT(pvs_sender_send(tx, &p, 0, NULL), ==, 0);
+        /* Take what arrived meanwhile (the socket buffer is not a queue to
+         * fill up). */
+        struct pvs_rframe f;
+        while (pvs_receiver_next(rx, 0, &f) > 0) {
+            wrong += f.frame != expect || f.size != frame_size((int)f.frame) ||
+                     f.data[f.size - 1] != (uint8_t)(f.frame & 0xff);
+            expect = f.frame + 1;
+            received++;
+        }
+    }
+    int64_t give_up = pvs_time_ns() + 5000000000LL;
+    while (received < FRAMES && pvs_time_ns() < give_up) {
+        struct pvs_rframe f;
+        int n = pvs_receiver_next(rx, 50, &f);
+        if (n > 0) {
+            wrong += f.frame != expect || f.size != frame_size((int)f.frame) ||
+                     f.data[f.size - 1] != (uint8_t)(f.frame & 0xff);
+            expect = f.frame + 1;
+            received++;
+        }
+    }
+    pvs_sender_close(&tx); /* sends what was posted first */
+    fprintf(stderr, "%s thread, pace %lld: %d of %d frames received whole, %d wrong; on_sent %d\n",
+            own_thread ? "own" : "caller's", (long long)pace_bps, received, FRAMES, wrong,
+            atomic_load(&log.n));
+    CHECK_INT(received, ==, FRAMES);
+    CHECK_INT(wrong, ==, 0);
+    CHECK_INT(atomic_load(&log.n), ==, FRAMES);
+    CHECK_INT(log.out_of_order, ==, 0);
+    for (int i = 0; i < atomic_load(&log.n); i++) {
+        CHECK(log.last_ns[i] >= log.first_ns[i]);
+        if (i > 0) /* one frame after the other */
+            CHECK(log.first_ns[i] >= log.last_ns[i - 1]);
+        /* Paced: burst j leaves no sooner than the bits before it allow;
+         * the last burst starts at most 16 datagrams before the end. */
+        if (pace_bps > 0 && log.wire[i] > 16 * 1500) {
+            double min_ns = (double)(log.wire[i] - 16 * 1500) * 8e9 / (double)pace_bps;
+            CHECK((double)(log.last_ns[i] - log.first_ns[i]) >= min_ns * 0.99);
+        }
+    }
+out:
+    pvs_sender_close(&tx);
+    pvs_receiver_close(&rx);
+    link_close(&k);
+}
+
+/* With its own thread the caller does not wait for the pacing: a frame
+ * paced over about 400 ms has not left when pvs_sender_send returns. */
+static void test_send_returns_first(void)
+{
+    struct link k;
+    link_open(&k);
+    struct sent_log log = { 0 };
+    struct pvs_sender *tx = NULL;
+    struct pvs_sender_config sc = {
+        .packetizer = { .ssrc = SSRC }, .pace_bps = 1000000, .burst = 1, .dscp = -1,
+        .own_thread = true, .on_sent = on_sent, .on_sent_arg = &log,
+    };
+    CHECK_INT(pvs_sender_open(&tx, k.tx_sock, &k.to, k.sk.srtp_tx, &sc), ==, 0);
+    static uint8_t buf[50000];
+    memset(buf, 7, sizeof(buf));
+    struct pvs_packet p = { .data = buf, .size = sizeof(buf), .frame = 0, .keyframe = true };
+    CHECK_INT(pvs_sender_send(tx, &p, 0, NULL), ==, 0);
+    int after_send = atomic_load(&log.n);
+    pvs_sender_close(&tx);
+    CHECK_INT(after_send, ==, 0);
+    CHECK_INT(atomic_load(&log.n), ==, 1); /* close sent it */
+    link_close(&k);
+}
+
+static void test_caller_unpaced(void) { run(false, 0); }
+static void test_caller_paced(void) { run(false, 400000000); }
+static void test_thread_unpaced(void) { run(true, 0); }
+static void test_thread_paced(void) { run(true, 400000000); }
+
+int main(void)
+{
+    RUN(test_caller_unpaced);
+    RUN(test_caller_paced);
+    RUN(test_thread_unpaced);
+    RUN(test_thread_paced);
+    RUN(test_send_returns_first);
+    TEST_EXIT();
+}
