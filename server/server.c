@@ -139,6 +139,18 @@ static void start_abr(struct video *v, int width, int height)
     pvs_mutex_unlock(&v->mu);
 }
 
+/* The pacing thread sent a frame: to the rate control, which starts with
+ * the first frame's size (after the sender opened). */
+static void frame_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire_bytes,
+                       int64_t first_ns, int64_t last_ns)
+{
+    struct video *v = arg;
+    pvs_mutex_lock(&v->mu);
+    struct pvs_server_abr *a = v->abr;
+    pvs_mutex_unlock(&v->mu);
+    pvs_server_abr_sent(a, frame, encoded, wire_bytes, first_ns, last_ns);
+}
+
 /* Publishes the stream's description and waits until the control thread
  * has sent it, so the client knows the size before the first packet. */
 static void publish(struct video *v, const struct pvs_encoder *enc, int width, int height)
@@ -229,7 +241,7 @@ static int video_thread(void *arg)
         .packetizer = { .datagram_size = v->datagram, .fec_percent = cfg->fec_percent,
                         .fec_min_parity = cfg->fec_min, .ssrc = v->ssrc },
         .pace_bps = cfg->pace, .dscp = cfg->dscp,
-        .own_thread = true, .on_sent = pvs_server_abr_sent, .on_sent_arg = v->abr,
+        .own_thread = true, .on_sent = frame_sent, .on_sent_arg = v,
     };
     int err = pvs_sender_open(&tx, v->sock, &v->to, v->key, &sc);
     sodium_memzero(v->key, sizeof(v->key));
