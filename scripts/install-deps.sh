@@ -14,10 +14,11 @@ PACKAGES="
   libsdl2-dev libxcb1-dev libxcb-shm0-dev libxcb-xfixes0-dev libxcb-damage0-dev
   libxcb-randr0-dev libxcb-xtest0-dev xvfb x11-xserver-utils xauth
   libopus-dev libpulse-dev pulseaudio
-  libmbedtls-dev libavahi-client-dev
+  libmbedtls-dev libavahi-client-dev avahi-daemon avahi-utils dbus
   cmake libexpat1-dev libcurl4-openssl-dev libssl-dev libevdev-dev libudev-dev uuid-dev
 "
-# (mbedtls, avahi: the GameStream host mode. cmake to uuid-dev: building the
+# (mbedtls, avahi: the GameStream host mode; avahi-daemon, avahi-utils and
+# dbus let the mDNS test announce through a private daemon. cmake to uuid-dev: building the
 # real Moonlight client that the GameStream tests run against,
 # ../shared/third-party/test-peers.)
 if [ "${1:-}" = --windows ]; then

@@ -19,12 +19,14 @@
 #include "net/sender.h"
 #include "pvs_config.h"
 #include "server/audio.h"
+#include "server/gamestream.h"
 #include "server/server.h"
 #include "server/service.h"
 
 static const char *const capture_choices[] = { "auto", "x11", "dxgi", "gdi", "testsrc", NULL };
 static const char *const audio_source_choices[] = { "auto", "pulse", "wasapi", "tone", NULL };
 static const char *const abr_choices[] = { "off", "on", NULL };
+static const char *const allow_choices[] = { "lan", "any", NULL };
 /* The codec names of enum pvs_codec, then "auto". */
 static const char *const codec_choices[] = {
     [PVS_CODEC_H264] = "h264", [PVS_CODEC_HEVC] = "hevc", [PVS_CODEC_AV1] = "av1",
@@ -112,6 +114,18 @@ const struct pvs_option pvs_server_options[] = {
         "seconds between statistics lines while streaming; 0 = none"),
     OPT("server", "exit-after", PVS_OPT_INT, exit_after, 0, 86400, NULL, "S",
         "stop after this many seconds; 0 = run until stopped"),
+    OPT("gamestream", "gamestream", PVS_OPT_CHOICE, gamestream, 0, 0, abr_choices, "on|off",
+        "serve Moonlight clients too (GameStream: pairing with a PIN typed here by "
+        "`pvstream-server pin NNNN`)"),
+    OPT("gamestream", "gamestream-name", PVS_OPT_STRING, gamestream_name, 0, 0, NULL, "NAME",
+        "the name Moonlight shows; empty: this machine's host name"),
+    OPT("gamestream", "gamestream-allow", PVS_OPT_CHOICE, gamestream_allow, 0, 0, allow_choices,
+        "lan|any", "who may reach the GameStream ports: lan = loopback, private and link-local "
+        "addresses (its 4-digit PIN pairing is weak: docs/security.md)"),
+    OPT("gamestream", "gamestream-apps", PVS_OPT_STRING, gamestream_apps, 0, 0, NULL, "LIST",
+        "more apps in Moonlight's list after Desktop, comma-separated"),
+    OPT("gamestream", "gamestream-port", PVS_OPT_INT, gamestream_port, 1024, 65000, NULL, "N",
+        "GameStream's HTTP port (HTTPS is 5 below, RTSP 21 above)"),
     { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -123,6 +137,8 @@ void pvs_server_defaults(struct pvs_server_settings *s)
     s->content = PVS_CONTENT_DESKTOP;
     s->codec = PVS_CODEC_COUNT;
     s->port = PVS_SERVER_DEFAULT_PORT;
+    s->gamestream = 1;
+    s->gamestream_port = 47989;
     s->datagram = PVS_MEDIA_DEFAULT_DATAGRAM;
     s->fec_percent = PVS_FEC_DEFAULT_PERCENT;
     s->fec_min = PVS_FEC_DEFAULT_MIN_PARITY;
@@ -228,14 +244,33 @@ int main(int argc, char **argv)
         if (pvs_service_worker_begin(&argc, argv, on_stop) < 0)
             return 1;
     }
-    if (argc > 1 && !strcmp(argv[1], "clients"))
-        return argc == 2 ? pvs_server_list_clients() : (fprintf(stderr, "usage: pvstream-server clients\n"), 2);
+    if (argc > 1 && !strcmp(argv[1], "clients")) {
+        if (argc != 2) {
+            fprintf(stderr, "usage: pvstream-server clients\n");
+            return 2;
+        }
+        int rc = pvs_server_list_clients();
+        return pvs_server_gs_list_clients() ? 1 : rc;
+    }
     if (argc > 1 && !strcmp(argv[1], "unpair")) {
         if (argc != 3) {
             fprintf(stderr, "usage: pvstream-server unpair NAME   (`pvstream-server clients` lists them)\n");
             return 2;
         }
+        /* A Moonlight client's name first: its store has its own names. */
+        int err = pvs_server_gs_unpair(argv[2]);
+        if (err == 0) {
+            printf("Unpaired the Moonlight client '%s': it can no longer connect.\n", argv[2]);
+            return 0;
+        }
         return pvs_server_unpair(argv[2]);
+    }
+    if (argc > 1 && !strcmp(argv[1], "pin")) {
+        if (argc != 3) {
+            fprintf(stderr, "usage: pvstream-server pin NNNN   (the PIN a Moonlight client shows)\n");
+            return 2;
+        }
+        return pvs_server_gs_pin(argv[2]);
     }
     /* Subcommands that take the options (the ports, the display...). */
     const char *sub = argc > 1 && (!strcmp(argv[1], "doctor") || !strcmp(argv[1], "pair"))

@@ -110,6 +110,16 @@ int pvs_server_pair(const struct pvs_server_settings *s, const volatile sig_atom
     return rc;
 }
 
+void pvs_server_print_client(const char *name, const char *id, int64_t paired_at)
+{
+    char when[32] = "?";
+    time_t t = (time_t)paired_at;
+    struct tm tm;
+    if (localtime_r(&t, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+    printf("%-24s %-50s %s\n", name, id, when);
+}
+
 int pvs_server_list_clients(void)
 {
     char key_path[600], clients_path[600];
@@ -129,13 +139,9 @@ int pvs_server_list_clients(void)
     else
         printf("%-24s %-50s %s\n", "name", "key fingerprint", "paired");
     for (int i = 0; i < n; i++) {
-        char fp[PVS_FINGERPRINT_CHARS], when[32] = "?";
+        char fp[PVS_FINGERPRINT_CHARS];
         pvs_fingerprint(list[i].public_key, fp);
-        time_t t = (time_t)list[i].paired_at;
-        struct tm tm;
-        if (localtime_r(&t, &tm))
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-        printf("%-24s %-50s %s\n", list[i].name, fp, when);
+        pvs_server_print_client(list[i].name, fp, list[i].paired_at);
     }
     pvs_peers_free(&list);
     return 0;

@@ -21,6 +21,7 @@
 #include "net/media.h"
 #include "net/sender.h"
 #include "server/abr.h"
+#include "server/gamestream.h"
 #include "server/audio.h"
 
 /* Nothing changed on screen: still send a frame this often, so a client
@@ -729,6 +730,10 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
     fprintf(stderr, "pvstream-server: waiting for a client on port %d (control) and %d (media), "
             "capture %s, encoder %s\n", cfg->port, cfg->port + 1, cfg->capture, cfg->encoder);
 
+    struct pvs_server_gs *gs = NULL;
+    if (pvs_server_gs_start(&gs, cfg) < 0)
+        PVS_LOG_W("server: Moonlight clients are not served (out of memory)");
+
     int64_t end = cfg->exit_after ? pvs_time_ns() + (int64_t)cfg->exit_after * 1000000000LL : 0;
     while (!*stop && (!end || pvs_time_ns() < end)) {
         struct pvs_control_event ev;
@@ -747,6 +752,7 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
         report(&s, pvs_time_ns());
     }
     end_session(&s, "disconnected: the server is stopping");
+    pvs_server_gs_stop(&gs);
 out:
     pvs_control_server_close(&s.ctl);
     pvs_vdisplay_close(&s.vd);

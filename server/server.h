@@ -52,6 +52,11 @@ struct pvs_server_settings {
     int audio_redundancy;               /* earlier frames per packet, 0..2 */
     int stats_interval;                 /* seconds between statistics lines; 0: none */
     int exit_after;                     /* seconds; 0: run until stopped (tests) */
+    int gamestream;                     /* Moonlight clients: 1 on, 0 off */
+    char gamestream_name[PVS_OPT_STRING_MAX]; /* shown in Moonlight; "": the host name */
+    int gamestream_allow;               /* enum pvs_gs_allow: 0 lan, 1 any */
+    char gamestream_apps[PVS_OPT_STRING_MAX]; /* more apps after Desktop, comma-separated */
+    int gamestream_port;                /* its HTTP port; HTTPS 5 below, RTSP 21 above */
     /* Not options (set by code, from the configuration directory): the
      * server's identity key, and the lookup of paired clients. */
     const struct pvs_static_keys *identity;
@@ -76,6 +81,8 @@ int pvs_server_key_paths(char *key, size_t key_len, char *clients, size_t client
  * lists them; `unpair NAME` removes one. Each returns the exit code. */
 int pvs_server_pair(const struct pvs_server_settings *s, const volatile sig_atomic_t *stop);
 int pvs_server_list_clients(void);
+/* One line of `clients`: name, key or certificate id, when paired. */
+void pvs_server_print_client(const char *name, const char *id, int64_t paired_at);
 int pvs_server_unpair(const char *name);
 
 /* Loads (or makes) the server's identity key and the path of its paired

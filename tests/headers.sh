@@ -6,7 +6,7 @@ set -u
 root=$1; shift
 cd "$root" || exit 1
 fails=0; n=0
-for h in $(find common av capture encode net audio input client server host bench \
+for h in $(find common av capture encode net gamestream audio input client server host bench \
            -name '*.h' 2>/dev/null | sort); do
   n=$((n + 1))
   if ! printf '#include "%s"\n' "$h" |

@@ -241,7 +241,39 @@ int pvs_udp_set_dscp(pvs_socket s, int dscp);
 /* True when pvs_udp_send_batch uses UDP GSO on this socket (for reports). */
 bool pvs_udp_gso_active(pvs_socket s);
 
-/* Closes the socket and sets it to PVS_INVALID_SOCKET. Accepts an invalid one. */
+/* Closes the socket and sets it to PVS_INVALID_SOCKET. Accepts an invalid one
+ * (UDP or TCP). */
 void pvs_socket_close(pvs_socket *s);
+
+/* ---- TCP (tcp.c) ------------------------------------------------------------
+ * Non-blocking sockets with waits bounded by timeout_ms (negative: forever),
+ * so a thread can wait in slices and check its own stop flag in between.
+ * pvs_udp_local_addr and pvs_udp_poll take TCP sockets too (readable
+ * listener: a connection is waiting). */
+
+/* A listening socket bound to `local` (port 0 picks one); the wildcard "::"
+ * is dual-stack. Returns 0 or a negative code (logged; -EADDRINUSE when the
+ * port is taken). */
+int pvs_tcp_listen(pvs_socket *out, const struct pvs_addr *local, int backlog);
+/* Takes one waiting connection without waiting: 0 with *out (non-blocking,
+ * Nagle off) and its peer (may be NULL; an IPv4 peer of a dual-stack
+ * listener is given as IPv4, not ::ffff:a.b.c.d), PVS_EAGAIN when none is
+ * waiting, or another negative code. */
+int pvs_tcp_accept(pvs_socket listener, pvs_socket *out, struct pvs_addr *peer);
+/* Connects to `to` within timeout_ms. Returns 0 or a negative code
+ * (-ECONNREFUSED, PVS_ETIMEDOUT, ...); not logged. */
+int pvs_tcp_connect(pvs_socket *out, const struct pvs_addr *to, int timeout_ms);
+/* Receives what is there, waiting up to timeout_ms for the first byte.
+ * Returns the bytes received (> 0), 0 when the peer closed its side,
+ * PVS_ETIMEDOUT, or another negative code (-ECONNRESET). Not logged. */
+int pvs_tcp_recv(pvs_socket s, void *buf, size_t cap, int timeout_ms);
+/* Sends what fits, waiting up to timeout_ms for room for the first byte.
+ * Returns the bytes sent (> 0; fewer than len when the socket buffer
+ * filled), PVS_ETIMEDOUT, or another negative code. Not logged; never
+ * raises SIGPIPE. */
+int pvs_tcp_send(pvs_socket s, const void *buf, size_t len, int timeout_ms);
+/* Ends the sending side (FIN), so the peer reads the end of the answer
+ * before the socket is closed. Returns 0 or a negative code. */
+int pvs_tcp_shutdown(pvs_socket s);
 
 #endif
