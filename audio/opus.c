@@ -5,6 +5,7 @@
 
 /* Named with its folder: this directory's opus.h must not stand in for it. */
 #include <opus.h> /* libopus (pkg-config points into include/opus) */
+#include <opus_multistream.h>
 
 #include "audio/opus.h"
 #include "audio/source.h"
@@ -13,6 +14,8 @@
 
 struct pvs_opus_enc {
     OpusEncoder *enc;
+    OpusMSEncoder *ms;     /* instead of enc for surround */
+    int channels;
     struct pvs_opus_config cfg;
     int silent_frames;     /* silent frames in a row */
     int gate_frames;       /* silent frames that close the gate */
@@ -33,6 +36,11 @@ bool pvs_opus_is_silence(const int16_t *pcm, int n)
     return true;
 }
 
+/* One encoder request to whichever encoder this is. */
+#define enc_ctl(e, ...) \
+    ((e)->ms ? opus_multistream_encoder_ctl((e)->ms, __VA_ARGS__) \
+             : opus_encoder_ctl((e)->enc, __VA_ARGS__))
+
 int pvs_opus_enc_open(struct pvs_opus_enc **out, const struct pvs_opus_config *cfg)
 {
     *out = NULL;
@@ -48,7 +56,8 @@ int pvs_opus_enc_open(struct pvs_opus_enc **out, const struct pvs_opus_config *c
     if (c.bitrate < PVS_OPUS_MIN_BITRATE || c.bitrate > PVS_OPUS_MAX_BITRATE ||
         !pvs_audio_frame_ok(c.frame_samples) || c.loss_percent < 0 || c.loss_percent > 100 ||
         c.complexity < -1 || c.complexity > 10 || c.silence < PVS_OPUS_SILENCE_GATE ||
-        c.silence > PVS_OPUS_SILENCE_DTX) {
+        c.silence > PVS_OPUS_SILENCE_DTX || c.channels < 0 || c.channels > 8 ||
+        (c.channels > 2 && (c.streams < 1 || c.coupled < 0 || c.coupled > c.streams))) {
         PVS_LOG_E("opus: bad settings (%d bit/s, %d-sample frames, loss %d %%, complexity %d): "
                   "take 6000..510000 bit/s and frames of 120, 240, 480 or 960",
                   c.bitrate, c.frame_samples, c.loss_percent, c.complexity);
@@ -63,23 +72,27 @@ int pvs_opus_enc_open(struct pvs_opus_enc **out, const struct pvs_opus_config *c
     if (e->gate_frames < 2)
         e->gate_frames = 2;
     int err;
-    e->enc = opus_encoder_create(PVS_AUDIO_RATE, PVS_AUDIO_CHANNELS,
-                                 OPUS_APPLICATION_RESTRICTED_LOWDELAY, &err);
-    if (!e->enc) {
-        PVS_LOG_E("opus: encoder: %s", opus_strerror(err));
+    e->channels = c.channels > 2 ? c.channels : PVS_AUDIO_CHANNELS;
+    if (c.channels > 2)
+        e->ms = opus_multistream_encoder_create(PVS_AUDIO_RATE, c.channels, c.streams, c.coupled,
+                                                c.mapping, OPUS_APPLICATION_RESTRICTED_LOWDELAY,
+                                                &err);
+    else
+        e->enc = opus_encoder_create(PVS_AUDIO_RATE, PVS_AUDIO_CHANNELS,
+                                     OPUS_APPLICATION_RESTRICTED_LOWDELAY, &err);
+    if (!e->enc && !e->ms) {
+        PVS_LOG_E("opus: encoder (%d channels): %s", e->channels, opus_strerror(err));
         free(e);
         return PVS_EEXTERNAL;
     }
-    if (opus_encoder_ctl(e->enc, OPUS_SET_BITRATE(c.bitrate)) != OPUS_OK ||
-        opus_encoder_ctl(e->enc, OPUS_SET_VBR(0)) != OPUS_OK ||
-        opus_encoder_ctl(e->enc, OPUS_SET_INBAND_FEC(c.inband_fec ? 1 : 0)) != OPUS_OK ||
-        opus_encoder_ctl(e->enc, OPUS_SET_PACKET_LOSS_PERC(c.loss_percent)) != OPUS_OK ||
-        opus_encoder_ctl(e->enc, OPUS_SET_DTX(c.silence == PVS_OPUS_SILENCE_DTX)) != OPUS_OK ||
-        (c.complexity >= 0 &&
-         opus_encoder_ctl(e->enc, OPUS_SET_COMPLEXITY(c.complexity)) != OPUS_OK)) {
+    if (enc_ctl(e, OPUS_SET_BITRATE(c.bitrate)) != OPUS_OK ||
+        enc_ctl(e, OPUS_SET_VBR(0)) != OPUS_OK ||
+        enc_ctl(e, OPUS_SET_INBAND_FEC(c.inband_fec ? 1 : 0)) != OPUS_OK ||
+        enc_ctl(e, OPUS_SET_PACKET_LOSS_PERC(c.loss_percent)) != OPUS_OK ||
+        enc_ctl(e, OPUS_SET_DTX(c.silence == PVS_OPUS_SILENCE_DTX)) != OPUS_OK ||
+        (c.complexity >= 0 && enc_ctl(e, OPUS_SET_COMPLEXITY(c.complexity)) != OPUS_OK)) {
         PVS_LOG_E("opus: the encoder refused its settings");
-        opus_encoder_destroy(e->enc);
-        free(e);
+        pvs_opus_enc_close(&e);
         return PVS_EEXTERNAL;
     }
     *out = e;
@@ -90,7 +103,10 @@ void pvs_opus_enc_close(struct pvs_opus_enc **e)
 {
     if (!e || !*e)
         return;
-    opus_encoder_destroy((*e)->enc);
+    if ((*e)->enc)
+        opus_encoder_destroy((*e)->enc);
+    if ((*e)->ms)
+        opus_multistream_encoder_destroy((*e)->ms);
     free(*e);
     *e = NULL;
 }
@@ -99,7 +115,7 @@ int pvs_opus_enc_set_bitrate(struct pvs_opus_enc *e, int bitrate)
 {
     if (bitrate < PVS_OPUS_MIN_BITRATE || bitrate > PVS_OPUS_MAX_BITRATE)
         return PVS_EINVAL;
-    if (opus_encoder_ctl(e->enc, OPUS_SET_BITRATE(bitrate)) != OPUS_OK)
+    if (enc_ctl(e, OPUS_SET_BITRATE(bitrate)) != OPUS_OK)
         return PVS_EINVAL;
     e->cfg.bitrate = bitrate;
     return 0;
@@ -112,7 +128,9 @@ int pvs_opus_encode(struct pvs_opus_enc *e, const int16_t *pcm, uint8_t *out, si
     if (!info)
         info = &none;
     e->stats.frames++;
-    info->silent = pvs_opus_is_silence(pcm, e->cfg.frame_samples);
+    /* pvs_opus_is_silence counts stereo pairs: the same samples in other
+     * groupings. */
+    info->silent = pvs_opus_is_silence(pcm, e->cfg.frame_samples * e->channels / 2);
     info->resumed = false;
     e->silent_frames = info->silent ? e->silent_frames + 1 : 0;
 
@@ -123,8 +141,11 @@ int pvs_opus_encode(struct pvs_opus_enc *e, const int16_t *pcm, uint8_t *out, si
         e->stats.gated++;
         return 0;
     }
-    int n = opus_encode(e->enc, pcm, e->cfg.frame_samples, out,
-                        (opus_int32)(cap > PVS_OPUS_MAX_PACKET ? PVS_OPUS_MAX_PACKET : cap));
+    /* A multistream packet holds a frame of every stream. */
+    size_t most = (size_t)PVS_OPUS_MAX_PACKET * (e->ms ? (size_t)e->cfg.streams : 1);
+    opus_int32 room = (opus_int32)(cap > most ? most : cap);
+    int n = e->ms ? opus_multistream_encode(e->ms, pcm, e->cfg.frame_samples, out, room)
+                  : opus_encode(e->enc, pcm, e->cfg.frame_samples, out, room);
     if (n < 0) {
         PVS_LOG_E("opus: encode: %s", opus_strerror(n));
         return n == OPUS_BUFFER_TOO_SMALL ? PVS_EINVAL : PVS_EEXTERNAL;

@@ -50,6 +50,13 @@ struct pvs_opus_config {
     int loss_percent;      /* OPUS_SET_PACKET_LOSS_PERC, 0..100 */
     int complexity;        /* 0..10; -1 = Opus's default (10) */
     enum pvs_opus_silence silence;
+    /* Surround (Moonlight's 5.1 and 7.1): 3..8 channels as an Opus
+     * multistream, with the arguments of opus_multistream_encoder_create;
+     * pcm then holds `channels` interleaved samples per position. 0 (or 2):
+     * stereo as one plain stream. */
+    int channels;
+    int streams, coupled;
+    uint8_t mapping[8];
 };
 
 /* What became of one frame given to pvs_opus_encode(). */
@@ -74,7 +81,7 @@ struct pvs_opus_dec;
 int pvs_opus_enc_open(struct pvs_opus_enc **out, const struct pvs_opus_config *cfg);
 void pvs_opus_enc_close(struct pvs_opus_enc **e);
 
-/* Encodes one frame of frame_samples * 2 interleaved samples into out[cap]
+/* Encodes one frame of frame_samples * channels interleaved samples into out[cap]
  * (cap >= PVS_OPUS_MAX_PACKET is always enough). Returns the packet's
  * length (>= 1), 0 when nothing is to be sent for this frame (silence),
  * or a negative code. `info` may be NULL. */

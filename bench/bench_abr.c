@@ -184,12 +184,12 @@ static int read_shown(const char *path, double *out, int cap)
 
 /* ---- figures ------------------------------------------------------------ */
 
-/* Gaps over FREEZE_MS between shown frames. A run that showed nothing is
- * one freeze as long as the run. (The run's end is not in the trace: a
- * stall at the very end is not counted.) */
+/* Gaps over FREEZE_MS between shown frames. A run that showed at most one
+ * frame is one freeze as long as the run. (The run's end is not in the
+ * trace: a stall at the very end is not counted.) */
 static void freezes(const double *t, int n, double run_ms, struct result *r)
 {
-    if (n == 0) {
+    if (n < 2) {
         r->freezes = 1;
         r->freeze_ms = run_ms;
         return;

@@ -67,9 +67,14 @@ static const char *const x264_opts[] = {
     "preset", "ultrafast", "tune", "zerolatency", "forced-idr", "1",
     "x264-params", "keyint=infinite:scenecut=0:sync-lookahead=0:rc-lookahead=0", NULL,
 };
+/* repeat-headers: VPS, SPS and PPS in every keyframe, as x264 and the GPU
+ * encoders do; without it only the first has them, and a decoder that
+ * joins later (Moonlight's waits for a keyframe starting with a VPS) never
+ * starts. */
 static const char *const x265_opts[] = {
     "preset", "ultrafast", "tune", "zerolatency", "forced-idr", "1",
-    "x265-params", "keyint=-1:frame-threads=1:rc-lookahead=0:bframes=0:log-level=error", NULL,
+    "x265-params",
+    "keyint=-1:frame-threads=1:rc-lookahead=0:bframes=0:repeat-headers=1:log-level=error", NULL,
 };
 static const char *const svtav1_opts[] = {
     "preset", "12",

@@ -159,6 +159,10 @@ static bool on_connect(struct pvs_gs_control *c, const ENetEvent *e,
     if (c->peer && c->peer != e->peer) /* the same client, started again */
         enet_peer_disconnect_now(c->peer, 0);
     c->peer = e->peer;
+    /* A reset asked before this connection (the arm that let it in) is
+     * done: the peer it was for is gone above. Left set, it would drop
+     * this new client on the next service. */
+    c->reset = false;
     pvs_gs_ctl_crypto_init(&c->crypto, c->key, c->v2, true);
     memset(&c->input, 0, sizeof(c->input));
     c->stats.connects++;

@@ -320,10 +320,11 @@ static void launch(struct pvs_gs_server *s, const struct pvs_gs_http_request *re
         return;
     }
     snprintf(l.client, sizeof(l.client), "%s", client);
-    int err = s->o.on_launch ? s->o.on_launch(s->o.opaque, &l) : PVS_ENOTSUP;
+    char why[128] = "";
+    int err = s->o.on_launch ? s->o.on_launch(s->o.opaque, &l, why, sizeof(why)) : PVS_ENOTSUP;
     pvs_gs_wipe(l.rikey, sizeof(l.rikey));
     if (err < 0) {
-        send_status(resp, 200, 503, "the host cannot start a stream now");
+        send_status(resp, 200, 503, why[0] ? why : "the host cannot start a stream now");
         return;
     }
     PVS_LOG_I("gamestream: %s %s \"%s\" at %dx%d, %d fps", client, resume ? "resumes" : "launches",

@@ -70,8 +70,9 @@ struct pvs_gs_server_opts {
     bool pin_channel;         /* listen for `pvstream-server pin` */
     int pin_timeout_ms;       /* 0: PVS_GS_PIN_TIMEOUT_MS */
     /* A paired client asked to start (or resume) app_id. Returns 0 to
-     * accept, or a negative code (the client is told the host is busy). */
-    int (*on_launch)(void *opaque, const struct pvs_gs_launch *l);
+     * accept, or a negative code with the reason the client shows in why
+     * (why_len bytes; left empty: "the host cannot start a stream now"). */
+    int (*on_launch)(void *opaque, const struct pvs_gs_launch *l, char *why, size_t why_len);
     void (*on_cancel)(void *opaque);
     void *opaque;
 };

@@ -51,5 +51,10 @@ int pvs_host_check_linux(const struct pvs_host_ctx *ctx, struct pvs_checks *out)
  * PVS_ENOTSUP where PowerShell cannot be run. In hyperv_check.c. */
 int pvs_host_check_hyperv(const struct pvs_host_ctx *ctx, const char *vm,
                           struct pvs_checks *out, char *why, size_t why_len);
+/* The same, with `extra` probe text (pvs_hyperv_check_script_ex); when raw
+ * is not NULL and the probe ran, *raw is its output for the caller's own
+ * parser (the caller frees it). */
+int pvs_host_check_hyperv_ex(const struct pvs_host_ctx *ctx, const char *vm, const char *extra,
+                             struct pvs_checks *out, char **raw, char *why, size_t why_len);
 
 #endif

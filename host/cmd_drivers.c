@@ -100,7 +100,7 @@ static int dismount(const struct pvs_drivers_probe *p)
     return 0;
 }
 
-static int sync_vm(const char *vm, bool dry_run)
+int pvs_host_drivers_sync_vm(const char *vm, bool dry_run)
 {
     char *script = NULL, *out = NULL, why[1024];
     int status = 0;
@@ -178,7 +178,7 @@ int pvs_host_cmd_drivers(int argc, char **argv)
         return 2;
     }
     if (*c.vm)
-        return sync_vm(c.vm, c.dry_run);
+        return pvs_host_drivers_sync_vm(c.vm, c.dry_run);
     if (!by_hand) {
         fprintf(stderr, PROG " sync: say where to copy: --vm NAME, or --package, --host-windows "
                 "and --guest-root (see drivers --help)\n");

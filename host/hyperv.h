@@ -62,6 +62,12 @@ int pvs_hyperv_remove_script(const char *instance_path, const char *const *names
 
 /* The probe `check` runs; with vm != NULL it also looks at that VM. */
 int pvs_hyperv_check_script(const char *vm, char **script, char *err, size_t err_len);
+/* The same with `extra` (NULL: none), PowerShell that prints more
+ * key=value lines with Put, run inside the probe's try block after the
+ * host (and VM) part and before the GPU's driver and VRAM are read, so it
+ * may set $gpuPath to the GPU it is about (vm.h's create checks do). */
+int pvs_hyperv_check_script_ex(const char *vm, const char *extra, char **script, char *err,
+                               size_t err_len);
 
 /* Turns the check probe's output into results appended to *out (ids:
  * windows-edition, windows-build, hyperv-enabled, hypervisor, vmms,
@@ -72,5 +78,10 @@ int pvs_hyperv_check_script(const char *vm, char **script, char *err, size_t err
  * PVS_ENOMEM. */
 int pvs_hyperv_parse_check(const char *text, size_t len, const char *vm, struct pvs_checks *out,
                            char *why, size_t why_len);
+
+/* High MMIO space for a GPU with `vram_bytes` of VRAM (0: unknown): the
+ * next power of two GiB at or above VRAM + 1 GiB, at least 32 GiB (apply's
+ * default), room for the VRAM aperture and the other BARs. */
+uint64_t pvs_hyperv_high_mmio_gib(uint64_t vram_bytes);
 
 #endif

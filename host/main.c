@@ -3,7 +3,7 @@
  * xml.c generate what the backends run, report.c prints.
  *
  * plan and list live here (list walks the backend table in backend.h);
- * apply, check and drivers have a file each (cmds.h). */
+ * apply, check, drivers and vm have a file each (cmds.h). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +91,8 @@ static void usage(FILE *out)
             "       " PROG " list [--sysfs-root DIR] [--json]\n"
             "       " PROG " apply PLAN [--dry-run] [--remove]\n"
             "       " PROG " drivers sync --vm NAME [--dry-run]\n"
-            "       " PROG " check [--vm NAME] [--json]\n\n"
+            "       " PROG " check [--vm NAME] [--iso FILE [--edition NAME]] [--json]\n"
+            "       " PROG " vm create NAME --iso FILE [options] | delete NAME | status NAME\n\n"
             "Provisions GPU partitions for virtual machines: Hyper-V GPU partitioning\n"
             "(GPU-PV) on Windows, mediated devices and SR-IOV on Linux KVM.\n"
             "  list     the GPUs this host can partition\n"
@@ -99,6 +100,8 @@ static void usage(FILE *out)
             "  apply    makes the host match a saved plan (--dry-run prints what it would do)\n"
             "  drivers  copies the host's GPU driver into a Hyper-V VM\n"
             "  check    is the host (and a VM) ready? every failure says how to fix it\n"
+            "  vm       makes a streaming Hyper-V VM from a Windows ISO (create), removes one\n"
+            "           (delete), shows its address and pvstream's state (status)\n"
             "`" PROG " COMMAND --help` lists a command's options. docs/host.md explains.\n"
             "Exit status: 0 done, 1 failed, 2 bad input (nothing changed).\n");
 }
@@ -473,6 +476,8 @@ int main(int argc, char **argv)
         return pvs_host_cmd_check(argc, argv);
     if (!strcmp(argv[1], "drivers"))
         return pvs_host_cmd_drivers(argc, argv);
+    if (!strcmp(argv[1], "vm"))
+        return pvs_host_cmd_vm(argc, argv);
     fprintf(stderr, PROG ": unknown command '%s' (see --help)\n", argv[1]);
     return 2;
 }

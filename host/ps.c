@@ -79,6 +79,29 @@ static const char *const ps_resource[PVS_GPU_RESOURCE_COUNT] = {
     [PVS_GPU_COMPUTE] = "Compute",
 };
 
+void pvs_ps_append_partition(struct pvs_text *t, const struct pvs_plan_vm *v,
+                             const struct pvs_ps_settings *s)
+{
+    pvs_text_puts(t, "Add-VMGpuPartitionAdapter -VM $vm -InstancePath $InstancePath\n");
+    pvs_text_puts(t, "Set-VMGpuPartitionAdapter -VM $vm");
+    for (int r = 0; r < PVS_GPU_RESOURCE_COUNT; r++) {
+        const struct pvs_plan_amount *a = &v->res[r];
+        pvs_text_printf(t, " `\n    -MinPartition%s ", ps_resource[r]);
+        put_u64(t, a->min);
+        pvs_text_printf(t, " -MaxPartition%s ", ps_resource[r]);
+        put_u64(t, a->max);
+        pvs_text_printf(t, " -OptimalPartition%s ", ps_resource[r]);
+        put_u64(t, a->optimal);
+    }
+    pvs_text_puts(t, "\nSet-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace ");
+    put_mib(t, s->low_mmio_mib);
+    pvs_text_puts(t, " -HighMemoryMappedIoSpace ");
+    put_mib(t, s->high_mmio_mib);
+    /* A VM with a GPU partition cannot be saved: the default stop
+     * action (Save) would fail when the host shuts down. */
+    pvs_text_puts(t, " -AutomaticStopAction ShutDown\n");
+}
+
 static const char script_checks[] =
     "# The GPU, by its exact instance path (never a device-ID match, which\n"
     "# cannot tell two identical GPUs apart).\n"
@@ -191,24 +214,7 @@ int pvs_ps_apply_script(const struct pvs_plan *plan, const char *const *names,
         const struct pvs_plan_vm *v = &plan->vm[i];
         pvs_text_printf(&t, "\n# VM %d of %d, weight %u\n", i + 1, plan->vms, (unsigned)v->weight);
         pvs_text_printf(&t, "$vm = $vms[%d]\n", i);
-        pvs_text_puts(&t, "Add-VMGpuPartitionAdapter -VM $vm -InstancePath $InstancePath\n");
-        pvs_text_puts(&t, "Set-VMGpuPartitionAdapter -VM $vm");
-        for (int r = 0; r < PVS_GPU_RESOURCE_COUNT; r++) {
-            const struct pvs_plan_amount *a = &v->res[r];
-            pvs_text_printf(&t, " `\n    -MinPartition%s ", ps_resource[r]);
-            put_u64(&t, a->min);
-            pvs_text_printf(&t, " -MaxPartition%s ", ps_resource[r]);
-            put_u64(&t, a->max);
-            pvs_text_printf(&t, " -OptimalPartition%s ", ps_resource[r]);
-            put_u64(&t, a->optimal);
-        }
-        pvs_text_puts(&t, "\nSet-VM -VM $vm -GuestControlledCacheTypes $true -LowMemoryMappedIoSpace ");
-        put_mib(&t, s->low_mmio_mib);
-        pvs_text_puts(&t, " -HighMemoryMappedIoSpace ");
-        put_mib(&t, s->high_mmio_mib);
-        /* A VM with a GPU partition cannot be saved: the default stop
-         * action (Save) would fail when the host shuts down. */
-        pvs_text_puts(&t, " -AutomaticStopAction ShutDown\n");
+        pvs_ps_append_partition(&t, v, s);
     }
     pvs_text_printf(&t,
         "\nWrite-Host 'pvstream-host: %d VM%s now have a GPU partition. Copy the host''s GPU '\n"

@@ -65,4 +65,13 @@ int pvs_ps_apply_script(const struct pvs_plan *plan, const char *const *names,
                         const struct pvs_ps_settings *s, char **script,
                         char *err, size_t err_len);
 
+/* Appends the commands that give the VM in $vm its partition of the GPU in
+ * $InstancePath (both set by the caller's script): Add-VMGpuPartitionAdapter,
+ * Set-VMGpuPartitionAdapter with v's amounts, and Set-VM with the cache
+ * and MMIO settings of `s` and -AutomaticStopAction ShutDown. The apply
+ * script and `vm create` (vm.h) share it. `s` must be in range (see
+ * pvs_ps_apply_script). */
+void pvs_ps_append_partition(struct pvs_text *t, const struct pvs_plan_vm *v,
+                             const struct pvs_ps_settings *s);
+
 #endif

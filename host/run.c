@@ -321,15 +321,16 @@ static int run_child(char *const argv[], const char *input, struct sink *o, stru
     return rc;
 }
 
-/* A private temporary file name ending in .ps1, created (mode 0600). */
-static int temp_script(char *path, size_t len, FILE **f)
+/* A private temporary file whose name ends in `suffix` (".ps1"), created
+ * (mode 0600). */
+static int temp_file(const char *suffix, char *path, size_t len, FILE **f)
 {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
-    if ((size_t)snprintf(path, len, "%s/pvstream-XXXXXX.ps1", dir) >= len)
+    if ((size_t)snprintf(path, len, "%s/pvstream-XXXXXX%s", dir, suffix) >= len)
         return PVS_ERANGE;
-    int fd = mkstemps(path, 4);
+    int fd = mkstemps(path, (int)strlen(suffix));
     if (fd < 0)
         return PVS_EIO;
     *f = fdopen(fd, "wb");
@@ -572,18 +573,22 @@ out:
     return rc;
 }
 
-static int temp_script(char *path, size_t len, FILE **f)
+/* The temporary folder is the user's own (%TEMP%, under the profile), so
+ * the file is private as on POSIX. */
+static int temp_file(const char *suffix, char *path, size_t len, FILE **f)
 {
     static unsigned counter;
-    wchar_t dir[MAX_PATH + 1];
+    wchar_t dir[MAX_PATH + 1], wsuffix[16];
     DWORD n = GetTempPathW(MAX_PATH + 1, dir);
     if (n == 0 || n > MAX_PATH)
         return PVS_EIO;
+    if (!MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, suffix, -1, wsuffix, 16))
+        return PVS_EINVAL;
     for (int tries = 0; tries < 100; tries++) {
         wchar_t name[MAX_PATH + 64];
-        _snwprintf(name, sizeof(name) / sizeof(name[0]), L"%lspvstream-%lu-%lu-%u.ps1", dir,
+        _snwprintf(name, sizeof(name) / sizeof(name[0]), L"%lspvstream-%lu-%lu-%u%ls", dir,
                    (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount(),
-                   counter++);
+                   counter++, wsuffix);
         name[sizeof(name) / sizeof(name[0]) - 1] = L'\0';
         HANDLE h = CreateFileW(name, GENERIC_WRITE, 0, NULL, CREATE_NEW,
                                FILE_ATTRIBUTE_TEMPORARY, NULL);
@@ -663,7 +668,7 @@ int pvs_host_powershell_capture(const char *script, char **out, char **err, int 
     *status = -1;
     char path[1024];
     FILE *f = NULL;
-    int rc = temp_script(path, sizeof(path), &f);
+    int rc = temp_file(".ps1", path, sizeof(path), &f);
     if (rc < 0) {
         pvs_text_error(why, why_len, "cannot create a temporary script file: %s",
                        pvs_strerror(rc));
@@ -692,4 +697,25 @@ int pvs_host_powershell(const char *script, char **out, int *status, char *why,
                         size_t why_len)
 {
     return pvs_host_powershell_capture(script, out, NULL, status, why, why_len);
+}
+
+int pvs_host_temp_file(const char *suffix, const char *content, size_t len, char *path,
+                       size_t path_len)
+{
+    FILE *f = NULL;
+    int rc = temp_file(suffix, path, path_len, &f);
+    if (rc < 0)
+        return rc;
+    bool ok = fwrite(content, 1, len, f) == len;
+    if (fclose(f) != 0 || !ok) {
+        remove_file(path);
+        return PVS_EIO;
+    }
+    return 0;
+}
+
+void pvs_host_remove_file(const char *path)
+{
+    if (path && *path)
+        remove_file(path);
 }

@@ -49,4 +49,14 @@ int pvs_host_powershell(const char *script, char **out, int *status, char *why,
 int pvs_host_powershell_capture(const char *script, char **out, char **err, int *status,
                                 char *why, size_t why_len);
 
+/* Writes `content` (len bytes, as they are) to a new private temporary file
+ * whose name ends in `suffix` (".xml"; at most 15 characters): mode 0600
+ * in $TMPDIR or /tmp on POSIX, the user's %TEMP% on Windows. Its path goes
+ * to path (UTF-8). Returns 0, PVS_ERANGE (path_len too small), PVS_EIO. The
+ * caller removes it (pvs_host_remove_file). For what a script copies but
+ * must not hold itself: a password never appears in a script's text. */
+int pvs_host_temp_file(const char *suffix, const char *content, size_t len, char *path,
+                       size_t path_len);
+void pvs_host_remove_file(const char *path);
+
 #endif

@@ -422,6 +422,7 @@ struct pvs_control_server {
     int64_t client_since_ns;
     char client_name[64];
     char host_name[64];     /* this machine's, for REFUSE's advice */
+    char busy[PVS_CTL_REFUSE_TEXT_MAX + 1]; /* "": take clients; else refuse them with it */
     /* Handshake attempts per source address, least recently seen evicted
      * when full. tokens: attempts left, refilled at rate_attempts per
      * rate_window_ms. */
@@ -565,6 +566,12 @@ int pvs_control_server_open(struct pvs_control_server **out,
 uint16_t pvs_control_server_port(const struct pvs_control_server *srv)
 {
     return srv ? srv->port : 0;
+}
+
+void pvs_control_server_set_busy(struct pvs_control_server *srv, const char *why)
+{
+    if (srv)
+        snprintf(srv->busy, sizeof(srv->busy), "%s", why ? why : "");
 }
 
 bool pvs_control_server_has_client(const struct pvs_control_server *srv)
@@ -812,6 +819,10 @@ static bool server_handle(void *self, const ENetEvent *e, struct pvs_control_eve
         }
         enet_peer_timeout(e->peer, 0, (enet_uint32)srv->cfg.peer_timeout_min_ms,
                           (enet_uint32)srv->cfg.peer_timeout_max_ms);
+        if (srv->busy[0] && !srv->ep.peer) {
+            server_refuse(srv, e->peer, PVS_CTL_REFUSE_BUSY, srv->busy);
+            return false;
+        }
         if (srv->ep.peer) {
             char text[PVS_CTL_REFUSE_TEXT_MAX + 1];
             char ip[64];

@@ -208,6 +208,10 @@ int pvs_control_server_service(struct pvs_control_server *srv, int timeout_ms,
 
 /* True while a client is keyed (from CLIENT_READY until CLIENT_GONE). */
 bool pvs_control_server_has_client(const struct pvs_control_server *srv);
+/* While why is set (not NULL or ""), a client that connects is refused as
+ * busy with why, as a second client is (the server streams to another
+ * protocol's client). Same thread as service. */
+void pvs_control_server_set_busy(struct pvs_control_server *srv, const char *why);
 
 /* Sends STREAM to the keyed client and flushes. Returns 0, PVS_ENOENT
  * when no client is keyed, PVS_EINVAL for a description the client would

@@ -57,8 +57,9 @@ struct pvs_server_audio {
     bool resync;                     /* the source was opened again: mark the next packet */
     int64_t last_frame_ns;
     uint64_t dropped_closed;         /* by sources closed so far */
-    uint8_t opus[PVS_OPUS_MAX_PACKET];
+    uint8_t opus[PVS_OPUS_MAX_PACKET * 5];  /* 7.1: five streams */
     uint8_t pkt[PVS_AUDIO_MAX_PACKET + 16];
+    int16_t *wide;                   /* surround: the frame spread over its channels */
 
     pvs_mutex mu;
     struct pvs_server_audio_stats stats;
@@ -91,6 +92,33 @@ static void count_source(struct pvs_server_audio *a)
         a->dropped_closed += a->src->stats.dropped;
 }
 
+/* Moonlight's: one Opus packet per frame to the output, surround spread
+ * from the stereo source (front left and right; the rest silent). */
+static void output_frame(struct pvs_server_audio *a, const struct pvs_audio_frame *f,
+                         uint64_t *sent, uint64_t *bytes, uint64_t *failed, int *n)
+{
+    const int16_t *pcm = f->pcm;
+    if (a->wide) {
+        int ch = a->cfg.channels;
+        memset(a->wide, 0, sizeof(*a->wide) * (size_t)(ch * a->cfg.frame_samples));
+        for (int i = 0; i < a->cfg.frame_samples; i++) {
+            a->wide[i * ch] = f->pcm[2 * i];
+            a->wide[i * ch + 1] = f->pcm[2 * i + 1];
+        }
+        pcm = a->wide;
+    }
+    *n = pvs_opus_encode(a->enc, pcm, a->opus, sizeof(a->opus), NULL);
+    if (*n <= 0)
+        return;
+    int err = a->cfg.output(a->cfg.output_arg, a->opus, (size_t)*n);
+    if (err == 0) {
+        *sent = 1;
+        *bytes = (uint64_t)*n;
+    } else if (err != PVS_EAGAIN) {
+        *failed = 1;
+    }
+}
+
 /* One frame: encode, pack, protect, send. */
 static void send_frame(struct pvs_server_audio *a, const struct pvs_audio_frame *f)
 {
@@ -104,9 +132,13 @@ static void send_frame(struct pvs_server_audio *a, const struct pvs_audio_frame 
     a->last_frame_ns = pvs_time_ns();
 
     struct pvs_opus_frame_info info;
-    int n = pvs_opus_encode(a->enc, f->pcm, a->opus, sizeof(a->opus), &info);
     uint64_t sent = 0, bytes = 0, failed = 0;
-    if (n > 0) {
+    int n = 0;
+    if (a->cfg.output)
+        output_frame(a, f, &sent, &bytes, &failed, &n);
+    else
+        n = pvs_opus_encode(a->enc, f->pcm, a->opus, sizeof(a->opus), &info);
+    if (n > 0 && !a->cfg.output) {
         uint64_t capture_us = f->capture_ns > 0 ? (uint64_t)(f->capture_ns / 1000) : 0;
         int len = pvs_audio_pack(&a->packer, a->opus, (size_t)n, a->ts, capture_us,
                                  info.silent ? PVS_AUDIO_FLAG_SILENT : 0,
@@ -188,11 +220,11 @@ int pvs_server_audio_start(struct pvs_server_audio **out, const struct pvs_serve
 {
     if (why && why_len)
         why[0] = '\0';
-    if (!out || !cfg || !key)
+    if (!out || !cfg || (!key && !cfg->output))
         return PVS_EINVAL;
     *out = NULL;
-    if (cfg->redundancy < 0 || cfg->redundancy > PVS_AUDIO_MAX_REDUNDANCY ||
-        cfg->datagram < 64 + 16) {
+    if (!cfg->output && (cfg->redundancy < 0 || cfg->redundancy > PVS_AUDIO_MAX_REDUNDANCY ||
+                         cfg->datagram < 64 + 16)) {
         if (why && why_len)
             snprintf(why, why_len, "bad audio settings (redundancy %d, datagram %d)",
                      cfg->redundancy, cfg->datagram);
@@ -226,10 +258,24 @@ int pvs_server_audio_start(struct pvs_server_audio **out, const struct pvs_serve
         goto fail;
     struct pvs_opus_config oc = { .bitrate = cfg->bitrate, .frame_samples = cfg->frame_samples,
                                   .complexity = -1, .silence = PVS_OPUS_SILENCE_GATE };
+    if (cfg->output) {
+        oc.silence = PVS_OPUS_SILENCE_CBR;
+        if (cfg->channels > 2) {
+            oc.channels = cfg->channels;
+            oc.streams = cfg->streams;
+            oc.coupled = cfg->coupled;
+            memcpy(oc.mapping, cfg->mapping, sizeof(oc.mapping));
+            a->wide = calloc((size_t)(cfg->channels * cfg->frame_samples), sizeof(*a->wide));
+            if (!a->wide) {
+                err = PVS_ENOMEM;
+                goto fail;
+            }
+        }
+    }
     err = pvs_opus_enc_open(&a->enc, &oc);
-    if (!err)
+    if (!err && !cfg->output)
         err = pvs_audio_packer_init(&a->packer, a->ssrc, seq, cfg->frame_samples, cfg->redundancy);
-    if (!err)
+    if (!err && !cfg->output)
         err = pvs_srtp_open_send(&a->srtp, key, a->ssrc);
     if (!err)
         err = pvs_thread_create(&a->thread, audio_thread, a, "pvs-audio");
@@ -246,6 +292,7 @@ fail:
     pvs_opus_enc_close(&a->enc);
     pvs_audio_close(&a->src);
     pvs_mutex_destroy(&a->mu);
+    free(a->wide);
     free(a);
     return err;
 }
@@ -262,6 +309,7 @@ void pvs_server_audio_stop(struct pvs_server_audio **pa)
     pvs_srtp_close(&a->srtp);
     pvs_mutex_destroy(&a->mu);
     sodium_memzero(&a->packer, sizeof(a->packer));
+    free(a->wide);
     free(a);
     *pa = NULL;
 }

@@ -35,6 +35,19 @@ struct pvs_server_audio_config {
     struct pvs_addr to;      /* the client's media address */
     int datagram;            /* the largest datagram the client takes */
     uint32_t avoid_ssrc;     /* the SSRC not to pick (the video's); 0: none */
+    /* A Moonlight session (server/gamestream.h): each Opus packet goes to
+     * output instead of being packed, protected and sent here (sock, to,
+     * datagram, redundancy and the key are not used), and the encoder runs
+     * hard CBR without the silence gate, since Moonlight's audio FEC needs
+     * every packet of a block the same size. output returns 0 when sent,
+     * PVS_EAGAIN when the client cannot take it yet. */
+    int (*output)(void *arg, const uint8_t *opus, size_t len);
+    void *output_arg;
+    /* With output, surround: 6 or 8 channels as an Opus multistream
+     * (audio/opus.h), the source's stereo in front and the rest silent;
+     * 0 or 2: stereo. */
+    int channels, streams, coupled;
+    uint8_t mapping[8];
 };
 
 struct pvs_server_audio_stats {
@@ -57,6 +70,7 @@ struct pvs_server_audio;
  * wiped after use. */
 int pvs_server_audio_start(struct pvs_server_audio **out, const struct pvs_server_audio_config *cfg,
                            const uint8_t key[PVS_SRTP_KEY_BYTES], char *why, size_t why_len);
+/* (With cfg->output the key may be NULL.) */
 
 /* Stops the thread and closes everything. Accepts NULL; clears *a. */
 void pvs_server_audio_stop(struct pvs_server_audio **a);

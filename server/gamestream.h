@@ -9,6 +9,7 @@
 #ifndef PVS_SERVER_GAMESTREAM_H
 #define PVS_SERVER_GAMESTREAM_H
 
+#include "gamestream/gs_session.h"
 #include "server/server.h"
 
 struct pvs_server_gs;
@@ -18,6 +19,17 @@ struct pvs_server_gs;
 int pvs_server_gs_start(struct pvs_server_gs **out, const struct pvs_server_settings *cfg);
 /* Stops it (waits for the start to finish first). Accepts NULL. */
 void pvs_server_gs_stop(struct pvs_server_gs **g);
+
+/* Streaming to Moonlight: the session's transport (gamestream/
+ * gs_session.h), whose events the server's main loop takes and whose send
+ * functions its video and audio threads call. NULL until the start thread
+ * opened it, and when it could not. */
+struct pvs_gs_session *pvs_server_gs_session(struct pvs_server_gs *g);
+/* The main loop says which pvstream client streams ("" or NULL: none), so a
+ * Moonlight launch meanwhile is refused with that reason. */
+void pvs_server_gs_set_native(struct pvs_server_gs *g, const char *client);
+/* serverinfo's state: app_id streaming, 0 none. */
+void pvs_server_gs_set_streaming(struct pvs_server_gs *g, int app_id);
 
 /* `pvstream-server pin NNNN`: returns the exit code. */
 int pvs_server_gs_pin(const char *pin);

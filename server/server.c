@@ -23,6 +23,8 @@
 #include "server/abr.h"
 #include "server/gamestream.h"
 #include "server/audio.h"
+#include "audio/source.h"
+#include "gamestream/gs_audio.h"
 
 /* Nothing changed on screen: still send a frame this often, so a client
  * that joined (or lost one) sees the picture without waiting for a change.
@@ -45,6 +47,13 @@ struct video {
     uint32_t client_codecs;          /* PVS_CTL_CODEC_BIT_* */
     struct pvs_ctl_stream audio;     /* the audio fields of every STREAM (audio_ssrc 0: none) */
     struct pvs_display_mode want;    /* the client's mode, with --size and --fps over it */
+    /* A Moonlight session's frames go here instead of pvs_sender (NULL: the
+     * native stream, described to its client by STREAM). Returns 0 when
+     * sent, PVS_EAGAIN when not taken (the client has not pinged yet: it
+     * asks for a keyframe when it has); anything else lost the frame, so a
+     * keyframe follows. */
+    int (*sink)(void *arg, const struct pvs_packet *pkt, int64_t host_ns);
+    void *sink_arg;
     struct pvs_vdisplay *vd;         /* the server's, this thread's while it runs; or NULL */
     int output;                      /* the output captured (--output, or the virtual one) */
     int fps;                         /* the session's frame rate */
@@ -244,7 +253,7 @@ static int video_thread(void *arg)
         .pace_bps = cfg->pace, .dscp = cfg->dscp,
         .own_thread = true, .on_sent = frame_sent, .on_sent_arg = v,
     };
-    int err = pvs_sender_open(&tx, v->sock, &v->to, v->key, &sc);
+    int err = v->sink ? 0 : pvs_sender_open(&tx, v->sock, &v->to, v->key, &sc);
     sodium_memzero(v->key, sizeof(v->key));
     uint32_t frame_no = 0;            /* +1 per frame sent: what the client counts */
     int width = 0, height = 0;
@@ -308,8 +317,10 @@ static int video_thread(void *arg)
             }
             PVS_LOG_I("server: encoding %dx%d with %s (%s)", width, height, pvs_encoder_name(enc),
                       pvs_feed_path_name(pvs_feed_path(feed)));
-            publish(v, enc, width, height);
-            start_abr(v, width, height);
+            if (!v->sink) {
+                publish(v, enc, width, height);
+                start_abr(v, width, height);
+            }
             reopened = true;
             atomic_store(&v->want_idr, true);
         }
@@ -351,9 +362,18 @@ static int video_thread(void *arg)
          * client would put it in the network's). */
         int64_t out_ns = pvs_time_ns();
         int64_t encode_ns = out_ns - pkt.submitted_ns, host_ns = out_ns - pkt.capture_ns;
-        pkt.frame = frame_no++;
-        err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), NULL);
         last_sent = captured;
+        if (v->sink) {
+            int r = v->sink(v->sink_arg, &pkt, host_ns);
+            if (r && r != PVS_EAGAIN)
+                atomic_store(&v->want_idr, true);
+            if (r)
+                continue;
+            host_ns = pvs_time_ns() - pkt.capture_ns; /* its datagrams are out */
+        } else {
+            pkt.frame = frame_no++;
+            err = pvs_sender_send(tx, &pkt, (uint32_t)(host_ns / 1000), NULL);
+        }
         pvs_mutex_lock(&v->mu);
         v->frames++;
         v->keyframes += pkt.keyframe;
@@ -391,16 +411,52 @@ static void video_stop(struct video **pv)
     *pv = NULL;
 }
 
+/* A session's video, before its thread starts (video_run). */
+static struct video *video_new(const struct pvs_server_settings *cfg,
+                               const struct pvs_display_mode *want, struct pvs_vdisplay *vd)
+{
+    struct video *v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    v->cfg = cfg;
+    v->want = *want;
+    v->vd = vd;
+    pvs_stats_reset(&v->host);
+    pvs_stats_reset(&v->encode);
+    if (pvs_mutex_init(&v->mu) != 0) {
+        free(v);
+        return NULL;
+    }
+    if (pvs_cond_init(&v->cv) != 0) {
+        pvs_mutex_destroy(&v->mu);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Starts v's thread; on failure frees v. */
+static int video_run(struct video **out, struct video *v)
+{
+    int err = pvs_thread_create(&v->thread, video_thread, v, "pvs-video");
+    if (err) {
+        pvs_cond_destroy(&v->cv);
+        pvs_mutex_destroy(&v->mu);
+        sodium_memzero(v->key, sizeof(v->key));
+        free(v);
+        return err;
+    }
+    *out = v;
+    return 0;
+}
+
 static int video_start(struct video **out, const struct pvs_server_settings *cfg, pvs_socket sock,
                        const struct pvs_control_event *ready, const struct pvs_ctl_stream *audio,
                        const struct pvs_display_mode *want, struct pvs_vdisplay *vd)
 {
-    struct video *v = calloc(1, sizeof(*v));
+    struct video *v = video_new(cfg, want, vd);
     if (!v)
         return PVS_ENOMEM;
-    v->cfg = cfg;
-    v->want = *want;
-    v->vd = vd;
     v->sock = sock;
     v->to = ready->u.ready.media_addr;
     memcpy(v->key, ready->u.ready.keys.srtp_tx, sizeof(v->key));
@@ -411,24 +467,7 @@ static int video_start(struct video **out, const struct pvs_server_settings *cfg
     v->datagram = cfg->datagram < ready->u.ready.hello.max_datagram
                       ? cfg->datagram : ready->u.ready.hello.max_datagram;
     v->client_codecs = ready->u.ready.codecs;
-    pvs_stats_reset(&v->host);
-    pvs_stats_reset(&v->encode);
-    int err = pvs_mutex_init(&v->mu);
-    if (!err && (err = pvs_cond_init(&v->cv)) != 0)
-        pvs_mutex_destroy(&v->mu);
-    if (err) {
-        free(v);
-        return err;
-    }
-    err = pvs_thread_create(&v->thread, video_thread, v, "pvs-video");
-    if (err) {
-        pvs_cond_destroy(&v->cv);
-        pvs_mutex_destroy(&v->mu);
-        free(v);
-        return err;
-    }
-    *out = v;
-    return 0;
+    return video_run(out, v);
 }
 
 /* ---- the control thread ------------------------------------------------- */
@@ -450,10 +489,26 @@ struct server {
     uint64_t reported_audio_packets, reported_audio_bytes;
     int64_t reported_ns;
     int64_t next_rate_ns;            /* RATE to the client */
+    /* Moonlight (server/gamestream.h): video and audio above belong to
+     * launch ml.gen while it is nonzero, with their own settings. */
+    struct pvs_server_gs *gs;
+    struct moonlight {
+        struct pvs_gs_session *sess;
+        uint32_t gen;
+        bool active;                 /* a launch armed or streaming: natives are refused */
+        struct pvs_server_settings cfg;
+        struct pvs_gs_session_stats at_start;
+    } ml;
 };
+
+static void end_moonlight(struct server *s, const char *why);
 
 static void end_session(struct server *s, const char *why)
 {
+    if (s->ml.gen) {
+        end_moonlight(s, why);
+        return;
+    }
     pvs_server_audio_stop(&s->audio);
     if (s->video) {
         video_stop(&s->video);
@@ -462,9 +517,11 @@ static void end_session(struct server *s, const char *why)
     if (s->inj)
         pvs_injector_release_all(s->inj);
     s->have_client_stats = false;
+    pvs_server_gs_set_native(s->gs, NULL);
 }
 
-static void handle_input(struct server *s, const struct pvs_control_event *ev)
+/* One input event to the injector (opened the first time). */
+static void inject(struct server *s, const struct pvs_input_event *ie)
 {
     if (!s->cfg->input)
         return;
@@ -475,9 +532,15 @@ static void handle_input(struct server *s, const struct pvs_control_event *ev)
             PVS_LOG_W("server: the client's input is ignored: no way to inject it here "
                       "(the line above says why)");
     }
+    if (s->inj)
+        pvs_injector_inject(s->inj, ie);
+}
+
+static void handle_input(struct server *s, const struct pvs_control_event *ev)
+{
     struct pvs_input_event ie;
-    if (s->inj && pvs_input_parse(ev->u.input.msg, ev->u.input.len, &ie) == 0)
-        pvs_injector_inject(s->inj, &ie);
+    if (pvs_input_parse(ev->u.input.msg, ev->u.input.len, &ie) == 0)
+        inject(s, &ie);
 }
 
 /* Rumble the game asked for on a virtual pad goes back to the client's pad.
@@ -486,6 +549,10 @@ static void forward_rumble(struct server *s)
 {
     struct pvs_pad_rumble r;
     while (s->inj && pvs_injector_poll_rumble(s->inj, &r) > 0) {
+        if (s->ml.gen) { /* Moonlight's pads take speeds only, until the next */
+            pvs_gs_session_rumble(s->ml.sess, r.pad, r.low_freq, r.high_freq);
+            continue;
+        }
         struct pvs_ctl_rumble m = { .pad = r.pad, .low_freq = r.low_freq,
                                     .high_freq = r.high_freq, .duration_ms = r.duration_ms };
         if (pvs_control_server_send_rumble(s->ctl, &m) < 0)
@@ -619,6 +686,12 @@ static void handle(struct server *s, struct pvs_control_event *ev)
 {
     switch (ev->type) {
     case PVS_CONTROL_EV_CLIENT_READY: {
+        if (s->ml.gen || s->ml.active) { /* it connected before the launch made us busy */
+            PVS_LOG_I("server: a pvstream client is turned away: a Moonlight client is streaming");
+            pvs_control_server_disconnect(s->ctl, PVS_CTL_BYE_ERROR);
+            pvs_session_keys_wipe(&ev->u.ready.keys);
+            return;
+        }
         end_session(s, "replaced");
         pvs_addr_format(&ev->u.ready.control_addr, s->client, sizeof(s->client));
         const struct pvs_ctl_hello *h = &ev->u.ready.hello;
@@ -640,10 +713,11 @@ static void handle(struct server *s, struct pvs_control_event *ev)
         s->reported_audio_packets = s->reported_audio_bytes = 0;
         s->next_report_ns = 0;
         PVS_LOG_I("server: streaming to %s", s->client);
+        pvs_server_gs_set_native(s->gs, s->client);
         return;
     }
     case PVS_CONTROL_EV_KEYFRAME_REQUEST:
-        if (s->video)
+        if (s->video && !s->ml.gen)
             atomic_store(&s->video->want_idr, true);
         return;
     case PVS_CONTROL_EV_STATS:
@@ -654,9 +728,12 @@ static void handle(struct server *s, struct pvs_control_event *ev)
         pvs_server_abr_feedback(video_abr(s->video), &ev->u.feedback);
         return;
     case PVS_CONTROL_EV_INPUT:
-        handle_input(s, ev);
+        if (!s->ml.gen)
+            handle_input(s, ev);
         return;
     case PVS_CONTROL_EV_CLIENT_GONE:
+        if (s->ml.gen)
+            return; /* a refused client: the stream is Moonlight's */
         end_session(s, ev->u.gone.why == PVS_CONTROL_WHY_BYE ? "said goodbye"
                                                               : pvs_control_why_name(ev->u.gone.why));
         return;
@@ -682,9 +759,164 @@ static void check_video(struct server *s)
     pvs_mutex_unlock(&v->mu);
     if (v->err) {
         PVS_LOG_E("server: ending the session with %s", s->client);
-        pvs_control_server_disconnect(s->ctl, PVS_CTL_BYE_ERROR);
+        if (s->ml.gen)
+            pvs_gs_session_end(s->ml.sess, "the host's video failed", false);
+        else
+            pvs_control_server_disconnect(s->ctl, PVS_CTL_BYE_ERROR);
         end_session(s, "dropped after an error");
     }
+}
+
+/* ---- Moonlight sessions (server/gamestream.h) -------------------------- */
+
+/* The video and audio threads' outputs: the session's packets for launch
+ * ml.gen (fixed while the threads run). */
+static int ml_video(void *arg, const struct pvs_packet *pkt, int64_t host_ns)
+{
+    const struct moonlight *m = arg;
+    return pvs_gs_session_send_video(m->sess, m->gen, pkt, host_ns);
+}
+
+static int ml_audio(void *arg, const uint8_t *opus, size_t len)
+{
+    const struct moonlight *m = arg;
+    return pvs_gs_session_send_audio(m->sess, m->gen, opus, len);
+}
+
+/* Moonlight's audio: Opus as the client asked (stereo, 5.1 or 7.1; 5 or
+ * 10 ms packets), hard CBR. Without a source the stream goes on silent. */
+static void ml_start_audio(struct server *s, const struct pvs_gs_stream_config *c)
+{
+    const struct pvs_server_settings *cfg = s->cfg;
+    if (!cfg->audio)
+        return;
+    struct pvs_gs_opus_config oc;
+    int channels = c->audio_channels == 6 || c->audio_channels == 8 ? c->audio_channels : 2;
+    if (pvs_gs_audio_opus_config(channels, c->audio_high_quality, &oc) != 0)
+        return;
+    struct pvs_server_audio_config ac = {
+        .source = cfg->audio_source, .device = cfg->audio_device,
+        .frame_samples = PVS_AUDIO_RATE / 1000 * c->audio_packet_ms,
+        .bitrate = oc.bitrate, .sock = PVS_INVALID_SOCKET,
+        .output = ml_audio, .output_arg = &s->ml,
+        .channels = oc.channels, .streams = oc.streams, .coupled = oc.coupled,
+    };
+    memcpy(ac.mapping, oc.mapping, sizeof(ac.mapping));
+    char why[400] = "";
+    int err = pvs_server_audio_start(&s->audio, &ac, NULL, why, sizeof(why));
+    if (err)
+        PVS_LOG_W("audio off: %s", why[0] ? why : pvs_strerror(err));
+    else
+        PVS_LOG_I("server: Moonlight audio %d channels, %d ms packets, %d kbit/s", oc.channels,
+                  c->audio_packet_ms, oc.bitrate / 1000);
+}
+
+/* PLAY: the pipeline for what the client's ANNOUNCE asked for. Rate
+ * control is off (the client sets the bitrate); its codec, size and rate. */
+static void ml_start(struct server *s, const struct pvs_gs_session_event *ev)
+{
+    const struct pvs_gs_stream_config *c = &ev->config;
+    if (s->video) { /* a pvstream client got in first */
+        pvs_gs_session_end(s->ml.sess, "a pvstream client is streaming from this host", false);
+        return;
+    }
+    s->ml.cfg = *s->cfg;
+    s->ml.cfg.codec = c->codec == PVS_GS_CODEC_HEVC ? PVS_CODEC_HEVC
+                    : c->codec == PVS_GS_CODEC_AV1  ? PVS_CODEC_AV1 : PVS_CODEC_H264;
+    s->ml.cfg.bitrate = (int64_t)c->bitrate_kbps * 1000;
+    s->ml.cfg.abr = 0;
+    s->ml.cfg.fps = c->fps;
+    s->ml.gen = ev->gen;
+    snprintf(s->client, sizeof(s->client), "%s", ev->name);
+    pvs_gs_session_get_stats(s->ml.sess, &s->ml.at_start);
+    ml_start_audio(s, c);
+    struct pvs_display_mode want = { c->width, c->height, c->fps };
+    struct video *v = video_new(&s->ml.cfg, &want, s->vd);
+    int err = PVS_ENOMEM;
+    if (v) {
+        v->sink = ml_video;
+        v->sink_arg = &s->ml;
+        err = video_run(&s->video, v);
+    }
+    if (err) {
+        PVS_LOG_E("server: cannot stream to %s: %s", s->client, pvs_strerror(err));
+        pvs_gs_session_end(s->ml.sess, "the host cannot start its video", false);
+        return;
+    }
+    s->reported_ns = 0;
+    s->reported_frames = s->reported_bytes = 0;
+    s->reported_audio_packets = s->reported_audio_bytes = 0;
+    s->next_report_ns = 0;
+    pvs_server_gs_set_streaming(s->gs, ev->app_id);
+    PVS_LOG_I("server: streaming to the Moonlight client %s", s->client);
+}
+
+static void end_moonlight(struct server *s, const char *why)
+{
+    pvs_server_audio_stop(&s->audio);
+    video_stop(&s->video);
+    if (s->inj)
+        pvs_injector_release_all(s->inj);
+    struct pvs_gs_session_stats a = s->ml.at_start, b;
+    pvs_gs_session_get_stats(s->ml.sess, &b);
+    /* One line a test or a person can read the session from. */
+    fprintf(stderr, "gamestream: session with %s ended (%s): %llu video frames (%llu packets, "
+            "%.1f MB), %llu audio packets, %llu keyframe requests, %llu input events, %llu "
+            "frames unsent, %llu datagrams refused, capture to last datagram max %.1f ms\n",
+            s->client, why, (unsigned long long)(b.video_frames - a.video_frames),
+            (unsigned long long)(b.video_packets - a.video_packets),
+            (double)(b.video_bytes - a.video_bytes) / 1e6,
+            (unsigned long long)(b.audio_packets - a.audio_packets),
+            (unsigned long long)(b.keyframe_requests - a.keyframe_requests),
+            (unsigned long long)(b.input_events - a.input_events),
+            (unsigned long long)(b.video_unsent - a.video_unsent),
+            (unsigned long long)(b.video_send_failed - a.video_send_failed +
+                                 b.audio_send_failed - a.audio_send_failed),
+            (double)b.host_latency_max_ns / 1e6);
+    s->ml.gen = 0;
+    pvs_server_gs_set_streaming(s->gs, 0);
+}
+
+static void ml_event(struct server *s, const struct pvs_gs_session_event *ev)
+{
+    switch (ev->type) {
+    case PVS_GS_SESSION_EV_START:
+        if (s->ml.gen)
+            end_moonlight(s, "replaced by a new launch");
+        ml_start(s, ev);
+        return;
+    case PVS_GS_SESSION_EV_KEYFRAME:
+        if (ev->gen == s->ml.gen && s->video)
+            atomic_store(&s->video->want_idr, true);
+        return;
+    case PVS_GS_SESSION_EV_INPUT:
+        if (ev->gen == s->ml.gen)
+            inject(s, &ev->input);
+        return;
+    case PVS_GS_SESSION_EV_END:
+        if (ev->gen == s->ml.gen)
+            end_moonlight(s, ev->why);
+        return;
+    default:
+        return;
+    }
+}
+
+/* Once round the main loop: the Moonlight session's events, and each
+ * protocol kept off while the other streams. */
+static void service_moonlight(struct server *s)
+{
+    if (!s->ml.sess && !(s->ml.sess = pvs_server_gs_session(s->gs)))
+        return;
+    bool active = pvs_gs_session_active(s->ml.sess);
+    if (active != s->ml.active) {
+        s->ml.active = active;
+        pvs_control_server_set_busy(s->ctl, active ? "a Moonlight client is streaming from this "
+                                                     "server" : NULL);
+    }
+    struct pvs_gs_session_event ev;
+    for (int i = 0; i < 256 && pvs_gs_session_next_event(s->ml.sess, &ev); i++)
+        ml_event(s, &ev);
 }
 
 int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_atomic_t *stop)
@@ -730,20 +962,22 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
     fprintf(stderr, "pvstream-server: waiting for a client on port %d (control) and %d (media), "
             "capture %s, encoder %s\n", cfg->port, cfg->port + 1, cfg->capture, cfg->encoder);
 
-    struct pvs_server_gs *gs = NULL;
-    if (pvs_server_gs_start(&gs, cfg) < 0)
+    if (pvs_server_gs_start(&s.gs, cfg) < 0)
         PVS_LOG_W("server: Moonlight clients are not served (out of memory)");
 
     int64_t end = cfg->exit_after ? pvs_time_ns() + (int64_t)cfg->exit_after * 1000000000LL : 0;
     while (!*stop && (!end || pvs_time_ns() < end)) {
         struct pvs_control_event ev;
-        int r = pvs_control_server_service(s.ctl, 5, &ev);
+        /* Moonlight's input waits in its session's queue for this loop:
+         * round it more often while one streams. */
+        int r = pvs_control_server_service(s.ctl, s.ml.gen ? 1 : 5, &ev);
         if (r < 0) {
             err = r;
             break;
         }
         if (r == 1)
             handle(&s, &ev);
+        service_moonlight(&s);
         forward_rumble(&s);
         check_video(&s);
         if (!s.video) /* between sessions: a kept virtual monitor stays alive */
@@ -752,7 +986,7 @@ int pvs_server_run(const struct pvs_server_settings *cfg, const volatile sig_ato
         report(&s, pvs_time_ns());
     }
     end_session(&s, "disconnected: the server is stopping");
-    pvs_server_gs_stop(&gs);
+    pvs_server_gs_stop(&s.gs);
 out:
     pvs_control_server_close(&s.ctl);
     pvs_vdisplay_close(&s.vd);

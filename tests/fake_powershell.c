@@ -13,6 +13,14 @@
  *   FAKE_PS_OUTPUT  printed on standard output
  *   FAKE_PS_STDERR  printed on standard error
  *   FAKE_PS_STATUS  the exit status (default 0)
+ *   FAKE_PS_STEPS   a folder of answers by script: a script with a line
+ *                   "# pvstream-step NAME" or "# pvstream-probe NAME" takes
+ *                   NAME.out, NAME.err and NAME.status from there when they
+ *                   exist, in place of the three above (vm create runs
+ *                   several scripts, each with its own answer)
+ *   FAKE_PS_JOURNAL every script is appended here, after a line
+ *                   "==== pvstream script", so a test sees all of them in
+ *                   order (FAKE_PS_LOG keeps only the last)
  * Files go through byte for byte: standard output and error are binary on
  * Windows too, so a fixture's line ends (LF or CRLF) reach the reader as
  * they are, as they would from PowerShell. */
@@ -117,6 +125,64 @@ static bool has_line_starting(const char *path, const char *prefix)
     return found;
 }
 
+/* NAME of the script's first "# pvstream-step NAME" or "# pvstream-probe
+ * NAME" line, into name (empty when there is none). */
+static void step_name(const char *path, char *name, size_t len)
+{
+    name[0] = '\0';
+    FILE *f = open_file(path, "rb");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        static const char *const marks[] = { "# pvstream-step ", "# pvstream-probe " };
+        for (int i = 0; i < 2; i++) {
+            size_t m = strlen(marks[i]);
+            if (strncmp(line, marks[i], m))
+                continue;
+            size_t n = strcspn(line + m, " \r\n");
+            if (n < len) {
+                memcpy(name, line + m, n);
+                name[n] = '\0';
+            }
+            fclose(f);
+            return;
+        }
+    }
+    fclose(f);
+}
+
+/* FAKE_PS_STEPS/NAME.EXT when both are set and the file exists, else
+ * `fallback`. */
+static const char *step_file(const char *name, const char *ext, const char *fallback)
+{
+    static char paths[3][4096];
+    static int next;
+    const char *dir = setting("FAKE_PS_STEPS");
+    if (!dir || !*name)
+        return fallback;
+    char *p = paths[next++ % 3];
+    snprintf(p, sizeof(paths[0]), "%s/%s.%s", dir, name, ext);
+    FILE *f = open_file(p, "rb");
+    if (!f)
+        return fallback;
+    fclose(f);
+    return p;
+}
+
+/* The first line of a file, as a number (the status files). */
+static int read_status(const char *path)
+{
+    FILE *f = open_file(path, "rb");
+    int v = 0;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
 static int fake_main(int argc, char **argv)
 {
     static const char *const shape[] = { "-NoProfile", "-NonInteractive", "-ExecutionPolicy",
@@ -147,6 +213,15 @@ static int fake_main(int argc, char **argv)
     const char *list = setting("FAKE_PS_LIST");
     if (list && has_line_starting(script, "# pvstream-probe list"))
         return copy_to(list, stdout) == 0 ? 0 : 1;
+    const char *journal = setting("FAKE_PS_JOURNAL");
+    if (journal) {
+        FILE *to = open_file(journal, "ab");
+        int rc = to && fputs("==== pvstream script\n", to) >= 0 ? copy_to(script, to) : -1;
+        if (!to || fclose(to) != 0 || rc < 0) {
+            fprintf(stderr, "fake-powershell: cannot append %s to %s\n", script, journal);
+            return 66;
+        }
+    }
     const char *log = setting("FAKE_PS_LOG");
     if (log) {
         FILE *to = open_file(log, "wb");
@@ -158,12 +233,17 @@ static int fake_main(int argc, char **argv)
     }
     /* As in the script, a file that cannot be printed is reported and the
      * run goes on to its status. */
-    const char *output = setting("FAKE_PS_OUTPUT");
+    char name[128];
+    step_name(script, name, sizeof(name));
+    const char *output = step_file(name, "out", setting("FAKE_PS_OUTPUT"));
     if (output)
         copy_to(output, stdout);
-    const char *err = setting("FAKE_PS_STDERR");
+    const char *err = step_file(name, "err", setting("FAKE_PS_STDERR"));
     if (err)
         copy_to(err, stderr);
+    const char *status_file = step_file(name, "status", NULL);
+    if (status_file)
+        return read_status(status_file);
     const char *status = setting("FAKE_PS_STATUS");
     return status ? atoi(status) : 0;
 }
