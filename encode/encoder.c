@@ -70,11 +70,13 @@ static const char *const x264_opts[] = {
 /* repeat-headers: VPS, SPS and PPS in every keyframe, as x264 and the GPU
  * encoders do; without it only the first has them, and a decoder that
  * joins later (Moonlight's waits for a keyframe starting with a VPS) never
- * starts. */
+ * starts. info=0: no 2.4 KB version SEI in front of each keyframe's slice
+ * (Moonlight looks for the slice in a keyframe's first packet: fact from
+ * moonlight-common-c src/VideoDepacketizer.c, processAvcHevcRtpPayloadSlow). */
 static const char *const x265_opts[] = {
     "preset", "ultrafast", "tune", "zerolatency", "forced-idr", "1",
-    "x265-params",
-    "keyint=-1:frame-threads=1:rc-lookahead=0:bframes=0:repeat-headers=1:log-level=error", NULL,
+    "x265-params", "keyint=-1:frame-threads=1:rc-lookahead=0:bframes=0:repeat-headers=1:info=0:"
+                   "log-level=error", NULL,
 };
 static const char *const svtav1_opts[] = {
     "preset", "12",

@@ -5,6 +5,7 @@
  * result other than OK says how to fix it. The Windows checks are in
  * hyperv_check.c. */
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,18 @@ int pvs_checks_add(struct pvs_checks *c, const char *id, enum pvs_check_verdict 
     copy_text(k->found, sizeof(k->found), found);
     copy_text(k->fix, sizeof(k->fix), v == PVS_CHECK_OK ? "" : fix);
     return 0;
+}
+
+void pvs_checks_addf(struct pvs_checks_builder *b, const char *id, enum pvs_check_verdict v,
+                     const char *fix, const char *fmt, ...)
+{
+    char found[PVS_CHECK_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(found, sizeof(found), fmt, ap);
+    va_end(ap);
+    if (b->rc == 0)
+        b->rc = pvs_checks_add(b->c, id, v, found, v == PVS_CHECK_OK ? "" : fix);
 }
 
 void pvs_checks_free(struct pvs_checks *c)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "host/backend.h"
+#include "host/text.h"
 
 enum pvs_check_verdict {
     PVS_CHECK_OK,
@@ -33,6 +34,16 @@ struct pvs_checks {
 /* Appends a result (grows the array). Returns 0 or PVS_ENOMEM. */
 int pvs_checks_add(struct pvs_checks *c, const char *id, enum pvs_check_verdict v,
                    const char *found, const char *fix);
+
+/* Results being gathered: each appended with its "found" text formatted;
+ * the first error (PVS_ENOMEM) sticks in rc, so the checks append freely
+ * and the caller looks once. The fix is dropped for an OK result. */
+struct pvs_checks_builder {
+    struct pvs_checks *c;
+    int rc;
+};
+void pvs_checks_addf(struct pvs_checks_builder *b, const char *id, enum pvs_check_verdict v,
+                     const char *fix, const char *fmt, ...) PVS_TEXT_PRINTF(5, 6);
 void pvs_checks_free(struct pvs_checks *c);
 
 /* "ok", "warn", "FAIL", "skip". */

@@ -43,7 +43,7 @@ static const struct pvs_option check_options[] = {
     { "check", "vhd-dir", "vhd-dir", PVS_OPT_STRING, offsetof(struct check_cli, vhd_dir), 0, 0,
       NULL, "DIR", "with --iso: where the VM's disk would go" },
     { "check", "disk", "disk", PVS_OPT_STRING, offsetof(struct check_cli, disk), 0, 0, NULL,
-      "SIZE", "with --iso: the disk's size (default 128G)" },
+      "SIZE", "with --iso: the size vm create would give the disk; unset: 128G" },
     { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 

@@ -201,24 +201,8 @@ static bool pnum(const struct probe *p, enum probe_key k, uint64_t *out)
     return p->has[k] && pvs_probe_parse_dec(p->v[k], strlen(p->v[k]), UINT64_MAX, out);
 }
 
-struct results {
-    struct pvs_checks *c;
-    int rc;
-};
-
-static void add(struct results *r, const char *id, enum pvs_check_verdict v, const char *fix,
-                const char *fmt, ...) PVS_TEXT_PRINTF(5, 6);
-static void add(struct results *r, const char *id, enum pvs_check_verdict v, const char *fix,
-                const char *fmt, ...)
-{
-    char found[PVS_CHECK_TEXT_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(found, sizeof(found), fmt, ap);
-    va_end(ap);
-    if (r->rc == 0)
-        r->rc = pvs_checks_add(r->c, id, v, found, v == PVS_CHECK_OK ? "" : fix);
-}
+/* The checks append through check.h's builder. */
+#define add pvs_checks_addf
 
 /* Windows' product types (OperatingSystemSKU) that are Home editions:
  * PRODUCT_CORE and its N, country-specific, single-language and ARM
@@ -232,7 +216,7 @@ static bool is_home_sku(uint64_t sku)
     return false;
 }
 
-static void check_windows(const struct probe *p, struct results *r)
+static void check_windows(const struct probe *p, struct pvs_checks_builder *r)
 {
     const char *caption = pv(p, P_OS_CAPTION);
     uint64_t sku = 0, build = 0, type = 0;
@@ -269,7 +253,7 @@ static void check_windows(const struct probe *p, struct results *r)
     }
 }
 
-static void check_hyperv(const struct probe *p, struct results *r)
+static void check_hyperv(const struct probe *p, struct pvs_checks_builder *r)
 {
     const char *f = pv(p, P_FEATURE);
     static const char enable_client[] =
@@ -347,7 +331,7 @@ uint64_t pvs_hyperv_high_mmio_gib(uint64_t bytes)
     return gib;
 }
 
-static void check_mmio(const struct probe *p, const char *vm, struct results *r)
+static void check_mmio(const struct probe *p, const char *vm, struct pvs_checks_builder *r)
 {
     uint64_t low, high, vram = 0;
     char fix[PVS_CHECK_TEXT_MAX];
@@ -382,7 +366,7 @@ static void check_mmio(const struct probe *p, const char *vm, struct results *r)
         add(r, "vm-high-mmio", PVS_CHECK_OK, "", "high MMIO space %" PRIu64 " MiB", high >> 20);
 }
 
-static void check_driver(const struct probe *p, const char *vm, struct results *r)
+static void check_driver(const struct probe *p, const char *vm, struct pvs_checks_builder *r)
 {
     char fix[PVS_CHECK_TEXT_MAX];
     snprintf(fix, sizeof(fix), "with the VM off: pvstream-host drivers sync --vm '%s'", vm);
@@ -405,7 +389,7 @@ static void check_driver(const struct probe *p, const char *vm, struct results *
             pv(p, P_GUEST_SKIP) ? pv(p, P_GUEST_SKIP) : "the probe said nothing");
 }
 
-static void check_vm(const struct probe *p, const char *vm, struct results *r)
+static void check_vm(const struct probe *p, const char *vm, struct pvs_checks_builder *r)
 {
     uint64_t n = 0, gen = 0;
     if (pv(p, P_VM_ERROR) || !pnum(p, P_VM_COUNT, &n)) {
@@ -512,7 +496,7 @@ int pvs_hyperv_parse_check(const char *text, size_t len, const char *vm, struct 
         rc = PVS_EBADDATA;
     }
     if (rc == 0) {
-        struct results r = { out, 0 };
+        struct pvs_checks_builder r = { out, 0 };
         check_windows(p, &r);
         check_hyperv(p, &r);
         if (vm)

@@ -119,6 +119,11 @@ bool pvs_probe_ieq_prefix(const char *s, const char *prefix)
     return true;
 }
 
+bool pvs_probe_ieq(const char *a, const char *b)
+{
+    return strlen(a) == strlen(b) && pvs_probe_ieq_prefix(a, b);
+}
+
 /* What every probe starts with: strict mode, and output collected and
  * written as UTF-8 bytes at the end, whatever the console's code page
  * (the bytes go to the standard output stream directly). Control
@@ -155,9 +160,7 @@ bool pvs_probe_powershell_usable(void)
 #endif
 }
 
-/* The first non-empty line of a program's standard error, for messages
- * (PowerShell's first line of an error record is its message). */
-static void first_line(const char *text, char *dst, size_t len)
+void pvs_probe_first_line(const char *text, char *dst, size_t len)
 {
     struct pvs_probe_lines it = { text, text + strlen(text) };
     const char *s;
@@ -191,7 +194,7 @@ int pvs_probe_run(const char *script, const char *what, char **out, char *why,
     if (err && *err)
         PVS_LOG_D("hyperv: %s: PowerShell said on stderr:\n%s", what, err);
     if (status != 0) {
-        first_line(err ? err : "", msg, sizeof(msg));
+        pvs_probe_first_line(err ? err : "", msg, sizeof(msg));
         pvs_text_error(why, why_len, "hyperv: %s failed (PowerShell exit status %d)%s%s", what,
                        status, *msg ? ": " : "", msg);
         free(*out);

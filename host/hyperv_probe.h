@@ -43,8 +43,16 @@ void pvs_probe_copy_display(char *dst, size_t len, const char *s, size_t n);
  * byte order mark may come first). */
 bool pvs_probe_header(struct pvs_probe_lines *it, const char *kind);
 
+/* The first non-empty line of a program's standard error, its leading
+ * blanks dropped, for display (PowerShell's first line of an error
+ * record is its message); "" when there is none. len >= 1. */
+void pvs_probe_first_line(const char *text, char *dst, size_t len);
+
 /* Whether s starts with prefix, ASCII letters compared without case. */
 bool pvs_probe_ieq_prefix(const char *s, const char *prefix);
+/* Whether a equals b, ASCII letters compared without case (as
+ * PowerShell's -eq compares names and instance paths). */
+bool pvs_probe_ieq(const char *a, const char *b);
 
 /* The PowerShell every probe starts with: strict mode, stop on errors,
  * `Put LINE` (collects a line, control characters made '?'), `Send`

@@ -16,11 +16,13 @@ PACKAGES="
   libopus-dev libpulse-dev pulseaudio
   libmbedtls-dev libavahi-client-dev avahi-daemon avahi-utils dbus
   cmake libexpat1-dev libcurl4-openssl-dev libssl-dev libevdev-dev libudev-dev uuid-dev
+  libxml2-dev
 "
 # (mbedtls, avahi: the GameStream host mode; avahi-daemon, avahi-utils and
 # dbus let the mDNS test announce through a private daemon. cmake to uuid-dev: building the
 # real Moonlight client that the GameStream tests run against,
-# ../shared/third-party/test-peers.)
+# ../shared/third-party/test-peers. libxml2-dev: the pvstream-host vm test
+# reads the answer file back with a real XML parser.)
 if [ "${1:-}" = --windows ]; then
   PACKAGES="$PACKAGES
     gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 nasm yasm cmake make

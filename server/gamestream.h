@@ -1,7 +1,8 @@
 /* The GameStream host mode inside pvstream-server (docs/gamestream.md):
  * Moonlight clients find the server, pair with a PIN typed on the host
- * (`pvstream-server pin NNNN`) and list its apps, beside pvstream's own
- * protocol. It starts on a thread of its own, since making the host's RSA
+ * (`pvstream-server pin NNNN`), list its apps and stream, beside pvstream's
+ * own protocol (the main loop in server.c runs a Moonlight session's video
+ * and audio threads, with their output to gamestream/gs_session.h). It starts on a thread of its own, since making the host's RSA
  * key the first time takes a moment and probing the encoders for the codecs
  * to offer opens each one: pvstream's own clients never wait for it. A port
  * in use, or any other failure, leaves pvstream's own protocol running and

@@ -5,7 +5,10 @@
  * (capture -> convert -> encode -> packetize -> SRTP -> send, with no
  * hand-off and no queue). When the client goes, the video thread ends and
  * the server waits for the next. A session with sound also gets an audio
- * thread (server/audio.h), started before the stream is first described. */
+ * thread (server/audio.h), started before the stream is first described.
+ * A Moonlight client's session (server/gamestream.h) runs the same threads,
+ * their output going to its transport instead; one session at a time,
+ * whichever protocol. */
 #ifndef PVS_SERVER_H
 #define PVS_SERVER_H
 

@@ -313,6 +313,18 @@ static void test_session(void)
     pump(all, 50);
     CHECK(!take(&a, PVS_CONTROL_EV_CONNECTED, NULL)); /* it stays gone */
 
+    /* Busy with another protocol's client (a Moonlight session): a client
+     * is refused with the reason given, until that ends. */
+    pvs_control_server_set_busy(srv.srv, "a Moonlight client is streaming from this server");
+    CHECK_INT(open_client(&b, port, 2, 2), ==, 0);
+    struct side *all_m[] = {&srv, &b, NULL};
+    CHECK(wait_for(all_m, &b, PVS_CONTROL_EV_REFUSED, 5000, &ev));
+    CHECK_INT(ev.u.refused.refuse.reason, ==, PVS_CTL_REFUSE_BUSY);
+    CHECK(strstr(ev.u.refused.refuse.text, "Moonlight") != NULL);
+    CHECK(!take(&srv, PVS_CONTROL_EV_CLIENT_READY, NULL));
+    close_side(&b);
+    pvs_control_server_set_busy(srv.srv, NULL);
+
     struct pvs_control_stats ss;
     pvs_control_server_get_stats(srv.srv, &ss);
     CHECK_INT(ss.sessions, ==, 1);

@@ -13,72 +13,8 @@
 #include "host/report.h"
 #include "host/xml.h"
 #include "test.h"
+#include "host_test.h"
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        size_t got = fread(buf + n, 1, 4096, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static void check_golden(const char *name, const char *text)
-{
-    const char *dir = getenv("PVS_TEST_DATA");
-    if (!dir) {
-        fprintf(stderr, "PVS_TEST_DATA is not set: run through meson test\n");
-        CHECK(0);
-        return;
-    }
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/host/%s", dir, name);
-    const char *update = getenv("PVS_UPDATE_GOLDEN");
-    if (update && !strcmp(update, "1")) {
-        FILE *f = fopen(path, "wb");
-        CHECK(f != NULL);
-        if (f) {
-            fwrite(text, 1, strlen(text), f);
-            fclose(f);
-        }
-        return;
-    }
-    size_t len = 0;
-    char *want = read_all(path, &len);
-    CHECK(want != NULL);
-    if (!want)
-        return;
-    CHECK_INT(len, ==, strlen(text));
-    int same = len == strlen(text) && !memcmp(want, text, len);
-    if (!same) {
-        size_t i = 0;
-        while (i < len && text[i] == want[i])
-            i++;
-        fprintf(stderr, "%s differs from the generated text at byte %zu\n", path, i);
-    }
-    CHECK(same);
-    free(want);
-}
 
 static const char instance_path[] =
     "\\\\?\\PCI#VEN_10DE&DEV_2704&SUBSYS_00000000&REV_A1#4&2b1b3d5c&0&0008"
@@ -109,7 +45,7 @@ static void test_ps_golden(void)
     /* Values past Int64 go through a string cast. */
     CHECK(strstr(script, "-MinPartitionEncode ([uint64]'11068046444225730969')") != NULL);
     CHECK(strstr(script, "-LowMemoryMappedIoSpace 1GB -HighMemoryMappedIoSpace 32GB") != NULL);
-    check_golden("apply.ps1", script);
+    host_golden("apply.ps1", script);
     free(script);
 
     /* MMIO sizes that are not whole GiB are written in MB. */
@@ -193,7 +129,7 @@ static void test_xml(void)
     char *xml = NULL;
     CHECK_INT(pvs_xml_hostdev_mdev("c2177883-f1bb-47f0-914d-32a22e3a8804", &xml), ==, 0);
     if (xml)
-        check_golden("hostdev-mdev.xml", xml);
+        host_golden("hostdev-mdev.xml", xml);
     free(xml);
 
     struct pvs_pci_addr a;
@@ -201,7 +137,7 @@ static void test_xml(void)
     CHECK(a.domain == 0 && a.bus == 0x41 && a.slot == 0 && a.function == 5);
     CHECK_INT(pvs_xml_hostdev_pci(&a, &xml), ==, 0);
     if (xml)
-        check_golden("hostdev-pci.xml", xml);
+        host_golden("hostdev-pci.xml", xml);
     free(xml);
 
     CHECK_INT(pvs_pci_addr_parse("0a:1f.7", &a), ==, 0);
