@@ -403,7 +403,7 @@ static int run_one(const struct programs *pg, const struct settings *s, const st
     char *sargv[] = { (char *)pg->server, "--capture", "testsrc", "--content", "game",
                       "--size", size, "--fps", fps, "--port", port_s, "--encoder", "libx264",
                       "--bitrate", bitrate, "--abr", abr ? "on" : "off", "--filler", "--no-input",
-                      "--no-audio", abr ? "--trace" : NULL, p.decisions, NULL };
+                      "--no-audio", "--gamestream", "off", abr ? "--trace" : NULL, p.decisions, NULL };
     remove(p.decisions);
     srv = start_niced(sargv, p.server_log);
 

@@ -188,7 +188,7 @@ static int run(const struct settings *s)
     setenv("PVS_CONFIG_DIR", server_cfg, 1);
     char *sargv[] = { server, "--capture", "testsrc", "--size", "640x360", "--fps", "30",
                       "--port", port_s, "--no-input", "--audio-source", "pulse",
-                      "--stats-interval", "0", NULL };
+                      "--stats-interval", "0", "--gamestream", "off", NULL };
     srv = pvs_process_start(sargv, "out/audio-server.log");
     if (srv < 0)
         goto out;

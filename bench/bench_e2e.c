@@ -328,7 +328,7 @@ int pvs_bench_e2e(int argc, char **argv)
     painter = pvs_process_start(pargv, "out/e2e-paint.log");
     setenv("PVS_CONFIG_DIR", server_cfg, 1);
     char *sargv[] = { server, "--capture", "x11", "--display", display, "--fps", fps, "--port", port_s,
-                      "--encoder", s.encoder, "--bitrate", bitrate, "--no-input", NULL };
+                      "--encoder", s.encoder, "--bitrate", bitrate, "--no-input", "--gamestream", "off", NULL };
     srv = pvs_process_start(sargv, "out/e2e-server.log");
     if (painter < 0 || srv < 0)
         goto out;
