@@ -179,10 +179,13 @@ static void test_thread_paced(void) { run(true, 400000000); }
 
 int main(void)
 {
+    if (pvs_net_init() != 0)
+        return 1;
     RUN(test_caller_unpaced);
     RUN(test_caller_paced);
     RUN(test_thread_unpaced);
     RUN(test_thread_paced);
     RUN(test_send_returns_first);
+    pvs_net_deinit();
     TEST_EXIT();
 }
