@@ -60,7 +60,8 @@ static pid_t start_server(const char *log)
     path(lp, sizeof(lp), log);
     char *argv[] = { (char *)server_bin, "--capture", "testsrc", "--size", "320x240", "--fps", FPS_S,
                      "--port", port, "--no-input", "--audio-source", "auto",
-                     "--stats-interval", "0", NULL };
+                     "--stats-interval", "0",
+                     "--gamestream", "off", /* its start takes CPU: tests/integration/test_gamestream.sh covers it */ NULL };
     setenv("PVS_CONFIG_DIR", server_cfg, 1);
     pid_t pid = pvs_process_start(argv, lp);
     pvs_sleep_ns(500000000); /* its sockets */

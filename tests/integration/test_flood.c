@@ -162,7 +162,8 @@ int main(int argc, char **argv)
     snprintf(json, sizeof(json), "%s/client.json", dir);
 
     char *sargv[] = { argv[1], "--capture", "testsrc", "--size", "640x360", "--fps", "30",
-                      "--port", port, "--encoder", "libx264", "--stats-interval", "0", NULL };
+                      "--port", port, "--encoder", "libx264", "--stats-interval", "0",
+                     "--gamestream", "off", /* its start takes CPU: tests/integration/test_gamestream.sh covers it */ NULL };
     char scfg[128], ccfg[128];
     snprintf(scfg, sizeof(scfg), "%s/server-config", dir);
     snprintf(ccfg, sizeof(ccfg), "%s/client-config", dir);

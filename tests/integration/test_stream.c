@@ -80,7 +80,8 @@ static pid_t start_server(const char *log)
     path(lp, sizeof(lp), log);
     char *argv[] = { (char *)server_bin, "--capture", "x11", "--display", screen.name, "--port", port,
                      "--encoder", "libx264", "--bitrate", "6M", "--fps", "30",
-                     "--stats-interval", "0", NULL };
+                     "--stats-interval", "0",
+                     "--gamestream", "off", /* its start takes CPU: tests/integration/test_gamestream.sh covers it */ NULL };
     pid_t pid = start_as(server_cfg, argv, lp);
     pvs_sleep_ns(300000000); /* its sockets */
     return pid;
