@@ -6,7 +6,10 @@
 : "${WINEPREFIX:=${XDG_CACHE_HOME:-$HOME/.cache}/pvstream/wineprefix}"
 : "${WINEDEBUG:=-all}"
 : "${WINEDLLOVERRIDES:=mscoree,mshtml=}"
-export WINEPREFIX WINEDEBUG WINEDLLOVERRIDES
+# PVS_UNDER_WINE tells a test that Wine's timers and scheduling are in the
+# way (test_loopback allows late frames there, never a lost packet).
+PVS_UNDER_WINE=1
+export WINEPREFIX WINEDEBUG WINEDLLOVERRIDES PVS_UNDER_WINE
 if [ ! -f "$WINEPREFIX/.pvs-ready" ]; then
     # Made once, by one caller: parallel tests wait for it.
     mkdir -p "$WINEPREFIX"

