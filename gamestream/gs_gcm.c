@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/wire.h"
 #include "gamestream/gs_gcm.h"
 
 static int with_key(mbedtls_gcm_context *g, const uint8_t *key)
@@ -67,10 +68,7 @@ int pvs_gs_gcm_open(const uint8_t key[PVS_GS_GCM_KEY_BYTES], const uint8_t *iv, 
 void pvs_gs_gcm_iv12(uint8_t iv[12], uint32_t seq, char sender, char stream)
 {
     memset(iv, 0, 12);
-    iv[0] = (uint8_t)seq;
-    iv[1] = (uint8_t)(seq >> 8);
-    iv[2] = (uint8_t)(seq >> 16);
-    iv[3] = (uint8_t)(seq >> 24);
+    pvs_put_le32(iv, seq);
     iv[10] = (uint8_t)sender;
     iv[11] = (uint8_t)stream;
 }

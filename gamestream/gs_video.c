@@ -297,18 +297,6 @@ static int encode_block(struct pvs_gs_video *v, int k, int m, uint8_t **data, ui
 
 /* ---- headers ----------------------------------------------------------- */
 
-static void put_le16(uint8_t *p, uint16_t x)
-{
-    p[0] = (uint8_t)x;
-    p[1] = (uint8_t)(x >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t x)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(x >> (8 * i));
-}
-
 /* What a packet's headers say. */
 struct hdr {
     uint16_t seq;
@@ -329,10 +317,10 @@ static void write_block_fields(const struct pvs_gs_video *v, uint8_t *p, const s
     pvs_put_be32(p + 8, v->cfg.ssrc);
     memset(p + 12, 0, 4);                       /* extension: not read */
     uint8_t *nv = p + PVS_GS_VIDEO_RTP_BYTES;
-    put_le32(nv + 4, v->frame_index);
+    pvs_put_le32(nv + 4, v->frame_index);
     nv[10] = MULTI_FEC_FLAGS;
     nv[11] = (uint8_t)((h->last_block << 6) | (h->block << 4));
-    put_le32(nv + 12, ((uint32_t)h->k << 22) | ((uint32_t)h->shard << 12) |
+    pvs_put_le32(nv + 12, ((uint32_t)h->k << 22) | ((uint32_t)h->shard << 12) |
                           ((uint32_t)h->percent << 4));
 }
 
@@ -340,7 +328,7 @@ static void write_block_fields(const struct pvs_gs_video *v, uint8_t *p, const s
 static void write_data_fields(uint8_t *p, const struct hdr *h)
 {
     uint8_t *nv = p + PVS_GS_VIDEO_RTP_BYTES;
-    put_le32(nv, (h->stream_packet & 0xFFFFFF) << 8);
+    pvs_put_le32(nv, (h->stream_packet & 0xFFFFFF) << 8);
     nv[8] = h->flags;
     nv[9] = 0;                                  /* reserved */
 }
@@ -371,7 +359,7 @@ static int encrypt_datagram(struct pvs_gs_video *v, uint8_t *d)
     iv[9] = 0;
     iv[10] = 'H';
     iv[11] = 'V';
-    put_le32(d + IV_BYTES, v->frame_index);
+    pvs_put_le32(d + IV_BYTES, v->frame_index);
     uint8_t *tag = d + IV_BYTES + 4;
     uint8_t *body = d + PVS_GS_VIDEO_ENC_BYTES;
     if (mbedtls_gcm_crypt_and_tag(&v->gcm, MBEDTLS_GCM_ENCRYPT, v->plain_len, iv, IV_BYTES,
@@ -435,9 +423,9 @@ int pvs_gs_video_packetize(struct pvs_gs_video *v, const struct pvs_packet *au,
      * packet, which lets codecs other than H.264 and HEVC drop the zero
      * padding. */
     uint8_t fh[PVS_GS_VIDEO_FRAME_HEADER_BYTES] = { FRAME_HEADER_SHORT };
-    put_le16(fh + 1, meta ? meta->host_latency : 0);
+    pvs_put_le16(fh + 1, meta ? meta->host_latency : 0);
     fh[3] = frame_type(au, meta);
-    put_le16(fh + 4, (uint16_t)(stream_len - (size_t)(n - 1) * v->payload));
+    pvs_put_le16(fh + 4, (uint16_t)(stream_len - (size_t)(n - 1) * v->payload));
 
     size_t plain_off = v->cfg.encrypt ? PVS_GS_VIDEO_ENC_BYTES : 0;
     uint32_t ts = rtp_time(au->capture_ns);

@@ -463,15 +463,9 @@ int pvs_hyperv_parse_check(const char *text, size_t len, const char *vm, struct 
     }
     bool ended = false;
     int rc = 0;
-    const char *s, *k, *v;
-    size_t sn, kn, vn;
-    while (pvs_probe_next_line(&it, &s, &sn)) {
-        if (pvs_probe_line_is(s, sn, "end")) {
-            ended = true;
-            break;
-        }
-        if (!pvs_probe_split(s, sn, &k, &kn, &v, &vn))
-            continue;
+    const char *k, *v;
+    size_t kn, vn;
+    while (pvs_probe_next_pair(&it, &ended, &k, &kn, &v, &vn)) {
         if (pvs_probe_line_is(k, kn, "error")) {
             char msg[PVS_PROBE_VALUE_MAX];
             pvs_probe_copy_display(msg, sizeof(msg), v, vn);

@@ -44,6 +44,23 @@ bool pvs_probe_split(const char *s, size_t n, const char **key, size_t *klen, co
     return true;
 }
 
+/* The next "key=value" line; other lines are skipped. */
+bool pvs_probe_next_pair(struct pvs_probe_lines *it, bool *ended, const char **key, size_t *klen,
+                         const char **val, size_t *vlen)
+{
+    const char *s;
+    size_t n;
+    while (pvs_probe_next_line(it, &s, &n)) {
+        if (pvs_probe_line_is(s, n, "end")) {
+            *ended = true;
+            return false;
+        }
+        if (pvs_probe_split(s, n, key, klen, val, vlen))
+            return true;
+    }
+    return false;
+}
+
 /* A plain decimal 0..max: digits only, no sign, no spaces. */
 bool pvs_probe_parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
 {

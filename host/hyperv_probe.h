@@ -28,6 +28,12 @@ bool pvs_probe_line_is(const char *s, size_t n, const char *word);
 bool pvs_probe_split(const char *s, size_t n, const char **key, size_t *klen, const char **val,
                      size_t *vlen);
 
+/* The next "key=value" line, lines without '=' skipped; false at a line
+ * "end" (which sets *ended) or at the end of the text (*ended untouched),
+ * so `while (pvs_probe_next_pair(...))` reads a probe up to its "end". */
+bool pvs_probe_next_pair(struct pvs_probe_lines *it, bool *ended, const char **key, size_t *klen,
+                         const char **val, size_t *vlen);
+
 /* A plain decimal 0..max (digits only: no sign, space or exponent). */
 bool pvs_probe_parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out);
 

@@ -265,17 +265,14 @@ int pvs_vm_made_parse(const char *text, size_t len, struct pvs_vm_made *made, ch
                       size_t why_len)
 {
     struct pvs_probe_lines it = { text, text + len };
-    const char *s, *k, *v;
-    size_t sn, kn, vn;
+    const char *k, *v;
+    size_t kn, vn;
     bool ended = false, failed = false;
     char tmp[sizeof(made->vhd)];
     pvs_text_error(why, why_len, "%s", "");
-    while (text && pvs_probe_next_line(&it, &s, &sn)) {
-        if (pvs_probe_line_is(s, sn, "end")) {
-            ended = true;
-            continue;
-        }
-        if (!pvs_probe_split(s, sn, &k, &kn, &v, &vn))
+    /* Unlike the probes, a step's lines after "end" are still read. */
+    while (text && it.p < it.end) {
+        if (!pvs_probe_next_pair(&it, &ended, &k, &kn, &v, &vn))
             continue;
         if (pvs_probe_line_is(k, kn, "error")) {
             char msg[PVS_VM_TEXT_MAX];
@@ -422,16 +419,10 @@ int pvs_vm_status_parse(const char *text, size_t len, struct pvs_vm_status *st)
     struct pvs_probe_lines it = { text, text + len };
     if (!text || !pvs_probe_header(&it, "vm-status"))
         return PVS_EBADDATA;
-    const char *s, *k, *v;
-    size_t sn, kn, vn;
+    const char *k, *v;
+    size_t kn, vn;
     bool ended = false;
-    while (pvs_probe_next_line(&it, &s, &sn)) {
-        if (pvs_probe_line_is(s, sn, "end")) {
-            ended = true;
-            break;
-        }
-        if (!pvs_probe_split(s, sn, &k, &kn, &v, &vn))
-            continue;
+    while (pvs_probe_next_pair(&it, &ended, &k, &kn, &v, &vn)) {
 #define KEY(name) pvs_probe_line_is(k, kn, name)
         if (KEY("error")) {
             pvs_probe_copy_display(st->error, sizeof(st->error), v, vn);

@@ -1,6 +1,6 @@
 /* Internal to common/platform: the system socket headers and the
- * struct pvs_addr <-> sockaddr helpers shared by addr.c, posix.c and
- * win32.c. Not for use outside common/platform. */
+ * struct pvs_addr <-> sockaddr helpers shared by addr.c, posix.c, tcp.c
+ * and win32.c. Not for use outside common/platform. */
 #ifndef PVS_PLATFORM_SOCKADDR_H
 #define PVS_PLATFORM_SOCKADDR_H
 
@@ -30,6 +30,18 @@ static inline const struct sockaddr *addr_sa(const struct pvs_addr *a)
 static inline int addr_family(const struct pvs_addr *a)
 {
     return a->len ? addr_sa(a)->sa_family : AF_UNSPEC;
+}
+
+/* The start of every call that opens a socket for an address: *out is
+ * set to no socket first, then the address's family (AF_INET or AF_INET6)
+ * is returned, or PVS_EINVAL when out or a is NULL or a is neither. */
+static inline int addr_open_family(pvs_socket *out, const struct pvs_addr *a)
+{
+    if (!out)
+        return PVS_EINVAL;
+    *out = PVS_INVALID_SOCKET;
+    int family = a ? addr_family(a) : AF_UNSPEC;
+    return family == AF_INET || family == AF_INET6 ? family : PVS_EINVAL;
 }
 
 static inline int addr_set(struct pvs_addr *out, const void *sa, size_t len)

@@ -111,12 +111,9 @@ static void set_nodelay(pvs_socket s)
 
 int pvs_tcp_listen(pvs_socket *out, const struct pvs_addr *local, int backlog)
 {
-    if (!out)
-        return PVS_EINVAL;
-    *out = PVS_INVALID_SOCKET;
-    int family = local ? addr_family(local) : AF_UNSPEC;
-    if (family != AF_INET && family != AF_INET6)
-        return PVS_EINVAL;
+    int family = addr_open_family(out, local);
+    if (family < 0)
+        return family;
     char name[64];
     pvs_addr_format(local, name, sizeof(name));
 
@@ -208,12 +205,9 @@ int pvs_tcp_accept(pvs_socket listener, pvs_socket *out, struct pvs_addr *peer)
 
 int pvs_tcp_connect(pvs_socket *out, const struct pvs_addr *to, int timeout_ms)
 {
-    if (!out)
-        return PVS_EINVAL;
-    *out = PVS_INVALID_SOCKET;
-    int family = to ? addr_family(to) : AF_UNSPEC;
-    if (family != AF_INET && family != AF_INET6)
-        return PVS_EINVAL;
+    int family = addr_open_family(out, to);
+    if (family < 0)
+        return family;
     pvs_socket s = new_socket(family);
     if (s == PVS_INVALID_SOCKET)
         return last_error();

@@ -526,12 +526,9 @@ static void uso_forget(SOCKET s);
 
 int pvs_udp_open(pvs_socket *out, const struct pvs_addr *local)
 {
-    if (!out)
-        return PVS_EINVAL;
-    *out = PVS_INVALID_SOCKET;
-    int family = local ? addr_family(local) : AF_UNSPEC;
-    if (family != AF_INET && family != AF_INET6)
-        return PVS_EINVAL;
+    int family = addr_open_family(out, local);
+    if (family < 0)
+        return family;
 
     char name[64];
     pvs_addr_format(local, name, sizeof(name));

@@ -13,6 +13,7 @@
 #include "host/check.h"
 #include "host/hyperv.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_host.h"
 
 static void fuzz_list(const char *text, size_t len)
 {
@@ -45,16 +46,7 @@ static void fuzz_check(const char *text, size_t len, const char *vm)
     int rc = pvs_hyperv_parse_check(text, len, vm, &c, why, sizeof(why));
     if (rc != 0 && rc != PVS_EBADDATA && rc != PVS_EIO && rc != PVS_ENOMEM)
         abort();
-    for (int i = 0; i < c.count; i++) {
-        const struct pvs_check *k = &c.items[i];
-        if (strnlen(k->found, sizeof(k->found)) == sizeof(k->found))
-            abort();
-        if (k->verdict != PVS_CHECK_OK && !k->fix[0])
-            abort();
-        for (const char *p = k->found; *p; p++)
-            if ((unsigned char)*p < 0x20)
-                abort();
-    }
+    fuzz_checks_sane(&c);
     pvs_checks_free(&c);
 }
 

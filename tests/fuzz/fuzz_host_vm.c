@@ -15,16 +15,7 @@
 #include "host/check.h"
 #include "host/vm.h"
 #include "tests/fuzz/fuzz.h"
-
-static void no_control(const char *s, size_t cap)
-{
-    size_t n = strnlen(s, cap);
-    if (n == cap)
-        abort();
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20)
-            abort();
-}
+#include "tests/fuzz/fuzz_host.h"
 
 static void fuzz_facts(const char *text, size_t len)
 {
@@ -37,23 +28,18 @@ static void fuzz_facts(const char *text, size_t len)
     for (int i = 0; i < f.image_count; i++) {
         if (f.images[i].index < 1 || !f.images[i].name[0])
             abort();
-        no_control(f.images[i].name, sizeof(f.images[i].name));
-        no_control(f.images[i].language, sizeof(f.images[i].language));
+        fuzz_no_control(f.images[i].name, sizeof(f.images[i].name));
+        fuzz_no_control(f.images[i].language, sizeof(f.images[i].language));
     }
-    no_control(f.iso, sizeof(f.iso));
-    no_control(f.vhd_dir, sizeof(f.vhd_dir));
-    no_control(f.time_zone, sizeof(f.time_zone));
+    fuzz_no_control(f.iso, sizeof(f.iso));
+    fuzz_no_control(f.vhd_dir, sizeof(f.vhd_dir));
+    fuzz_no_control(f.time_zone, sizeof(f.time_zone));
     for (int i = 0; i < f.switch_count; i++)
-        no_control(f.switches[i].name, sizeof(f.switches[i].name));
+        fuzz_no_control(f.switches[i].name, sizeof(f.switches[i].name));
     struct pvs_vm_request req = { .name = "vm", .iso = "x.iso", .pvstream_dir = "." };
     struct pvs_checks c = { NULL, 0, 0 };
-    if (pvs_vm_check_items(&req, &f, &c) == 0) {
-        for (int i = 0; i < c.count; i++) {
-            if (c.items[i].verdict != PVS_CHECK_OK && !c.items[i].fix[0])
-                abort();
-            no_control(c.items[i].found, sizeof(c.items[i].found));
-        }
-    }
+    if (pvs_vm_check_items(&req, &f, &c) == 0)
+        fuzz_checks_sane(&c);
     pvs_checks_free(&c);
     const struct pvs_vm_image *im = pvs_vm_pick_image(&f, "2", NULL, 0);
     if (im && im->index != 2)
@@ -70,9 +56,9 @@ static void fuzz_step(const char *text, size_t len)
         abort();
     if (m.vm_id[0] && strlen(m.vm_id) != 36)
         abort();
-    no_control(m.vhd, sizeof(m.vhd));
-    no_control(m.iso, sizeof(m.iso));
-    no_control(why, sizeof(why));
+    fuzz_no_control(m.vhd, sizeof(m.vhd));
+    fuzz_no_control(m.iso, sizeof(m.iso));
+    fuzz_no_control(why, sizeof(why));
     /* Whatever was read, the cleanup script can be written from it. */
     char *script = NULL;
     if (pvs_vm_script_cleanup(&m, &script) != 0)
@@ -89,9 +75,9 @@ static void fuzz_status(const char *text, size_t len)
     if (st.address_count < 0 || st.address_count > PVS_VM_MAX_ADDRESSES)
         abort();
     for (int i = 0; i < st.address_count; i++)
-        no_control(st.addresses[i], sizeof(st.addresses[i]));
-    no_control(st.setup, sizeof(st.setup));
-    no_control(st.service, sizeof(st.service));
+        fuzz_no_control(st.addresses[i], sizeof(st.addresses[i]));
+    fuzz_no_control(st.setup, sizeof(st.setup));
+    fuzz_no_control(st.service, sizeof(st.service));
     char *out = NULL;
     if (rc == 0 && pvs_vm_status_format("vm", &st, &out) == 0)
         free(out);

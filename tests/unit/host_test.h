@@ -1,8 +1,8 @@
 /* What pvstream-host's tests share: their data files under
  * PVS_TEST_DATA/host/ (meson sets it), whole files read back, golden files
  * compared byte for byte (with PVS_UPDATE_GOLDEN=1 written instead: review
- * the diff after an intended change), and check results looked up.
- * Include after test.h. */
+ * the diff after an intended change), check results looked up, and
+ * warnings counted. Include after test.h. */
 #ifndef PVS_TEST_HOST_TEST_H
 #define PVS_TEST_HOST_TEST_H
 
@@ -11,7 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "host/check.h"
+
+/* A log sink that counts the warnings logged in *(int *)opaque:
+ * pvs_log_set_sink(host_count_warnings, &warnings). */
+static inline void host_count_warnings(void *opaque, enum pvs_log_level level, const char *file,
+                                       int line, const char *msg)
+{
+    (void)file, (void)line, (void)msg;
+    if (level == PVS_LOG_WARN)
+        ++*(int *)opaque;
+}
 
 /* PVS_TEST_DATA/host/NAME (four live at a time). */
 static inline const char *host_data(const char *name)

@@ -17,6 +17,7 @@
 #include "gamestream/gs_gcm.h"
 #include "gamestream/gs_rtsp.h"
 #include "gamestream/gs_rtsp_server.h"
+#include "tests/unit/gs_test_util.h"
 #include "tests/unit/test.h"
 
 static const uint8_t KEY[16] = {0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87,
@@ -89,24 +90,6 @@ static bool read_reply(const uint8_t *buf, size_t n, struct reply *r)
         return false;
     memcpy(r->head, copy, hn);
     r->body = end + 4;
-    return true;
-}
-
-/* A header's value (exact name, as the client's getOptionContent), into
- * out; false when absent. */
-static bool header(const struct reply *r, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof(key), "\r\n%s: ", name);
-    const char *p = strstr(r->head, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    size_t n = strcspn(p, "\r\n");
-    if (n >= cap)
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
     return true;
 }
 
@@ -241,7 +224,7 @@ static void handshake(bool encrypted)
     size_t n = request(&c, "OPTIONS", "rtsp://127.0.0.1:48010", NULL, NULL, req, sizeof(req));
     CHECK(transact(&s, &c, req, n, &r, &ev));
     CHECK_INT(r.status, ==, 200);
-    CHECK(header(&r, "CSeq", val, sizeof(val)) && strcmp(val, "1") == 0);
+    CHECK(rtsp_header(r.head, "CSeq", val, sizeof(val)) && strcmp(val, "1") == 0);
     CHECK_INT(ev.type, ==, PVS_GS_RTSP_EV_NONE);
 
     n = request(&c, "DESCRIBE", "rtsp://127.0.0.1:48010",
@@ -256,17 +239,18 @@ static void handshake(bool encrypted)
     CHECK_INT(sdp_number(r.body, "x-ss-general.featureFlags"), ==, 0);
     CHECK_INT(sdp_number(r.body, "x-ss-general.encryptionSupported"), ==, PVS_GS_ENC_CONTROL_V2);
     CHECK_INT(sdp_number(r.body, "x-ss-general.encryptionRequested"), ==, 0);
-    CHECK(header(&r, "Content-Length", val, sizeof(val)) && atoi(val) == (int)strlen(r.body));
+    CHECK(rtsp_header(r.head, "Content-Length", val, sizeof(val)) &&
+          atoi(val) == (int)strlen(r.body));
 
     const char *transport = "Transport: unicast;X-GS-ClientPort=50000-50001\r\n"
                             "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
     n = request(&c, "SETUP", "streamid=audio/0/0", transport, NULL, req, sizeof(req));
     CHECK(transact(&s, &c, req, n, &r, &ev));
     CHECK_INT(r.status, ==, 200);
-    CHECK(header(&r, "Transport", val, sizeof(val)) && strstr(val, "server_port=48000"));
-    CHECK(header(&r, "X-SS-Ping-Payload", val, sizeof(val)) && strlen(val) == 16 &&
+    CHECK(rtsp_header(r.head, "Transport", val, sizeof(val)) && strstr(val, "server_port=48000"));
+    CHECK(rtsp_header(r.head, "X-SS-Ping-Payload", val, sizeof(val)) && strlen(val) == 16 &&
           strcmp(val, l.audio_ping) == 0);
-    CHECK(header(&r, "Session", val, sizeof(val)));
+    CHECK(rtsp_header(r.head, "Session", val, sizeof(val)));
     /* The client keeps what comes before the first ';'. */
     val[strcspn(val, ";")] = '\0';
     CHECK_INT(strtoul(val, NULL, 16), ==, l.session_id);
@@ -277,15 +261,16 @@ static void handshake(bool encrypted)
     n = request(&c, "SETUP", "streamid=video/0/0", transport, NULL, req, sizeof(req));
     CHECK(transact(&s, &c, req, n, &r, &ev));
     CHECK_INT(r.status, ==, 200);
-    CHECK(header(&r, "Transport", val, sizeof(val)) && strstr(val, "server_port=47998"));
-    CHECK(header(&r, "X-SS-Ping-Payload", val, sizeof(val)) && strcmp(val, l.video_ping) == 0);
+    CHECK(rtsp_header(r.head, "Transport", val, sizeof(val)) && strstr(val, "server_port=47998"));
+    CHECK(rtsp_header(r.head, "X-SS-Ping-Payload", val, sizeof(val)) &&
+          strcmp(val, l.video_ping) == 0);
     CHECK(strcmp(l.audio_ping, l.video_ping) != 0);
 
     n = request(&c, "SETUP", "streamid=control/13/0", transport, NULL, req, sizeof(req));
     CHECK(transact(&s, &c, req, n, &r, &ev));
     CHECK_INT(r.status, ==, 200);
-    CHECK(header(&r, "Transport", val, sizeof(val)) && strstr(val, "server_port=47999"));
-    CHECK(header(&r, "X-SS-Connect-Data", val, sizeof(val)) &&
+    CHECK(rtsp_header(r.head, "Transport", val, sizeof(val)) && strstr(val, "server_port=47999"));
+    CHECK(rtsp_header(r.head, "X-SS-Connect-Data", val, sizeof(val)) &&
           strtoul(val, NULL, 0) == l.connect_data);
     CHECK_INT(ev.stream, ==, PVS_GS_STREAM_CONTROL);
 
@@ -424,7 +409,7 @@ static void test_malformed(void)
     char val[32];
     CHECK(rn > 0 && read_reply(out, (size_t)rn, &r));
     CHECK_INT(r.status, ==, 501);
-    CHECK(header(&r, "CSeq", val, sizeof(val)) && strcmp(val, "42") == 0);
+    CHECK(rtsp_header(r.head, "CSeq", val, sizeof(val)) && strcmp(val, "42") == 0);
 
     /* Too many headers. */
     char many[4096];
@@ -634,7 +619,7 @@ static void test_tcp(void)
         size_t n = request(&c, steps[i][0], steps[i][1], NULL, NULL, req, sizeof(req));
         size_t rn = tcp_transact(port, req, n, out, sizeof(out));
         CHECK(rn > 0 && read_reply(out, rn, &r) && r.status == 200);
-        if (i == 2 && header(&r, "Session", val, sizeof(val))) {
+        if (i == 2 && rtsp_header(r.head, "Session", val, sizeof(val))) {
             val[strcspn(val, ";")] = '\0';
             snprintf(c.session, sizeof(c.session), "%s", val);
         }

@@ -21,6 +21,7 @@
 #include "gamestream/gs_control.h"
 #include "gamestream/gs_session.h"
 #include "gamestream/gs_video.h"
+#include "tests/unit/gs_test_util.h"
 #include "tests/unit/test.h"
 
 static const uint8_t KEY[16] = {0x31, 0x41, 0x59, 0x26, 0x53, 0x58, 0x97, 0x93,
@@ -63,23 +64,6 @@ static int rtsp(struct rtsp *r, const char *cmd, const char *target, const char 
     return status;
 }
 
-/* A header's value in the last reply (up to the line's end). */
-static bool header(const struct rtsp *r, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof(key), "\r\n%s: ", name);
-    const char *p = strstr(r->reply, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    size_t n = strcspn(p, "\r\n");
-    if (n >= cap)
-        return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
-}
-
 static const char ANNOUNCE[] =
     "v=0\r\no=android 0 14 IN IPv4 127.0.0.1\r\ns=NVIDIA Streaming Client\r\n"
     "a=x-ml-general.featureFlags:3 \r\n"
@@ -107,7 +91,8 @@ struct learned {
 static int port_of(const struct rtsp *r)
 {
     char t[128];
-    const char *p = header(r, "Transport", t, sizeof(t)) ? strstr(t, "server_port=") : NULL;
+    const char *p =
+        rtsp_header(r->reply, "Transport", t, sizeof(t)) ? strstr(t, "server_port=") : NULL;
     return p ? atoi(p + 12) : 0;
 }
 
@@ -120,17 +105,17 @@ static bool handshake(struct rtsp *r, struct learned *l)
     CHECK(strstr(r->reply, "x-ss-general.encryptionSupported:7") != NULL);
     CHECK(strstr(r->reply, "a=fmtp:97 surround-params=642") != NULL);
     CHECK_INT(rtsp(r, "SETUP", "streamid=audio/0/0", NULL), ==, 200);
-    CHECK(header(r, "Session", v, sizeof(v)));
+    CHECK(rtsp_header(r->reply, "Session", v, sizeof(v)));
     v[strcspn(v, ";")] = '\0';
     snprintf(r->session, sizeof(r->session), "%s", v);
     l->audio_port = (uint16_t)port_of(r);
-    CHECK(header(r, "X-SS-Ping-Payload", l->audio_ping, sizeof(l->audio_ping)));
+    CHECK(rtsp_header(r->reply, "X-SS-Ping-Payload", l->audio_ping, sizeof(l->audio_ping)));
     CHECK_INT(rtsp(r, "SETUP", "streamid=video/0/0", NULL), ==, 200);
     l->video_port = (uint16_t)port_of(r);
-    CHECK(header(r, "X-SS-Ping-Payload", l->video_ping, sizeof(l->video_ping)));
+    CHECK(rtsp_header(r->reply, "X-SS-Ping-Payload", l->video_ping, sizeof(l->video_ping)));
     CHECK_INT(rtsp(r, "SETUP", "streamid=control/13/0", NULL), ==, 200);
     l->control_port = (uint16_t)port_of(r);
-    CHECK(header(r, "X-SS-Connect-Data", v, sizeof(v)));
+    CHECK(rtsp_header(r->reply, "X-SS-Connect-Data", v, sizeof(v)));
     l->connect_data = (uint32_t)strtoul(v, NULL, 10);
     CHECK_INT(rtsp(r, "ANNOUNCE", "streamid=control/13/0", ANNOUNCE), ==, 200);
     return rtsp(r, "PLAY", "/", NULL) == 200;

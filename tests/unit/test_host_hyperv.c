@@ -29,14 +29,6 @@ static const char P2[] = "\\\\?\\PCI#VEN_10DE&DEV_2684&SUBSYS_16F310DE&REV_A1#4&
 static int warnings;
 static char tmp[64];
 
-static void sink(void *opaque, enum pvs_log_level level, const char *file, int line,
-                 const char *msg)
-{
-    (void)opaque, (void)file, (void)line, (void)msg;
-    if (level == PVS_LOG_WARN)
-        warnings++;
-}
-
 /* host/apply.ps1 is test_host_gen's golden apply script; apply's differs
  * only in its first line, which names the generator. */
 static void same_as_apply_golden(const char *text)
@@ -539,7 +531,7 @@ static void test_check_op(void)
 int main(void)
 {
     snprintf(tmp, sizeof(tmp), "/tmp/pvs-test-hyperv-%d.ps1", (int)getpid());
-    pvs_log_set_sink(sink, NULL);
+    pvs_log_set_sink(host_count_warnings, &warnings);
     RUN(test_instance_path);
     RUN(test_list_parser);
     RUN(test_list_op);

@@ -13,17 +13,10 @@
 #include "host/backend.h"
 #include "host/sysfs.h"
 #include "test.h"
+#include "host_test.h"
 
 static char root[256];
 static int warnings;
-
-static void sink(void *opaque, enum pvs_log_level level, const char *file, int line,
-                 const char *msg)
-{
-    (void)opaque, (void)file, (void)line, (void)msg;
-    if (level == PVS_LOG_WARN)
-        warnings++;
-}
 
 static void mkdirs(const char *path)
 {
@@ -349,7 +342,7 @@ int main(void)
     snprintf(root, sizeof(root), "%s/pvs-host-list-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(root))
         TEST_SKIP("cannot create a temporary directory");
-    pvs_log_set_sink(sink, NULL);
+    pvs_log_set_sink(host_count_warnings, &warnings);
     build_tree();
     RUN(test_sysfs_reads);
     RUN(test_pci_ids);
