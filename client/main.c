@@ -160,7 +160,9 @@ static int run_headless(struct app *a)
 {
     int64_t next_roll = pvs_time_us() + 1000000;
     while (!stop_signal && !a->stop) {
-        if (pvs_session_service(a->session, 10) < 0)
+        /* 2 ms: the longest a keyframe request or a FEEDBACK that is due
+         * waits (10 ms held them up to a frame interval at 60 fps). */
+        if (pvs_session_service(a->session, 2) < 0)
             return 1;
         int64_t now = pvs_time_us();
         struct pvs_session_status st;

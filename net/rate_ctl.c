@@ -102,6 +102,11 @@ struct pvs_rate_ctl {
     int64_t delivered;
     int64_t busy_rate;            /* delivered while the bottleneck was busy; 0: unknown */
     int64_t last_update_us, last_silence_us, last_loss_cut_us;
+    /* A frame in progress showed the link shrink: arrivals before its first
+     * packet (client clock) no longer say what the link carries, and the
+     * next drain is a new episode. */
+    bool shrunk;
+    int64_t shrunk_since_us;
     int64_t applied_bitrate;
     int applied_fec, applied_min_parity;
     int64_t applied_pace;
@@ -255,7 +260,8 @@ static void busy_rate(struct pvs_rate_ctl *c)
     int frames = 0;
     for (int i = 0; i + 1 < c->nrecent; i++) {
         const struct recent *r = recent_at(c, i), *prev = recent_at(c, i + 1);
-        if (newest->arrival_us - r->arrival_us > DELIVERY_WINDOW_US)
+        if (newest->arrival_us - r->arrival_us > DELIVERY_WINDOW_US ||
+            prev->arrival_us < c->shrunk_since_us)
             break;
         int64_t gap = r->arrival_us - prev->arrival_us;
         if (r->queue_us <= q_hold(c) || gap <= 0)
@@ -280,7 +286,7 @@ static void filter_recent(struct pvs_rate_ctl *c)
         int64_t age = newest->arrival_us - r->arrival_us;
         if (age <= QUEUE_WINDOW_US && r->queue_us < q)
             q = r->queue_us;
-        if (age > DELIVERY_WINDOW_US || age < 0)
+        if (age > DELIVERY_WINDOW_US || age < 0 || r->arrival_us < c->shrunk_since_us)
             break;
         bytes += recent_at(c, i - 1)->bytes;
         first = r->arrival_us;
@@ -402,6 +408,8 @@ void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
             c->delivered = rate;
         c->busy_rate = 0; /* what came before the drop says nothing now */
     }
+    c->shrunk = true;
+    c->shrunk_since_us = p->first_us;
     c->fresh = true;
 }
 
@@ -445,9 +453,15 @@ static void drain(struct pvs_rate_ctl *c)
         c->wire = delivered * f;
     /* While the queue drains the bottleneck is busy, so what arrives is its
      * rate: keep the highest of the episode (a stall's first frames arrive
-     * far apart and would say too little). */
-    if (c->state != ST_DRAIN || delivered > c->capacity)
+     * far apart and would say too little). The link shrinking starts a new
+     * episode, its rates from later arrivals only: a drain under way at 50
+     * Mbit/s (a standing queue of 12 ms) kept 50.8 for the 10 Mbit/s after
+     * a drop, and a window still holding arrivals from before the drop read
+     * 31.8; either way the restore at the end of the drain sent the link a
+     * second queue of 96 ms and lost a second frame (the emulator's step). */
+    if (c->state != ST_DRAIN || c->shrunk || delivered > c->capacity)
         c->capacity = delivered;
+    c->shrunk = false;
     c->state = ST_DRAIN;
     c->started = true;
 }
@@ -582,9 +596,9 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
         c->started = true;
     int64_t bitrate = clamp64((int64_t)(c->wire / c->wire_ratio), c->cfg.floor_bps,
                               c->cfg.ceiling_bps);
-    /* The sender paces on the video thread: at twice the rate a frame took
-     * half an interval to leave, which with the encode left too little of
-     * the interval (measured: 48 of 60 fps at 1080p60). */
+    /* A frame leaves in about a quarter of an interval: at twice the rate
+     * it took half of one, which with the encode on the same thread left
+     * too little of the interval (measured: 48 of 60 fps at 1080p60). */
     double pace = c->wire * 4 > c->capacity * 2.5 ? c->wire * 4 : c->capacity * 2.5;
     if (c->cfg.pace_max_bps && pace > (double)c->cfg.pace_max_bps)
         pace = (double)c->cfg.pace_max_bps;

@@ -56,6 +56,7 @@ struct sim {
     double queue_ms[MAX_MS];
     double delivered_bits[MAX_MS];
     double bitrate[MAX_MS];
+    double estimate[MAX_MS];
     int fec[MAX_MS];
     double last_complete_us, max_gap_us[MAX_MS];
     int min_parity[MAX_FRAMES];      /* parity of each frame's block */
@@ -207,6 +208,7 @@ static void run(struct sim *s, const struct pvs_rate_ctl_config *cfg, int ms_tot
         s->delivered_bits[ms] = prev_bits + busy;
         prev_bits = s->delivered_bits[ms];
         s->bitrate[ms] = (double)d.bitrate_bps;
+        s->estimate[ms] = (double)d.estimate_bps;
         s->fec[ms] = d.fec_percent;
     }
     pvs_rate_ctl_close(&s->ctl);
@@ -251,6 +253,7 @@ static void config(struct pvs_rate_ctl_config *cfg, int64_t ceiling)
 }
 
 static double cap_step_down(double t) { return t < 10 ? 50e6 : 10e6; }
+static double cap_dip_then_drop(double t) { return t < 9.9 ? 50e6 : t < 10 ? 30e6 : 10e6; }
 static double cap_step_up(double t) { return t < 10 ? 10e6 : 50e6; }
 static double cap_ramp(double t) { return t < 10 ? 10e6 + 4e6 * t : t < 20 ? 50e6 - 4e6 * (t - 10) : 10e6; }
 static double cap_100m(double t) { (void)t; return 100e6; }
@@ -284,15 +287,50 @@ static void test_step_down(void)
     }
     double gap = max_gap_ms(&sim, 10000, 20000);
     double before = utilization(&sim, 3000, 10000), after = utilization(&sim, 12000, 20000);
+    /* Once drained, no second queue: the restore after the drain must not
+     * take the rate of the link before the drop for the link after it. */
+    double again = 0, est = 0;
+    for (int ms = 10000 + (back > 0 ? back : 0); ms < 13000; ms++) {
+        if (sim.queue_ms[ms] > again)
+            again = sim.queue_ms[ms];
+        if (sim.estimate[ms] > est)
+            est = sim.estimate[ms];
+    }
     fprintf(stderr, "  step down: queue under a frame interval %d ms after the drop (peak "
             "rose: %d), longest gap between decodable frames %.0f ms, use %.1f %% before, "
-            "%.1f %% after\n", back, rose, gap, before * 100, after * 100);
+            "%.1f %% after; after that the highest queue %.1f ms, estimate %.1f Mbit/s\n", back, rose,
+            gap, before * 100, after * 100, again, est / 1e6);
     /* With the frame in progress reported: 182 ms and an 81 ms gap; with
      * settled frames alone 231 ms and 121 ms (a freeze). */
     CHECK(back >= 0 && back <= 300);
     CHECK(gap <= 100);
     CHECK(before >= 0.85);
     CHECK(after >= 0.85);
+    CHECK(est <= 13e6);
+    CHECK(again <= 50);
+}
+
+/* The drop comes while a drain at the old rate is under way (a dip to 30
+ * Mbit/s 100 ms before it): the capacity estimate must come from what
+ * arrives after the drop, not stay at the old rate, or the restore at the
+ * end of the drain builds a second queue. */
+static void test_drop_during_drain(void)
+{
+    simulate(cap_dip_then_drop, NULL, 0, 9, 60000000, 14000);
+    double est = 0, again = 0;
+    bool drained = false;
+    for (int ms = 10000; ms < 14000; ms++) {
+        drained = drained || (ms > 10100 && sim.queue_ms[ms] < INTERVAL_US / 1000.0);
+        if (drained && sim.estimate[ms] > est)
+            est = sim.estimate[ms];
+        if (drained && sim.queue_ms[ms] > again)
+            again = sim.queue_ms[ms];
+    }
+    fprintf(stderr, "  50 -> 30 -> 10 Mbit/s 100 ms apart: once drained, estimate at most %.1f "
+            "Mbit/s, queue at most %.1f ms\n", est / 1e6, again);
+    CHECK(drained);
+    CHECK(est <= 13e6);
+    CHECK(again <= 50);
 }
 
 static void test_step_up(void)
@@ -517,6 +555,7 @@ int main(void)
     RUN(test_feedback_queue);
     RUN(test_bad_config);
     RUN(test_step_down);
+    RUN(test_drop_during_drain);
     RUN(test_step_up);
     RUN(test_ramp);
     RUN(test_random_loss);
