@@ -28,6 +28,11 @@
  * jitter held the rate at 55 % of what it keeps with 25 ms (the jitter
  * case of tests/unit/test_rate_ctl.c). */
 #define FEEDBACK_INTERVAL_US 25000
+/* Between them, the frame still arriving alone, at most this often, once
+ * it has been arriving for a frame interval (a frame held at a bottleneck
+ * that just shrank): the server cuts its rate up to 25 ms sooner, before
+ * the bottleneck's queue overflows (docs/abr.md). */
+#define LATE_PROGRESS_GAP_US 5000
 #define SNAPSHOT_INTERVAL_US 100000
 #define AUDIO_COLLECT_US 100000
 #define META_RING 32
@@ -115,6 +120,7 @@ struct pvs_session {
     int64_t last_keyframe_us;
     int64_t last_stats_us;
     int64_t last_feedback_us;
+    int64_t last_progress_us;        /* the last FEEDBACK of the progress alone */
 };
 
 static struct rx_counts counts_of(const struct pvs_receiver_stats *st)
@@ -314,7 +320,7 @@ static void collect_arrivals(struct pvs_session *s)
     struct pvs_frame_arrival prog;
     bool have = pvs_receiver_progress(s->rx, &prog);
     pvs_mutex_lock(&s->stats_lock);
-    pvs_feedback_set_progress(&s->feedback, have ? &prog : NULL);
+    pvs_feedback_set_progress(&s->feedback, have ? &prog : NULL, pvs_time_us());
     pvs_mutex_unlock(&s->stats_lock);
 }
 
@@ -325,7 +331,7 @@ static int receive_thread(void *arg)
     pvs_thread_boost("Games"); /* MMCSS on Windows; best effort */
     while (!atomic_load(&s->stop)) {
         struct pvs_rframe f;
-        int rc = pvs_receiver_next(s->rx, 10, &f); /* progress for FEEDBACK stays fresh */
+        int rc = pvs_receiver_next(s->rx, 3, &f); /* progress for FEEDBACK stays fresh */
         int64_t now = pvs_time_us();
         if (pvs_receiver_want_keyframe(s->rx))
             ask_keyframe(s, PVS_CTL_KEYFRAME_LOST);
@@ -720,6 +726,21 @@ static void send_feedback(struct pvs_session *s)
     }
 }
 
+static void send_late_progress(struct pvs_session *s, int64_t now)
+{
+    int64_t interval = s->stream.fps > 0 ? 1000000 / s->stream.fps : 16667;
+    struct pvs_ctl_feedback fb;
+    pvs_mutex_lock(&s->stats_lock);
+    bool have = pvs_feedback_take_late_progress(&s->feedback, now, interval, &fb);
+    pvs_mutex_unlock(&s->stats_lock);
+    if (!have)
+        return;
+    s->last_progress_us = now;
+    int rc = pvs_control_client_send_feedback(s->ctl, &fb);
+    if (rc < 0 && rc != PVS_ENOENT)
+        PVS_LOG_D("sending FEEDBACK: %s", pvs_strerror(rc));
+}
+
 int pvs_session_service(struct pvs_session *s, int timeout_ms)
 {
     struct pvs_control_event ev;
@@ -778,6 +799,8 @@ int pvs_session_service(struct pvs_session *s, int timeout_ms)
         if (now - s->last_feedback_us >= FEEDBACK_INTERVAL_US) {
             send_feedback(s);
             s->last_feedback_us = now;
+        } else if (now - s->last_progress_us >= LATE_PROGRESS_GAP_US) {
+            send_late_progress(s, now);
         }
     }
 

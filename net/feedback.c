@@ -30,13 +30,31 @@ static uint32_t offset(int64_t t, int64_t base)
     return d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
-void pvs_feedback_set_progress(struct pvs_feedback_queue *fq, const struct pvs_frame_arrival *p)
+void pvs_feedback_set_progress(struct pvs_feedback_queue *fq, const struct pvs_frame_arrival *p,
+                               int64_t now_us)
 {
     if (!fq)
         return;
     fq->have_progress = p != NULL;
-    if (p)
-        fq->progress = *p;
+    if (!p)
+        return;
+    if (!fq->progress_known || fq->progress.frame != p->frame) {
+        fq->progress_known = true;
+        fq->progress_since_us = now_us;
+    }
+    fq->progress = *p;
+}
+
+bool pvs_feedback_take_late_progress(struct pvs_feedback_queue *fq, int64_t now_us,
+                                     int64_t late_us, struct pvs_ctl_feedback *out)
+{
+    if (!fq || !out || !fq->have_progress || now_us - fq->progress_since_us < late_us)
+        return false;
+    int count = fq->count;
+    fq->count = 0; /* the records wait for the regular message */
+    bool took = pvs_feedback_take(fq, out);
+    fq->count = count;
+    return took;
 }
 
 bool pvs_feedback_take(struct pvs_feedback_queue *fq, struct pvs_ctl_feedback *out)

@@ -15,6 +15,10 @@
 #define MIN_BUCKET_US 1000000
 #define QUEUE_WINDOW_US 60000     /* queue = min over this much of arrivals: jitter out */
 #define DELIVERY_WINDOW_US 100000 /* delivered rate over this much of arrivals */
+/* ... and no less: after the link shrank the window starts at the shrink,
+ * and one frame's arrivals over 12 ms, bunched by 0-20 ms of jitter, read
+ * 40 Mbit/s on a 30 Mbit/s link (a capacity the restore then overshot). */
+#define DELIVERY_MIN_SPAN_US 30000
 #define T_DRAIN_US 100000         /* a queue q is drained in about this long */
 #define DRAIN_MIN_FACTOR 0.2      /* never below a fifth of the delivered rate */
 #define FAST_GAIN 2.0             /* x per second, below the capacity estimate */
@@ -22,6 +26,7 @@
                                      the ceiling: a quarter to the ceiling in 0.5 s */
 #define PROBE_GAIN 1.3            /* x per second, above it */
 #define RESTORE_FACTOR 0.9        /* after a drain: this share of the capacity */
+#define KEYFRAME_HOLD_FRAMES 2    /* a keyframe waits this long after a shrink's cut */
 #define KNOWN_FACTOR 0.95         /* fast increase up to this share of it */
 #define FORGET_FACTOR 1.1         /* this far past it with no queue: it grew */
 #define APP_LIMITED_SHARE 0.5     /* sending under this share of the target: no increase */
@@ -107,6 +112,8 @@ struct pvs_rate_ctl {
      * next drain is a new episode. */
     bool shrunk;
     int64_t shrunk_since_us;
+    bool shrink_episode;          /* the present drain began with a shrink */
+    int64_t shrink_cut_us;        /* ... then (server clock) */
     int64_t applied_bitrate;
     int applied_fec, applied_min_parity;
     int64_t applied_pace;
@@ -303,7 +310,7 @@ static void filter_recent(struct pvs_rate_ctl *c)
     if (tail > q)
         q = tail;
     c->queue_us = q;
-    if (newest->arrival_us - first >= 1000)
+    if (newest->arrival_us - first >= DELIVERY_MIN_SPAN_US)
         c->delivered = bytes * 8 * 1000000 / (newest->arrival_us - first);
     busy_rate(c);
 }
@@ -441,8 +448,14 @@ static bool silent(const struct pvs_rate_ctl *c, int64_t now_us)
 }
 
 /* The queue is over Q_HIGH: below the delivered rate by what drains it. */
-static void drain(struct pvs_rate_ctl *c)
+static void drain(struct pvs_rate_ctl *c, int64_t now_us)
 {
+    if (c->state != ST_DRAIN)
+        c->shrink_episode = false;
+    if (c->shrunk && !c->shrink_episode) {
+        c->shrink_episode = true;
+        c->shrink_cut_us = now_us;
+    }
     double delivered = c->delivered > 0 ? (double)c->delivered : c->wire;
     if ((double)c->busy_rate > delivered)
         delivered = (double)c->busy_rate;
@@ -508,7 +521,7 @@ static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
         return; /* nothing measured yet: stay at the start */
     if (c->queue_us > q_high(c)) {
         if (c->fresh)
-            drain(c);
+            drain(c, now_us);
     } else if (c->state == ST_DRAIN) {
         if (c->queue_us < q_hold(c)) {
             double restore = c->capacity * RESTORE_FACTOR;
@@ -615,6 +628,8 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
         .queue_delay_us = (int32_t)(c->queue_us > INT32_MAX ? INT32_MAX : c->queue_us),
         .loss = c->loss,
         .changes = c->changes,
+        .hold_keyframe = c->state == ST_DRAIN && c->shrink_episode &&
+                         now_us - c->shrink_cut_us < KEYFRAME_HOLD_FRAMES * c->interval_us,
         .state = state_names[c->state],
     };
     return changed;

@@ -96,6 +96,10 @@ struct pvs_rate_decision {
     int32_t queue_delay_us;     /* latest queue delay; -1: no sample yet */
     double loss;                /* smoothed packet loss, 0..1 */
     uint32_t changes;           /* bitrate changes so far */
+    bool hold_keyframe;         /* the link has just shrunk and the cut is
+                                   only starting: a keyframe sent now meets
+                                   the full queue of the frames sent before
+                                   it and is lost with them; wait */
     const char *state;          /* "start", "increase", "probe", "hold",
                                    "drain", "loss", "silence" */
 };

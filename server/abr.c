@@ -137,6 +137,16 @@ void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *e
     trace_decision(a, &d);
 }
 
+bool pvs_server_abr_hold_keyframe(struct pvs_server_abr *a)
+{
+    if (!a)
+        return false;
+    pvs_mutex_lock(&a->mu);
+    bool hold = a->have_dec && a->dec.hold_keyframe;
+    pvs_mutex_unlock(&a->mu);
+    return hold;
+}
+
 void pvs_server_abr_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire_bytes,
                          int64_t first_ns, int64_t last_ns)
 {

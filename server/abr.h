@@ -42,6 +42,10 @@ void pvs_server_abr_close(struct pvs_server_abr **a);
 void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *enc,
                                  struct pvs_sender *tx, bool reopened);
 
+/* Video thread, after pvs_server_abr_before_frame: true while a keyframe
+ * is better held back (the latest decision's hold_keyframe, docs/abr.md). */
+bool pvs_server_abr_hold_keyframe(struct pvs_server_abr *a);
+
 /* The sender's pvs_sender_sent_fn (arg: the pvs_server_abr, or NULL when
  * rate control is off): a frame's last datagram left (net/sender.h). */
 void pvs_server_abr_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire_bytes,

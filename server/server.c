@@ -336,6 +336,16 @@ static int video_thread(void *arg)
             continue;
         }
         pvs_server_abr_before_frame(v->abr, enc, tx, reopened);
+        /* A keyframe (most likely asked for after a loss) while the link
+         * has just shrunk would meet the full queue of the frames sent
+         * before the cut and be lost with them: it waits the cut's first
+         * frame intervals, and so do the frames that could not be decoded
+         * without it anyway. */
+        if (idr && !f.keyframe && !reopened && pvs_server_abr_hold_keyframe(v->abr)) {
+            atomic_store(&v->want_idr, true);
+            pvs_capture_release(cap, &f);
+            continue;
+        }
         reopened = false;
         err = pvs_feed_frame(feed, &f);
         struct pvs_packet pkt;

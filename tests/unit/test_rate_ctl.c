@@ -57,6 +57,7 @@ struct sim {
     double delivered_bits[MAX_MS];
     double bitrate[MAX_MS];
     double estimate[MAX_MS];
+    bool hold[MAX_MS];               /* a keyframe would be held back */
     int fec[MAX_MS];
     double last_complete_us, max_gap_us[MAX_MS];
     int min_parity[MAX_FRAMES];      /* parity of each frame's block */
@@ -209,6 +210,7 @@ static void run(struct sim *s, const struct pvs_rate_ctl_config *cfg, int ms_tot
         prev_bits = s->delivered_bits[ms];
         s->bitrate[ms] = (double)d.bitrate_bps;
         s->estimate[ms] = (double)d.estimate_bps;
+        s->hold[ms] = d.hold_keyframe;
         s->fec[ms] = d.fec_percent;
     }
     pvs_rate_ctl_close(&s->ctl);
@@ -235,6 +237,20 @@ static double offered(const struct sim *s, int a, int b)
         cap += s->link.capacity(ms / 1000.0);
     }
     return sum / cap;
+}
+
+/* Milliseconds a keyframe was held in [a, b), and the longest hold. */
+static int held_ms(const struct sim *s, int a, int b, int *longest)
+{
+    int total = 0, run = 0;
+    *longest = 0;
+    for (int ms = a; ms < b; ms++) {
+        run = s->hold[ms] ? run + 1 : 0;
+        total += s->hold[ms];
+        if (run > *longest)
+            *longest = run;
+    }
+    return total;
 }
 
 static double max_gap_ms(const struct sim *s, int a, int b)
@@ -308,6 +324,13 @@ static void test_step_down(void)
     CHECK(after >= 0.85);
     CHECK(est <= 13e6);
     CHECK(again <= 50);
+    /* a keyframe asked for after the drop's loss waits the cut's first two
+     * frame intervals, no longer */
+    int longest, held = held_ms(&sim, 10000, 10300, &longest);
+    fprintf(stderr, "  step down: a keyframe held %d ms after the drop (longest %d ms)\n", held,
+            longest);
+    CHECK(held > 0);
+    CHECK(longest <= 2 * INTERVAL_US / 1000 + 1);
 }
 
 /* The drop comes while a drain at the old rate is under way (a dip to 30
@@ -379,6 +402,8 @@ static void test_random_loss(void)
     CHECK(reached >= 0 && reached <= 3000);
     CHECK(below == 0);
     CHECK(sim.fec[19999] >= 20 && sim.fec[19999] <= 50);
+    int longest;
+    CHECK_INT(held_ms(&sim, 0, 20000, &longest), ==, 0); /* random loss is no shrink */
 }
 
 static void test_heavy_random_loss(void)
@@ -417,6 +442,36 @@ static void test_jitter(void)
     fprintf(stderr, "  0-40 ms jitter, 30 Mbit/s, ceiling 20: bitrate from 5 s mean %.1f, lowest "
             "%.1f Mbit/s\n", mean / 1e6, low / 1e6);
     CHECK(mean >= 0.8 * 20e6);
+    int longest;
+    CHECK_INT(held_ms(&sim, 0, 20000, &longest), ==, 0); /* nor is jitter */
+}
+
+/* Jitter on a link the ceiling is above (the emulator's wifi between its
+ * drops): arrivals that jitter bunches read as a rate the link does not
+ * have, and a capacity taken from them sends the restore after a drain
+ * into a queue again. */
+static void test_jitter_over_capacity(void)
+{
+    memset(&sim, 0, sizeof(sim));
+    sim.link = (struct link){.capacity = cap_30m, .jitter_us = 20000, .rng = 5};
+    struct pvs_rate_ctl_config cfg;
+    config(&cfg, 60000000);
+    run(&sim, &cfg, 20000);
+    double est = 0;
+    int queued = 0;
+    for (int ms = 5000; ms < 20000; ms++) {
+        if (sim.estimate[ms] > est)
+            est = sim.estimate[ms];
+        queued += sim.queue_ms[ms] > 50;
+    }
+    double use = utilization(&sim, 5000, 20000), gap = max_gap_ms(&sim, 5000, 20000);
+    fprintf(stderr, "  0-20 ms jitter, 30 Mbit/s, ceiling 60: estimate at most %.1f Mbit/s, "
+            "queue over 50 ms %.2f %% of the time, use %.1f %%, longest gap %.0f ms\n",
+            est / 1e6, queued / 150.0, use * 100, gap);
+    CHECK(est <= 1.15 * 30e6);
+    CHECK(queued <= 150); /* at most 1 % of the time */
+    CHECK(use >= 0.85);
+    CHECK(gap <= 100);
 }
 
 /* Loss in runs of 3 on an idle link (Wi-Fi): small frames (6 Mbit/s:
@@ -550,9 +605,44 @@ static void test_feedback_queue(void)
     CHECK(pvs_ctl_encode(&m, buf, sizeof(buf)) > 0);
 }
 
+/* The progress alone between the regular messages: only once its frame
+ * has been arriving for the given time, without taking the records. */
+static void test_feedback_late_progress(void)
+{
+    struct pvs_feedback_queue q = {0};
+    struct pvs_frame_arrival rec = {.frame = 39, .first_us = 900000, .last_us = 903000,
+                                    .bytes = 1400};
+    struct pvs_frame_arrival p = {.frame = 40, .first_us = 1000000, .last_us = 1004000,
+                                  .bytes = 7000};
+    struct pvs_ctl_feedback fb;
+    CHECK(!pvs_feedback_take_late_progress(&q, 0, 16667, &fb)); /* nothing in progress */
+    pvs_feedback_add(&q, &rec, 1, 10, 0);
+    pvs_feedback_set_progress(&q, &p, 50000);
+    CHECK(!pvs_feedback_take_late_progress(&q, 60000, 16667, &fb));
+    p.last_us = 1012000;
+    pvs_feedback_set_progress(&q, &p, 62000); /* the same frame: still since 50 ms */
+    CHECK(pvs_feedback_take_late_progress(&q, 67000, 16667, &fb));
+    CHECK_INT(fb.count, ==, 0);
+    CHECK(fb.flags & PVS_CTL_FEEDBACK_PROGRESS);
+    CHECK_INT(fb.progress.frame, ==, 40);
+    CHECK_INT(fb.progress.latest_us, ==, 12000);
+    CHECK_INT(fb.packets_received, ==, 10);
+    CHECK(!pvs_feedback_take_late_progress(&q, 68000, 16667, &fb)); /* taken */
+    p.frame = 41;
+    pvs_feedback_set_progress(&q, &p, 70000); /* a new frame: since 70 ms */
+    CHECK(!pvs_feedback_take_late_progress(&q, 80000, 16667, &fb));
+    /* the record waited for the regular message, with the progress */
+    CHECK(pvs_feedback_take(&q, &fb));
+    CHECK_INT(fb.count, ==, 1);
+    CHECK_INT(fb.rec[0].frame, ==, 39);
+    CHECK(fb.flags & PVS_CTL_FEEDBACK_PROGRESS);
+    CHECK_INT(fb.progress.frame, ==, 41);
+}
+
 int main(void)
 {
     RUN(test_feedback_queue);
+    RUN(test_feedback_late_progress);
     RUN(test_bad_config);
     RUN(test_step_down);
     RUN(test_drop_during_drain);
@@ -564,5 +654,6 @@ int main(void)
     RUN(test_start);
     RUN(test_delay_spike);
     RUN(test_jitter);
+    RUN(test_jitter_over_capacity);
     TEST_EXIT();
 }
