@@ -24,6 +24,7 @@
 #define FAST_GAIN 2.0             /* x per second, below the capacity estimate */
 #define START_GAIN 16.0           /* x per second from the start until a queue or
                                      the ceiling: a quarter to the ceiling in 0.5 s */
+#define START_LEAD 1.25           /* the start's ramp: at most this x the delivered rate */
 #define PROBE_GAIN 1.3            /* x per second, above it */
 #define RESTORE_FACTOR 0.9        /* after a drain: this share of the capacity */
 #define KEYFRAME_HOLD_FRAMES 2    /* a keyframe waits this long after a shrink's cut */
@@ -500,6 +501,14 @@ static void increase(struct pvs_rate_ctl *c, int64_t now_us, double dt)
         if (c->wire > c->capacity * FORGET_FACTOR)
             c->capacity = 0;
         c->state = ST_PROBE;
+    } else if (!c->started && sending >= c->wire * APP_LIMITED_SHARE && c->delivered > 0 &&
+               c->wire >= START_LEAD * (double)c->delivered) {
+        /* The start's ramp runs at most START_LEAD ahead of what arrives:
+         * a queue shows 100 ms and more after it forms, and at x16 a
+         * second the ramp went on to 76 Mbit/s on a 50 Mbit/s link, filled
+         * its 100 ms queue and lost a frame (a 177 ms freeze at the
+         * start, 2 runs in 11). */
+        c->state = ST_HOLD;
     } else {
         c->wire *= pow(c->started ? FAST_GAIN : START_GAIN, dt);
         c->state = ST_INCREASE;

@@ -274,6 +274,7 @@ static double cap_step_up(double t) { return t < 10 ? 10e6 : 50e6; }
 static double cap_ramp(double t) { return t < 10 ? 10e6 + 4e6 * t : t < 20 ? 50e6 - 4e6 * (t - 10) : 10e6; }
 static double cap_100m(double t) { (void)t; return 100e6; }
 static double cap_30m(double t) { (void)t; return 30e6; }
+static double cap_50m(double t) { (void)t; return 50e6; }
 static double spike(double t) { return t >= 10 && t < 10.3 ? 100000 : 0; }
 
 static struct sim sim;
@@ -527,6 +528,26 @@ static void test_start(void)
     CHECK(sim.bitrate[4999] >= 0.6 * 30e6);
 }
 
+/* The start into a link just under the ceiling (the step scenario's 50
+ * Mbit/s under 60): the ramp must not run so far past the link before the
+ * queue shows that the queue overflows. */
+static void test_start_near_ceiling(void)
+{
+    simulate(cap_50m, NULL, 0, 4, 60000000, 5000);
+    int broken = 0;
+    double peak = 0;
+    for (uint32_t f = 0; f < sim.frames; f++)
+        broken += !sim.rec[f % MAX_FRAMES].complete;
+    for (int ms = 0; ms < 5000; ms++)
+        peak = sim.queue_ms[ms] > peak ? sim.queue_ms[ms] : peak;
+    fprintf(stderr, "  start at 15 of 60 Mbit/s into 50: %d frames broken, queue at most "
+            "%.1f ms, use from 2 s %.1f %%\n", broken, peak, utilization(&sim, 2000, 5000) * 100);
+    /* 36.8 ms; 44.9 when the ramp ran on at x16 a second regardless */
+    CHECK_INT(broken, ==, 0);
+    CHECK(peak < 42);
+    CHECK(utilization(&sim, 2000, 5000) >= 0.85);
+}
+
 static void test_delay_spike(void)
 {
     simulate(cap_30m, spike, 0, 6, 60000000, 16000);
@@ -652,6 +673,7 @@ int main(void)
     RUN(test_heavy_random_loss);
     RUN(test_loss_runs);
     RUN(test_start);
+    RUN(test_start_near_ceiling);
     RUN(test_delay_spike);
     RUN(test_jitter);
     RUN(test_jitter_over_capacity);
