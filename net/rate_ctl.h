@@ -23,9 +23,13 @@
  * parity and headers; the encoder's share follows from the measured ratio):
  *   - queue above Q_HIGH: the link is full. Drain: go below the delivered
  *     rate C by as much as the queue needs, rate = C * (1 - q / T_DRAIN)
- *     (at least C / 5; T_DRAIN 100 ms), so a queue is gone in about T_DRAIN; C is
- *     remembered as the capacity estimate. No increase until q < Q_HOLD;
- *     then the rate goes back to 90 % of C at once (the drain is over).
+ *     (at least C / 5; T_DRAIN 100 ms), so a queue is gone in about T_DRAIN; the
+ *     highest C of the drain is remembered as the capacity estimate, counted
+ *     afresh from a frame in progress that shows the link shrinking (only
+ *     arrivals after it). No increase until q < Q_HOLD; then the rate goes
+ *     back to 90 % of it at once (the drain is over). For the first two
+ *     frame intervals of such a shrink's drain a keyframe waits
+ *     (hold_keyframe): it would meet the full queue and be lost.
  *   - queue between Q_HOLD and Q_HIGH: hold.
  *   - queue under Q_HOLD: increase. Below 95 % of the capacity estimate,
  *     fast (x2 per second): that rate was carried a moment ago. Above it,
@@ -43,10 +47,14 @@
  *     survives a run of 3.
  *   - no feedback for 300 ms while frames go out: the path may be dead or
  *     the queue enormous; halve the rate (once per 300 ms).
+ *   - the start: a quarter of the ceiling, then x16 per second until a
+ *     queue shows, at most 1.25 x the delivered rate while the encoder
+ *     fills its target.
  * Bounded by [floor, ceiling] of the encoder's bitrate (--min-bitrate,
- * --bitrate). Pacing: twice the rate (at least 1.25 x the capacity
- * estimate), so a frame leaves in half an interval: bursts stay short for
- * the bottleneck's queue, and a frame is not held back much by pacing.
+ * --bitrate). Pacing: four times the rate (at least 2.5 x the capacity
+ * estimate), so a frame leaves in a quarter of an interval: bursts stay
+ * short for the bottleneck's queue, and a frame is not held back much by
+ * pacing.
  *
  * Threading: none; the server holds a lock around every call. */
 #ifndef PVS_RATE_CTL_H
