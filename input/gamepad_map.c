@@ -6,24 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    put_le16(p, (uint16_t)v);
-    put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
+#include "common/wire.h"
 
 static bool pressed(const struct pvs_gamepad *p, int button)
 {
@@ -48,14 +31,14 @@ void pvs_xusb_report(const struct pvs_gamepad *p, uint8_t out[PVS_XUSB_REPORT_SI
     for (int i = 0; i < PVS_PAD_BUTTON_COUNT; i++)
         if (pressed(p, i))
             buttons |= xusb_buttons[i];
-    put_le16(out, buttons);
+    pvs_put_le16(out, buttons);
     out[2] = p->lt;
     out[3] = p->rt;
     /* XInput's sticks are the protocol's: same range, y up. */
-    put_le16(out + 4, (uint16_t)p->lx);
-    put_le16(out + 6, (uint16_t)p->ly);
-    put_le16(out + 8, (uint16_t)p->rx);
-    put_le16(out + 10, (uint16_t)p->ry);
+    pvs_put_le16(out + 4, (uint16_t)p->lx);
+    pvs_put_le16(out + 6, (uint16_t)p->ly);
+    pvs_put_le16(out + 8, (uint16_t)p->rx);
+    pvs_put_le16(out + 10, (uint16_t)p->ry);
 }
 
 /* DualShock 4 button bits (of the report's u16); the d-pad is the hat in
@@ -120,7 +103,7 @@ void pvs_ds4_report(const struct pvs_gamepad *p, uint8_t out[PVS_DS4_REPORT_SIZE
     out[1] = ds4_axis_flipped(p->ly);
     out[2] = ds4_axis(p->rx);
     out[3] = ds4_axis_flipped(p->ry);
-    put_le16(out + 4, buttons);
+    pvs_put_le16(out + 4, buttons);
     out[6] = pressed(p, PVS_PAD_GUIDE) ? DS4_SPECIAL_PS : 0;
     out[7] = p->lt;
     out[8] = p->rt;
@@ -150,8 +133,8 @@ static void header(struct pvs_vigem_request *r, uint32_t ioctl, uint32_t size,
     memset(r, 0, sizeof(*r));
     r->ioctl = ioctl;
     r->len = size;
-    put_le32(r->buf, size);
-    put_le32(r->buf + 4, second);
+    pvs_put_le32(r->buf, size);
+    pvs_put_le32(r->buf + 4, second);
 }
 
 void pvs_vigem_check_version(struct pvs_vigem_request *r)
@@ -163,11 +146,11 @@ void pvs_vigem_plugin(struct pvs_vigem_request *r, uint32_t serial, uint8_t kind
 {
     bool ds4 = kind == PVS_PAD_KIND_DS4;
     header(r, PVS_VIGEM_IOCTL_PLUGIN, PLUGIN_SIZE, serial);
-    put_le32(r->buf + 8, ds4 ? PVS_VIGEM_TARGET_DS4 : PVS_VIGEM_TARGET_XBOX360);
+    pvs_put_le32(r->buf + 8, ds4 ? PVS_VIGEM_TARGET_DS4 : PVS_VIGEM_TARGET_XBOX360);
     /* The USB ids the pad reports: a wired Xbox 360 pad, a DualShock 4
      * (first model), as games look them up. */
-    put_le16(r->buf + 12, ds4 ? 0x054c : 0x045e);
-    put_le16(r->buf + 14, ds4 ? 0x05c4 : 0x028e);
+    pvs_put_le16(r->buf + 12, ds4 ? 0x054c : 0x045e);
+    pvs_put_le16(r->buf + 14, ds4 ? 0x05c4 : 0x028e);
 }
 
 void pvs_vigem_unplug(struct pvs_vigem_request *r, uint32_t serial)
@@ -206,7 +189,7 @@ int pvs_vigem_parse_notification(const uint8_t *buf, size_t len, uint32_t serial
     bool ds4 = kind == PVS_PAD_KIND_DS4;
     /* The motors are the first bytes after the header either way; a DS4
      * names the small one first. */
-    if (!buf || len < 10 || get_le32(buf + 4) != serial)
+    if (!buf || len < 10 || pvs_get_le32(buf + 4) != serial)
         return PVS_EBADDATA;
     *large = buf[ds4 ? 9 : 8];
     *small = buf[ds4 ? 8 : 9];
