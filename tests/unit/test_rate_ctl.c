@@ -253,6 +253,24 @@ static int held_ms(const struct sim *s, int a, int b, int *longest)
     return total;
 }
 
+/* Frames the client could not decode, over the whole run. */
+static int broken_frames(const struct sim *s)
+{
+    int broken = 0;
+    for (uint32_t f = 0; f < s->frames; f++)
+        broken += !s->rec[f % MAX_FRAMES].complete;
+    return broken;
+}
+
+/* The highest queue delay in [a, b) ms. */
+static double peak_queue_ms(const struct sim *s, int a, int b)
+{
+    double peak = 0;
+    for (int ms = a; ms < b; ms++)
+        peak = s->queue_ms[ms] > peak ? s->queue_ms[ms] : peak;
+    return peak;
+}
+
 static double max_gap_ms(const struct sim *s, int a, int b)
 {
     double g = 0;
@@ -515,12 +533,8 @@ static void test_loss_runs(void)
 static void test_start(void)
 {
     simulate(cap_30m, NULL, 0, 3, 60000000, 5000);
-    int broken = 0;
-    double peak = 0;
-    for (uint32_t f = 0; f < sim.frames; f++)
-        broken += !sim.rec[f % MAX_FRAMES].complete;
-    for (int ms = 0; ms < 5000; ms++)
-        peak = sim.queue_ms[ms] > peak ? sim.queue_ms[ms] : peak;
+    int broken = broken_frames(&sim);
+    double peak = peak_queue_ms(&sim, 0, 5000);
     fprintf(stderr, "  start at 15 of 60 Mbit/s into 30: %d frames broken, queue at most "
             "%.1f ms, %.1f Mbit/s after 5 s\n", broken, peak, sim.bitrate[4999] / 1e6);
     CHECK_INT(broken, ==, 0);
@@ -534,12 +548,8 @@ static void test_start(void)
 static void test_start_near_ceiling(void)
 {
     simulate(cap_50m, NULL, 0, 4, 60000000, 5000);
-    int broken = 0;
-    double peak = 0;
-    for (uint32_t f = 0; f < sim.frames; f++)
-        broken += !sim.rec[f % MAX_FRAMES].complete;
-    for (int ms = 0; ms < 5000; ms++)
-        peak = sim.queue_ms[ms] > peak ? sim.queue_ms[ms] : peak;
+    int broken = broken_frames(&sim);
+    double peak = peak_queue_ms(&sim, 0, 5000);
     fprintf(stderr, "  start at 15 of 60 Mbit/s into 50: %d frames broken, queue at most "
             "%.1f ms, use from 2 s %.1f %%\n", broken, peak, utilization(&sim, 2000, 5000) * 100);
     /* 36.8 ms; 44.9 when the ramp ran on at x16 a second regardless */
