@@ -68,6 +68,7 @@ struct pvs_jitter {
     int pull_n, pull_pos;
 
     uint32_t hist[JITTER_BINS];
+    int16_t fade[PVS_AUDIO_MAX_FRAME * PVS_AUDIO_CHANNELS]; /* a dropped frame, decoded */
     struct pvs_jitter_stats st;
     struct slot slots[PVS_JITTER_SLOTS];
 };
@@ -364,6 +365,18 @@ static void conceal(struct pvs_jitter *j, int16_t *pcm)
     pvs_opus_decode(j->dec, NULL, 0, pcm);
 }
 
+/* pcm becomes `from` fading out while pcm fades in, over one frame. */
+static void cross_fade(int16_t *pcm, const int16_t *from, int frame)
+{
+    for (int i = 0; i < frame; i++) {
+        int32_t w = (i + 1) * 32768 / (frame + 1);
+        for (int c = 0; c < PVS_AUDIO_CHANNELS; c++) {
+            size_t k = (size_t)i * PVS_AUDIO_CHANNELS + (size_t)c;
+            pcm[k] = (int16_t)((from[k] * (32768 - w) + pcm[k] * w) / 32768);
+        }
+    }
+}
+
 int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
                     struct pvs_jitter_frame *info)
 {
@@ -398,6 +411,7 @@ int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
 
     struct slot *s = slot_of(j, j->play);
     bool have = s->full && s->frame == j->play;
+    bool fade = false;
 
     /* Too much delay: drop frames, freely during a silence, else slowly
      * (quickly when far over, as after an outage). */
@@ -413,6 +427,14 @@ int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
             }
         } else if (now_ns - j->last_shrink_ns >= PVS_JITTER_SHRINK_MS * MS ||
                    eff - 4 * j->frame_ns >= j->target_ns) {
+            /* The frame left out is decoded all the same (or concealed, if
+             * lost): the decoder's next frame overlaps with it, and one it
+             * never saw is a click. It fades into the frame played. */
+            if (!have)
+                conceal(j, j->fade);
+            else if (pvs_opus_decode(j->dec, s->data, s->len, j->fade) < 0)
+                j->st.decode_errors++;
+            fade = true;
             advance(j);
             j->st.dropped++;
             j->last_shrink_ns = now_ns;
@@ -478,6 +500,8 @@ int pvs_jitter_pull(struct pvs_jitter *j, int64_t now_ns, int16_t *pcm,
             advance(j);
         }
     }
+    if (fade)
+        cross_fade(pcm, j->fade, j->F);
     pvs_mutex_unlock(&j->lock);
     return 0;
 }

@@ -24,7 +24,9 @@
  * least of the last PVS_JITTER_PULL_WINDOW pulls, as playback takes frames
  * in bursts). Above target by more than a frame, one frame is dropped, at
  * most one every PVS_JITTER_SHRINK_MS (all at once during a silence, where
- * nothing is heard); below target, a concealed frame is inserted. The
+ * nothing is heard); a frame dropped while sound plays is still decoded,
+ * so the decoder's state stays whole, and cross-faded into the next one.
+ * Below target, a concealed frame is inserted. The
  * first packet starts playback start_delay_ms after it arrives; until
  * playback has taken its first frame, each newer packet moves that start
  * to itself (the burst of packets that waited in the socket starts from

@@ -67,7 +67,7 @@ double pvs_test_json_num(const char *text, const char *section, const char *key)
 
 void pvs_test_scratch_done(const char *dir, bool failed)
 {
-    if (failed) {
+    if (failed || getenv("PVS_KEEP_SCRATCH")) {
         fprintf(stderr, "logs kept in %s\n", dir);
         return;
     }

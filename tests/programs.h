@@ -20,7 +20,7 @@ bool pvs_test_on_path(const char *prog);
 double pvs_test_json_num(const char *text, const char *section, const char *key);
 
 /* Removes the test's scratch directory when it passed; keeps it (and says
- * where) when it failed, for its logs. */
+ * where) when it failed, or when PVS_KEEP_SCRATCH is set, for its logs. */
 void pvs_test_scratch_done(const char *dir, bool failed);
 
 #endif

@@ -43,6 +43,7 @@ static int16_t out[MAXF * 2 * F * 2];
 static enum pvs_jitter_kind kinds[MAXF * 2];
 
 static const uint32_t TS0 = 0xffff0000u; /* wraps after 1.37 s */
+static double tone_hz = 1000; /* what make_stream() plays */
 
 static void make_stream(int frames, int redundancy, bool (*quiet)(int))
 {
@@ -54,7 +55,7 @@ static void make_stream(int frames, int redundancy, bool (*quiet)(int))
     for (int i = 0; i < frames; i++) {
         bool q = quiet && quiet(i);
         for (int s = 0; s < F; s++) {
-            double v = q ? 0 : 0.5 * 32767 * sin(2 * M_PI * 1000 * (double)(i * F + s) / RATE);
+            double v = q ? 0 : 0.5 * 32767 * sin(2 * M_PI * tone_hz * (double)(i * F + s) / RATE);
             pcm[2 * s] = pcm[2 * s + 1] = (int16_t)lrint(v);
         }
         uint8_t opus[PVS_OPUS_MAX_PACKET];
@@ -552,6 +553,47 @@ static void test_min_delay(void)
     pvs_jitter_close(&j);
 }
 
+/* Frames dropped while a tone plays (the floor lowered) are decoded all the
+ * same and cross-faded into the next: at 440 Hz a frame is not whole
+ * periods, and a frame cut out is a phase jump, a click, unless faded; the
+ * decoder, left without the frame, would overlap its next one with audio
+ * it never saw. */
+static void test_drop_fades(void)
+{
+    int frames = 800;
+    tone_hz = 440;
+    make_stream(frames, 1, NULL);
+    tone_hz = 1000;
+    struct pvs_jitter *j = open_jb();
+    int next = 0;
+    for (int k = 0; k < frames; k++) {
+        int64_t now = T0 + FRAME_NS + 200000 + MS + k * FRAME_NS;
+        while (next < frames && arrival[next] <= now) {
+            pvs_jitter_insert(j, pkts[next], (size_t)lens[next], arrival[next]);
+            next++;
+        }
+        if (k == 0)
+            CHECK_INT(pvs_jitter_set_min_delay_us(j, 40000), ==, 0);
+        if (k == 300)
+            CHECK_INT(pvs_jitter_set_min_delay_us(j, 0), ==, 0);
+        pvs_jitter_pull(j, now, out + (size_t)k * F * 2, NULL);
+    }
+    struct pvs_jitter_stats st;
+    pvs_jitter_get_stats(j, &st);
+    int step = 0;
+    for (size_t i = (size_t)300 * F * 2; i + 2 < (size_t)frames * F * 2; i += 2) {
+        int d = abs(out[i + 2] - out[i]);
+        step = d > step ? d : step;
+    }
+    double tone_step = 0.5 * 32767 * 2 * M_PI * 440 / RATE;
+    printf("440 Hz, floor 40 -> 5 ms: %llu frames dropped, the largest step between samples %d "
+           "(the tone's own %.0f)\n", (unsigned long long)st.dropped, step, tone_step);
+    CHECK(st.dropped >= 4);
+    CHECK_INT(st.decode_errors, ==, 0);
+    CHECK(step < 1.3 * tone_step);
+    pvs_jitter_close(&j);
+}
+
 static void test_packet_layout(void)
 {
     struct pvs_audio_packer pk;
@@ -687,5 +729,6 @@ int main(void)
     RUN(test_silence_gate);
     RUN(test_garbage);
     RUN(test_min_delay);
+    RUN(test_drop_fades);
     TEST_EXIT();
 }
