@@ -15,9 +15,10 @@
  * Scenarios (issue 15):
  *   step    50 -> 10 -> 50 Mbit/s, 10 s each, 5 ms delay, 100 ms queue
  *   wifi    30 Mbit/s dropping to 8 for 1-3 s at random times, jitter
- *           0-20 ms, 0.5 % bursty loss (runs of 3)
+ *           0-20 ms, 0.5 % bursty loss (runs of 3), 100 ms queue
  *   lossy   100 Mbit/s, 2 % random loss, no congestion
  *   open    no limit at all: the reference for wifi's latency
+ * (--queue replaces the scenario's drop-tail queue: a time, or bytes.)
  *
  * What is reported per run, from the relay's time series (capacity, rate
  * offered to the link, queue delay: every 20 ms) and the client's files:
@@ -44,6 +45,7 @@
 #include "common/error.h"
 #include "common/process.h"
 #include "common/platform/platform.h"
+#include "net/linkemu.h"
 #include "net/pairing.h"
 
 #define MAX_SAMPLES 20000
@@ -56,6 +58,7 @@ struct settings {
     int fps;
     int64_t bitrate;
     int seconds;
+    char queue[PVS_OPT_STRING_MAX];
     char json[PVS_OPT_STRING_MAX];
     char svg[PVS_OPT_STRING_MAX];
 };
@@ -70,6 +73,9 @@ static const struct pvs_option options[] = {
         "the server's --bitrate: the ceiling with ABR, the fixed rate without"),
     OPT("seconds", PVS_OPT_INT, seconds, 0, 3600, "S",
         "length of each run; 0: the scenario's own (30 s, lossy and open 20 s)"),
+    OPT("queue", PVS_OPT_STRING, queue, 0, 0, "100ms|64K",
+        "the link's drop-tail queue (a time at the current rate, or bytes) instead of the "
+        "scenario's"),
     OPT("json", PVS_OPT_STRING, json, 0, 0, "FILE", "also write the results as JSON"),
     OPT("svg", PVS_OPT_STRING, svg, 0, 0, "FILE",
         "also plot capacity, sent rate and queue delay over time (the first scenario's runs)"),
@@ -78,15 +84,15 @@ static const struct pvs_option options[] = {
 
 struct scenario {
     const char *name;
-    const char *rate, *delay, *jitter, *loss, *burst; /* pvstream-bench link's options */
+    const char *rate, *queue, *delay, *jitter, *loss, *burst; /* pvstream-bench link's options */
     int seconds;
 };
 
 static const struct scenario scenarios[] = {
-    { "step", "50M@0,10M@10s,50M@20s", "5ms", "", "", "", 30 },
-    { "wifi", "wifi:30M:8M", "5ms", "20ms", "0.5", "3", 30 },
-    { "lossy", "100M", "5ms", "", "2", "", 20 },
-    { "open", "", "", "", "", "", 20 },
+    { "step", "50M@0,10M@10s,50M@20s", "100ms", "5ms", "", "", "", 30 },
+    { "wifi", "wifi:30M:8M", "100ms", "5ms", "20ms", "0.5", "3", 30 },
+    { "lossy", "100M", "100ms", "5ms", "", "2", "", 20 },
+    { "open", "", "100ms", "", "", "", "", 20 },
 };
 #define N_SCENARIOS (int)(sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -409,8 +415,8 @@ static int run_one(const struct programs *pg, const struct settings *s, const st
 
     char *largv[40] = { (char *)pg->self, "link", "--listen", listen_s, "--server", server_at,
                         "--media-port", media_s, "--client-media-port", mine_s,
-                        "--queue", "100ms", "--seconds", link_secs, "--sample-ms", sample,
-                        "--json", p.link_json };
+                        "--queue", s->queue[0] ? (char *)s->queue : (char *)sc->queue, "--seconds", link_secs,
+                        "--sample-ms", sample, "--json", p.link_json };
     int n = 18;
     n = add_opt(largv, n, "--rate", sc->rate);
     n = add_opt(largv, n, "--delay", sc->delay);
@@ -585,6 +591,9 @@ int pvs_bench_abr(int argc, char **argv)
                 s.scenario);
         return 2;
     }
+    int64_t qb, qus;
+    if (s.queue[0] && pvs_link_queue_parse(s.queue, "pvstream-bench abr: --queue", &qb, &qus))
+        return 2;
     struct programs pg;
     pvs_bench_find_program(pg.self, sizeof(pg.self), "PVS_BENCH", "bench/pvstream-bench");
     pvs_bench_find_program(pg.server, sizeof(pg.server), "PVS_SERVER", "server/pvstream-server");

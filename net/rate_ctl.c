@@ -108,6 +108,7 @@ struct pvs_rate_ctl {
     int64_t delivered;
     int64_t busy_rate;            /* delivered while the bottleneck was busy; 0: unknown */
     int64_t last_update_us, last_silence_us, last_loss_cut_us;
+    double before_silence;        /* the wire rate when reports stopped */
     /* A frame in progress showed the link shrink: arrivals before its first
      * packet (client clock) no longer say what the link carries, and the
      * next drain is a new episode. */
@@ -135,7 +136,7 @@ int pvs_rate_ctl_open(struct pvs_rate_ctl **out, const struct pvs_rate_ctl_confi
         cfg->floor_bps < 0 || cfg->floor_bps > cfg->ceiling_bps || cfg->fec_percent < 0 ||
         cfg->fec_percent > 100 || cfg->fec_max_percent < 0 || cfg->fec_max_percent > 100 ||
         cfg->start_bps < 0 || cfg->pace_max_bps < 0 || cfg->fec_min_parity < 0 ||
-        cfg->fec_min_parity > 16)
+        cfg->fec_min_parity > 16 || cfg->datagram_bytes < 0 || cfg->datagram_bytes > 65507)
         return PVS_EINVAL;
     struct pvs_rate_ctl *c = calloc(1, sizeof(*c));
     if (!c)
@@ -147,6 +148,8 @@ int pvs_rate_ctl_open(struct pvs_rate_ctl **out, const struct pvs_rate_ctl_confi
         c->cfg.fec_max_percent = 50;
     if (c->cfg.fec_max_percent < c->cfg.fec_percent)
         c->cfg.fec_max_percent = c->cfg.fec_percent;
+    if (!c->cfg.datagram_bytes)
+        c->cfg.datagram_bytes = 1400;
     int64_t start = cfg->start_bps ? cfg->start_bps : cfg->ceiling_bps / START_DIVISOR;
     start = clamp64(start, c->cfg.floor_bps, cfg->ceiling_bps);
     /* Thresholds against jitter and a frame's own spread: a quarter and a
@@ -519,6 +522,8 @@ static void increase(struct pvs_rate_ctl *c, int64_t now_us, double dt)
 static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
 {
     if (silent(c, now_us)) {
+        if (c->state != ST_SILENCE)
+            c->before_silence = c->wire;
         if (now_us - c->last_silence_us >= SILENCE_US) {
             c->wire *= 0.5;
             c->last_silence_us = now_us;
@@ -531,6 +536,20 @@ static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
     if (c->queue_us > q_high(c)) {
         if (c->fresh)
             drain(c, now_us);
+    } else if (c->state == ST_SILENCE) {
+        /* Reports again, and the frames sent meanwhile met no queue and no
+         * loss: the reports stalled (a client short of CPU), not the link.
+         * Back to where the rate was, within the capacity known. */
+        if (c->queue_us < q_hold(c) && c->loss <= LOSS_CONGESTION) {
+            double restore = c->before_silence * RESTORE_FACTOR;
+            if (c->capacity > 0 && restore > c->capacity * RESTORE_FACTOR)
+                restore = c->capacity * RESTORE_FACTOR;
+            if (c->wire < restore)
+                c->wire = restore;
+            c->state = ST_INCREASE;
+        } else {
+            c->state = ST_HOLD;
+        }
     } else if (c->state == ST_DRAIN) {
         if (c->queue_us < q_hold(c)) {
             double restore = c->capacity * RESTORE_FACTOR;
@@ -562,15 +581,20 @@ static int fec_for(const struct pvs_rate_ctl *c)
     return want > c->cfg.fec_max_percent ? c->cfg.fec_max_percent : want;
 }
 
-/* One more than the longest recent loss run, at least the configured
- * minimum; a run not seen again for RUN_FORGET_US counts one less. */
-static int min_parity_for(struct pvs_rate_ctl *c, int64_t now_us)
+/* One more than the longest recent loss run, but at most fec_max_percent
+ * of the data packets of a frame at `bitrate`; at least the configured
+ * minimum. A run not seen again for RUN_FORGET_US counts one less. */
+static int min_parity_for(struct pvs_rate_ctl *c, int64_t now_us, int64_t bitrate)
 {
     if (c->loss_run > 0 && now_us - c->loss_run_us > RUN_FORGET_US) {
         c->loss_run--;
         c->loss_run_us = now_us;
     }
     int want = c->loss_run > 0 ? c->loss_run + 1 : 0;
+    double k = ceil((double)bitrate / 8 / c->cfg.fps / c->cfg.datagram_bytes);
+    int most = (int)ceil(k * c->cfg.fec_max_percent / 100.0);
+    if (want > most)
+        want = most;
     return want > c->cfg.fec_min_parity ? want : c->cfg.fec_min_parity;
 }
 
@@ -624,7 +648,7 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
     double pace = c->wire * 4 > c->capacity * 2.5 ? c->wire * 4 : c->capacity * 2.5;
     if (c->cfg.pace_max_bps && pace > (double)c->cfg.pace_max_bps)
         pace = (double)c->cfg.pace_max_bps;
-    bool changed = apply(c, bitrate, fec_for(c), min_parity_for(c, now_us), (int64_t)pace);
+    bool changed = apply(c, bitrate, fec_for(c), min_parity_for(c, now_us, bitrate), (int64_t)pace);
 
     *out = (struct pvs_rate_decision){
         .bitrate_bps = c->applied_bitrate,

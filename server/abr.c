@@ -32,7 +32,7 @@ int pvs_server_abr_open(struct pvs_server_abr **out, const struct pvs_server_abr
     struct pvs_rate_ctl_config rc = {
         .ceiling_bps = cfg->ceiling_bps, .floor_bps = cfg->floor_bps, .fps = cfg->fps,
         .fec_percent = cfg->fec_percent, .fec_min_parity = cfg->fec_min_parity,
-        .pace_max_bps = cfg->pace_max_bps,
+        .pace_max_bps = cfg->pace_max_bps, .datagram_bytes = cfg->datagram_bytes,
     };
     if (rc.floor_bps > rc.ceiling_bps) {
         PVS_LOG_W("abr: --min-bitrate is above --bitrate: using --bitrate for both");

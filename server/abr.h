@@ -25,6 +25,7 @@ struct pvs_server_abr_config {
     int fps;
     int fec_percent;           /* --fec-percent: the least parity */
     int fec_min_parity;        /* --fec-min: the least parity shards per block */
+    int datagram_bytes;        /* --datagram */
     int64_t pace_max_bps;      /* --pace; 0: no limit */
     const char *trace;         /* NULL or "": no trace; else a CSV file (replaced) */
 };

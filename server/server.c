@@ -135,7 +135,7 @@ static void start_abr(struct video *v, int width, int height)
     struct pvs_server_abr_config ac = {
         .ceiling_bps = session_bitrate(v, width, height), .floor_bps = cfg->min_bitrate,
         .fps = v->fps, .fec_percent = cfg->fec_percent, .fec_min_parity = cfg->fec_min,
-        .pace_max_bps = cfg->pace,
+        .pace_max_bps = cfg->pace, .datagram_bytes = v->datagram,
         .trace = cfg->trace,
     };
     struct pvs_server_abr *a = NULL;
