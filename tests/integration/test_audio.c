@@ -36,8 +36,9 @@
  * path 36-41 dB, the lowest burst 34-41 with two busy loops beside it
  * under ASan (the SDL disk driver paces a little slower than real time, so
  * the jitter buffer drops a frame now and then; it is decoded and faded
- * out, audio/jitter.h; left undecoded, the lowest burst was 14-24 dB and
- * the median fell to 21 once); docs/audio.md has 47.5 dB for Opus alone. */
+ * out, audio/jitter.h; left undecoded, the lowest burst was 14-24 dB in 9
+ * runs of 10, and the median fell to 21 once); docs/audio.md has 47.5 dB
+ * for Opus alone. */
 #define SNR_FLOOR_DB 25
 /* Half a frame (5 ms frames): a lost frame left out, or played as zeros,
  * would show as a silence at least a frame long. */
