@@ -44,6 +44,7 @@
 #define START_DIVISOR 4           /* the first target: a quarter of the ceiling */
 #define RUN_MAX 6                 /* loss runs longer than this: not FEC's job */
 #define RUN_FORGET_US 4000000     /* the longest run is forgotten, one a time, after this */
+#define REBASE_US (REBASE_S * 1000000LL)
 
 struct sent {
     uint32_t frame;
@@ -109,6 +110,8 @@ struct pvs_rate_ctl {
     int64_t busy_rate;            /* delivered while the bottleneck was busy; 0: unknown */
     int64_t last_update_us, last_silence_us, last_loss_cut_us;
     double before_silence;        /* the wire rate when reports stopped */
+    int64_t standing_since_us;    /* q over Q_HOLD, not halving, since then; 0: not */
+    int64_t standing_q_us;        /* q then */
     /* A frame in progress showed the link shrink: arrivals before its first
      * packet (client clock) no longer say what the link carries, and the
      * next drain is a new episode. */
@@ -120,6 +123,7 @@ struct pvs_rate_ctl {
     int applied_fec, applied_min_parity;
     int64_t applied_pace;
     uint32_t changes;
+    uint32_t rebases;
 };
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
@@ -518,6 +522,32 @@ static void increase(struct pvs_rate_ctl *c, int64_t now_us, double dt)
     }
 }
 
+/* A queue that neither drains nor grows for REBASE_US, while the rate
+ * holds or is cut, is no queue: the path's own delay grew (a new route),
+ * or the sender stamps its frames later (a server short of CPU: under
+ * Wine on a loaded machine, 8-12 ms over the least for 7 s held the rate
+ * at its floor on an idle loopback). The least delays start again from
+ * the newest, so q is measured from here on. */
+static void rebase_standing(struct pvs_rate_ctl *c, int64_t now_us)
+{
+    if (c->queue_us < q_hold(c)) {
+        c->standing_since_us = 0;
+        return;
+    }
+    if (!c->standing_since_us || c->queue_us < c->standing_q_us / 2) {
+        c->standing_since_us = now_us; /* (again): a queue that halves is draining */
+        c->standing_q_us = c->queue_us;
+        return;
+    }
+    if (now_us - c->standing_since_us < REBASE_US)
+        return;
+    memset(&c->first_min, 0, sizeof(c->first_min));
+    memset(&c->last_min, 0, sizeof(c->last_min));
+    c->queue_us = 0;
+    c->standing_since_us = 0;
+    c->rebases++;
+}
+
 /* The control law on the newest figures (rate_ctl.h, "Decisions"). */
 static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
 {
@@ -533,6 +563,7 @@ static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
     }
     if (c->queue_us < 0)
         return; /* nothing measured yet: stay at the start */
+    rebase_standing(c, now_us);
     if (c->queue_us > q_high(c)) {
         if (c->fresh)
             drain(c, now_us);
@@ -661,6 +692,7 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
         .queue_delay_us = (int32_t)(c->queue_us > INT32_MAX ? INT32_MAX : c->queue_us),
         .loss = c->loss,
         .changes = c->changes,
+        .rebases = c->rebases,
         .hold_keyframe = c->state == ST_DRAIN && c->shrink_episode &&
                          now_us - c->shrink_cut_us < KEYFRAME_HOLD_FRAMES * c->interval_us,
         .state = state_names[c->state],

@@ -31,6 +31,10 @@
  *     frame intervals of such a shrink's drain a keyframe waits
  *     (hold_keyframe): it would meet the full queue and be lost.
  *   - queue between Q_HOLD and Q_HIGH: hold.
+ *   - a queue over Q_HOLD that neither halves nor goes for REBASE_S while
+ *     the rate holds or is cut is the path's own delay (a new route, or a
+ *     sender that stamps its frames late, short of CPU): the least delays
+ *     start again from the newest.
  *   - queue under Q_HOLD: increase. Below 95 % of the capacity estimate,
  *     fast (x2 per second): that rate was carried a moment ago. Above it,
  *     probe gently (+30 % per second), and once 10 % past the estimate
@@ -65,6 +69,8 @@
  * Threading: none; the server holds a lock around every call. */
 #ifndef PVS_RATE_CTL_H
 #define PVS_RATE_CTL_H
+
+#define REBASE_S 2 /* a standing queue this many seconds is the path's delay */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -112,6 +118,8 @@ struct pvs_rate_decision {
     int32_t queue_delay_us;     /* latest queue delay; -1: no sample yet */
     double loss;                /* smoothed packet loss, 0..1 */
     uint32_t changes;           /* bitrate changes so far */
+    uint32_t rebases;           /* standing delays taken as the path's own
+                                   (after REBASE_S, "Decisions" above) */
     bool hold_keyframe;         /* the link has just shrunk and the cut is
                                    only starting: a keyframe sent now meets
                                    the full queue of the frames sent before

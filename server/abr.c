@@ -120,10 +120,14 @@ void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *e
         return;
     struct pvs_rate_decision d;
     pvs_mutex_lock(&a->mu);
+    uint32_t rebases = a->dec.rebases;
     bool changed = pvs_rate_ctl_update(a->ctl, pvs_time_us(), &d);
     a->dec = d;
     a->have_dec = true;
     pvs_mutex_unlock(&a->mu);
+    if (d.rebases != rebases)
+        PVS_LOG_I("abr: the delay stood over its least for %d s without draining: taken as "
+                  "the path's own from now on", REBASE_S);
     if (reopened) {
         a->applied_bitrate = 0;
         a->fixed = false;
