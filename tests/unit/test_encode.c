@@ -234,8 +234,16 @@ static void test_filler(void)
         CHECK_INT(pipe_encode(&p, i == 0, &pkt, &n), ==, 0);
         size_t want = (size_t)((i < 10 ? 12000000 : 6000000) / 8 / 60);
         /* the first keyframe may take 8 frames' bits, and x264 spends what
-         * it left over the next few frames (encode/encoder.c) */
-        if (i >= 8)
+         * it left over the next few frames (encode/encoder.c); the frame
+         * at the change may still spend what the old buffer held, within
+         * the old frame's size. Once, under Wine on a loaded machine, a
+         * frame after the change came out 19,565 bytes for 12,500 (which
+         * one was not recorded: it is printed now). */
+        if (i >= 8 && pkt.size != want)
+            fprintf(stderr, "  filler: frame %d is %zu bytes, %zu wanted\n", i, pkt.size, want);
+        if (i == 10)
+            CHECK(pkt.size >= want && pkt.size <= 2 * want);
+        else if (i >= 8)
             CHECK_INT(pkt.size, ==, want);
         else
             CHECK(pkt.size >= want);
