@@ -474,6 +474,19 @@ static void test_garbage(void)
  * delay grow to it, a frame at most every PVS_JITTER_SHRINK_MS during
  * sound; lowering it brings the delay back; bad values are refused or
  * capped. In-order stream, 5 ms pulls, as run() does. */
+/* Pull k's time (every 5 ms from the first frame's arrival + 1 ms), after
+ * inserting every packet of the stream that has arrived by then (*next:
+ * the first not yet inserted). */
+static int64_t tick(struct pvs_jitter *j, int k, int frames, int *next)
+{
+    int64_t now = T0 + FRAME_NS + 200000 + MS + k * FRAME_NS;
+    while (*next < frames && arrival[*next] <= now) {
+        pvs_jitter_insert(j, pkts[*next], (size_t)lens[*next], arrival[*next]);
+        (*next)++;
+    }
+    return now;
+}
+
 static void test_min_delay(void)
 {
     int frames = 1200; /* 6 s */
@@ -488,11 +501,7 @@ static void test_min_delay(void)
     int next = 0, last_insert = -1000, min_gap = 1000, inserted_high = 0;
     double delay_high = 0, target_high = 0, floor_high = 0;
     for (int k = 0; k < frames; k++) {
-        int64_t now = T0 + FRAME_NS + 200000 + MS + k * FRAME_NS;
-        while (next < frames && arrival[next] <= now) {
-            pvs_jitter_insert(j, pkts[next], (size_t)lens[next], arrival[next]);
-            next++;
-        }
+        int64_t now = tick(j, k, frames, &next);
         if (k == 200)
             CHECK_INT(pvs_jitter_set_min_delay_us(j, 30000), ==, 0);
         if (k == 700)
@@ -567,11 +576,7 @@ static void test_drop_fades(void)
     struct pvs_jitter *j = open_jb();
     int next = 0;
     for (int k = 0; k < frames; k++) {
-        int64_t now = T0 + FRAME_NS + 200000 + MS + k * FRAME_NS;
-        while (next < frames && arrival[next] <= now) {
-            pvs_jitter_insert(j, pkts[next], (size_t)lens[next], arrival[next]);
-            next++;
-        }
+        int64_t now = tick(j, k, frames, &next);
         if (k == 0)
             CHECK_INT(pvs_jitter_set_min_delay_us(j, 40000), ==, 0);
         if (k == 300)
