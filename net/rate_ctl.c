@@ -28,6 +28,8 @@
 #define PROBE_GAIN 1.3            /* x per second, above it */
 #define RESTORE_FACTOR 0.9        /* after a drain: this share of the capacity */
 #define KEYFRAME_HOLD_FRAMES 2    /* a keyframe waits this long after a shrink's cut */
+#define PACE_CAP_SHARE 0.9        /* while a shrink drains: pace at most this x delivered */
+#define SHRINK_SHARE 0.7          /* a shrink to under this x the rate sent is repaired */
 #define KNOWN_FACTOR 0.95         /* fast increase up to this share of it */
 #define FORGET_FACTOR 1.1         /* this far past it with no queue: it grew */
 #define APP_LIMITED_SHARE 0.5     /* sending under this share of the target: no increase */
@@ -124,6 +126,7 @@ struct pvs_rate_ctl {
     int64_t applied_pace;
     uint32_t changes;
     uint32_t rebases;
+    uint32_t shrinks;             /* frames in progress that showed the link shrink */
 };
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
@@ -416,16 +419,40 @@ void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
         return;
     if (q > c->queue_us)
         c->queue_us = q;
-    int64_t span = p->latest_us - p->first_us;
+    int64_t span = p->latest_us - p->first_us, rate = -1;
     if (span >= 2000) {
-        int64_t rate = (int64_t)p->bytes * 8 * 1000000 / span;
+        rate = (int64_t)p->bytes * 8 * 1000000 / span;
         if (c->delivered <= 0 || rate < c->delivered)
             c->delivered = rate;
         c->busy_rate = 0; /* what came before the drop says nothing now */
     }
+    /* A shrink to well under what is sent overflows the queue before the
+     * cut reaches it: repair at once (pvs_rate_ctl_shrinks). A frame that
+     * waited while the link carried more than was sent (the start's ramp
+     * reached 21.4 Mbit/s and its frame arrived at 23.9) is no such thing. */
+    if (rate >= 0 && (double)rate < SHRINK_SHARE * c->wire && !c->shrunk &&
+        !(c->state == ST_DRAIN && c->shrink_episode))
+        c->shrinks++;
     c->shrunk = true;
     c->shrunk_since_us = p->first_us;
     c->fresh = true;
+}
+
+int64_t pvs_rate_ctl_pace_cap(const struct pvs_rate_ctl *c)
+{
+    if (!c || !(c->shrunk || (c->state == ST_DRAIN && c->shrink_episode)))
+        return 0;
+    int64_t rate = c->busy_rate > c->delivered ? c->busy_rate : c->delivered;
+    if (rate <= 0)
+        return 0;
+    rate = (int64_t)((double)rate * PACE_CAP_SHARE);
+    int64_t floor = (int64_t)((double)c->cfg.floor_bps * c->wire_ratio);
+    return rate > floor ? rate : floor;
+}
+
+uint32_t pvs_rate_ctl_shrinks(const struct pvs_rate_ctl *c)
+{
+    return c ? c->shrinks : 0;
 }
 
 /* Wire bits per second sent over the last APP_WINDOW_US; -1 while the
@@ -552,6 +579,7 @@ static void rebase_standing(struct pvs_rate_ctl *c, int64_t now_us)
 static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
 {
     if (silent(c, now_us)) {
+        c->shrunk = false; /* whatever a frame in progress said is stale */
         if (c->state != ST_SILENCE)
             c->before_silence = c->wire;
         if (now_us - c->last_silence_us >= SILENCE_US) {
@@ -564,6 +592,8 @@ static void decide(struct pvs_rate_ctl *c, int64_t now_us, double dt)
     if (c->queue_us < 0)
         return; /* nothing measured yet: stay at the start */
     rebase_standing(c, now_us);
+    if (c->queue_us <= q_high(c))
+        c->shrunk = false; /* a frame in progress said so; the records since say no */
     if (c->queue_us > q_high(c)) {
         if (c->fresh)
             drain(c, now_us);
@@ -679,6 +709,9 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
     double pace = c->wire * 4 > c->capacity * 2.5 ? c->wire * 4 : c->capacity * 2.5;
     if (c->cfg.pace_max_bps && pace > (double)c->cfg.pace_max_bps)
         pace = (double)c->cfg.pace_max_bps;
+    int64_t cap = pvs_rate_ctl_pace_cap(c);
+    if (cap > 0 && pace > (double)cap)
+        pace = (double)cap;
     bool changed = apply(c, bitrate, fec_for(c), min_parity_for(c, now_us, bitrate), (int64_t)pace);
 
     *out = (struct pvs_rate_decision){
@@ -693,6 +726,7 @@ bool pvs_rate_ctl_update(struct pvs_rate_ctl *c, int64_t now_us, struct pvs_rate
         .loss = c->loss,
         .changes = c->changes,
         .rebases = c->rebases,
+        .shrinks = c->shrinks,
         .hold_keyframe = c->state == ST_DRAIN && c->shrink_episode &&
                          now_us - c->shrink_cut_us < KEYFRAME_HOLD_FRAMES * c->interval_us,
         .state = state_names[c->state],

@@ -28,8 +28,12 @@
  *     afresh from a frame in progress that shows the link shrinking (only
  *     arrivals after it). No increase until q < Q_HOLD; then the rate goes
  *     back to 90 % of it at once (the drain is over). For the first two
- *     frame intervals of such a shrink's drain a keyframe waits
- *     (hold_keyframe): it would meet the full queue and be lost.
+ *     frame intervals of such a shrink's drain a keyframe the client
+ *     asked for waits (hold_keyframe): it would meet the full queue and be
+ *     lost. A shrink to under 0.7 x the rate sent is repaired at once:
+ *     what the sender has not sent is dropped, the next frame is a
+ *     keyframe, and pacing is capped at 0.9 x the delivered rate until the
+ *     drain ends (pvs_rate_ctl_shrinks, pvs_rate_ctl_pace_cap below).
  *   - queue between Q_HOLD and Q_HIGH: hold.
  *   - a queue over Q_HOLD that neither halves nor goes for REBASE_S while
  *     the rate holds or is cut is the path's own delay (a new route, or a
@@ -120,6 +124,7 @@ struct pvs_rate_decision {
     uint32_t changes;           /* bitrate changes so far */
     uint32_t rebases;           /* standing delays taken as the path's own
                                    (after REBASE_S, "Decisions" above) */
+    uint32_t shrinks;           /* pvs_rate_ctl_shrinks */
     bool hold_keyframe;         /* the link has just shrunk and the cut is
                                    only starting: a keyframe sent now meets
                                    the full queue of the frames sent before
@@ -163,6 +168,24 @@ struct pvs_rate_progress {
  * or not sent. */
 void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
                               const struct pvs_rate_progress *p);
+
+/* While a link that just shrank drains (from the frame in progress that
+ * showed it until its queue is under Q_HOLD), the frames already encoded
+ * and posted are as large as before the cut: sent, they overflow the
+ * link's queue before the cut reaches it (the wifi scenario's 100 ms
+ * drop-tail queue overflowed 35-50 ms after a drop to 8 Mbit/s), and the
+ * keyframe that repairs the loss then waits behind them. So:
+ *   - pvs_rate_ctl_shrinks counts the shrinks seen. When it changes the
+ *     sender drops what it has not sent (net/sender.h, the epoch), the
+ *     server drops a frame encoded before it, and the next frame is a
+ *     keyframe at the cut's rate: it arrives behind the queue as it was,
+ *     not behind the frames that could not be decoded anyway.
+ *   - pvs_rate_ctl_pace_cap is the most the sender may pace at meanwhile,
+ *     0.9 x the delivered rate (0: no cap), so that the queue drains
+ *     under the keyframe instead of losing it. The decision's pace_bps
+ *     includes it. */
+int64_t pvs_rate_ctl_pace_cap(const struct pvs_rate_ctl *c);
+uint32_t pvs_rate_ctl_shrinks(const struct pvs_rate_ctl *c);
 
 /* The decision at now_us (server clock). Returns true when the bitrate,
  * pacing or FEC changed since the last call that returned true. */

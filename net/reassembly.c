@@ -341,10 +341,25 @@ static void release(struct pvs_reassembly *r, struct slot *s)
     r->inflight--;
 }
 
+/* A keyframe already arriving behind the frame lost: no need to ask for
+ * one (a server that saw its link shrink drops the frames it had not
+ * sent, and sends one at once: docs/abr.md). If it does not complete,
+ * dropping it asks. */
+static bool keyframe_behind(const struct pvs_reassembly *r)
+{
+    for (int i = 0; i < RING; i++) {
+        const struct slot *s = &r->ring[i];
+        if (s->state != SLOT_EMPTY && s->keyframe && (int32_t)(s->frame - r->next) > 0)
+            return true;
+    }
+    return false;
+}
+
 static void lose_reference(struct pvs_reassembly *r)
 {
     r->skipping = true;
-    r->want_key = true;
+    if (!keyframe_behind(r))
+        r->want_key = true;
 }
 
 static void drop_frame(struct pvs_reassembly *r, struct slot *s)

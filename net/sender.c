@@ -10,13 +10,16 @@
  * datagrams are dropped: longer would only delay the next frame. */
 #define FULL_BUFFER_WAIT_NS 8000000
 #define FULL_BUFFER_POLL_NS 50000
+/* How often a frame waiting for its next burst asks the rate control
+ * again: a cap lifted, or a flush, acts within this. */
+#define LIVE_POLL_NS 2000000
 
 /* A frame's protected datagrams, ready to pace. */
 struct job {
     uint8_t *data;
     size_t cap;
     struct pvs_packet_batch b;
-    uint32_t frame, encoded;
+    uint32_t frame, encoded, epoch;
     int64_t pace_bps;
 };
 
@@ -28,7 +31,9 @@ struct pvs_sender {
     int64_t pace_bps;
     int burst;
     pvs_sender_sent_fn on_sent;
+    pvs_sender_live_fn live;
     void *on_sent_arg;
+    uint32_t epoch;               /* of the frames posted now */
     pvs_mutex mu;                 /* stats; with the thread, also what follows */
     struct pvs_sender_stats stats;
     /* The pacing thread: jobs posted and done, job[n % 2] is the n-th. */
@@ -61,6 +66,7 @@ int pvs_sender_open(struct pvs_sender **out, pvs_socket sock, const struct pvs_a
     s->pace_bps = cfg->pace_bps;
     s->burst = burst;
     s->on_sent = cfg->on_sent;
+    s->live = cfg->live;
     s->on_sent_arg = cfg->on_sent_arg;
     if (pvs_mutex_init(&s->mu)) {
         free(s);
@@ -153,30 +159,80 @@ static int send_burst(struct pvs_sender *s, const struct pvs_packet_batch *b, in
     return 0;
 }
 
-/* Paces a protected frame out: burst j not before start + the bits before
- * it at `pace_bps`. Returns 0 or a negative code; *first_ns gets when the
- * first datagram left. */
-static int pace_out(struct pvs_sender *s, const struct pvs_packet_batch *b, int64_t pace_bps,
-                    uint32_t frame, uint32_t encoded, int64_t *first_ns)
+/* What the rate control wants now of a frame of `epoch` paced at
+ * `pace_bps`: false when it is to be dropped, else the pace under the cap. */
+static bool live_pace(struct pvs_sender *s, int64_t pace_bps, uint32_t epoch, int64_t *pace)
 {
-    int64_t start = 0;
-    for (int i = 0; i < b->count; i += s->burst) {
+    struct pvs_sender_live live = { 0, epoch };
+    if (s->live)
+        s->live(s->on_sent_arg, &live);
+    *pace = live.pace_cap_bps > 0 && (pace_bps <= 0 || live.pace_cap_bps < pace_bps)
+                ? live.pace_cap_bps
+                : pace_bps;
+    return live.epoch == epoch;
+}
+
+/* Paces a protected frame out: burst j not before start + the bits before
+ * it at `pace_bps`. While it waits for a burst it asks the rate control
+ * every LIVE_POLL_NS: a new cap counts from the burst before at the new
+ * pace, a new epoch drops the rest. Returns 0 or a negative code;
+ * *first_ns gets when the first datagram left. */
+static int pace_out(struct pvs_sender *s, const struct pvs_packet_batch *b, int64_t pace_bps,
+                    uint32_t frame, uint32_t encoded, uint32_t epoch, int64_t *first_ns)
+{
+    int64_t start = 0, anchor = 0, pace = 0;
+    int anchor_i = 0, i = 0;
+    bool keep = true;
+    for (; i < b->count && keep; i += s->burst) {
         int n = b->count - i < s->burst ? b->count - i : s->burst;
+        int64_t now_pace;
+        if (!live_pace(s, pace_bps, epoch, &now_pace))
+            break;
         if (i == 0) {
-            start = pvs_time_ns();
-        } else if (pace_bps > 0) {
-            double due = (double)i * (double)b->stride * 8e9 / (double)pace_bps;
-            pvs_sleep_until_ns(start + (int64_t)due);
+            start = anchor = pvs_time_ns();
+            pace = now_pace;
         }
+        for (;;) {
+            if (now_pace != pace) { /* from the burst before, at the new pace */
+                if (pace > 0)
+                    anchor += (int64_t)((double)(i - s->burst - anchor_i) * (double)b->stride *
+                                        8e9 / (double)pace);
+                anchor_i = i - s->burst;
+                pace = now_pace;
+            }
+            if (pace <= 0)
+                break;
+            int64_t due = anchor + (int64_t)((double)(i - anchor_i) * (double)b->stride * 8e9 /
+                                             (double)pace);
+            int64_t now = pvs_time_ns();
+            if (now >= due)
+                break;
+            pvs_sleep_until_ns(due - now > LIVE_POLL_NS ? now + LIVE_POLL_NS : due);
+            if (!live_pace(s, pace_bps, epoch, &now_pace)) {
+                keep = false;
+                break;
+            }
+        }
+        if (!keep)
+            break;
         int err = send_burst(s, b, i, n);
         if (err < 0)
             return err;
     }
+    if (i < b->count) { /* flushed */
+        pvs_mutex_lock(&s->mu);
+        s->stats.flushed_frames++;
+        s->stats.flushed_packets += (uint64_t)(b->count - i);
+        pvs_mutex_unlock(&s->mu);
+        if (i == 0)
+            return 0;
+    }
     int64_t last = pvs_time_ns();
-    uint64_t wire = (uint64_t)b->count * b->stride;
+    int sent = i < b->count ? i : b->count;
+    uint64_t wire = (uint64_t)sent * b->stride;
     pvs_mutex_lock(&s->mu);
-    s->stats.frames++;
-    s->stats.parity_packets += (uint64_t)(b->count - b->data_packets);
+    s->stats.frames += sent == b->count;
+    s->stats.parity_packets += (uint64_t)(sent > b->data_packets ? sent - b->data_packets : 0);
     s->stats.last_frame_ns = last - start;
     s->stats.last_frame_bytes = wire;
     pvs_mutex_unlock(&s->mu);
@@ -199,7 +255,7 @@ static int pace_thread(void *arg)
             break; /* stopped with nothing left */
         struct job *j = &s->job[s->done % 2];
         pvs_mutex_unlock(&s->mu);
-        int err = pace_out(s, &j->b, j->pace_bps, j->frame, j->encoded, NULL);
+        int err = pace_out(s, &j->b, j->pace_bps, j->frame, j->encoded, j->epoch, NULL);
         pvs_mutex_lock(&s->mu);
         if (err && !s->error)
             s->error = err;
@@ -238,6 +294,7 @@ static int post(struct pvs_sender *s, const struct pvs_packet_batch *b, uint32_t
     j->frame = frame;
     j->encoded = encoded;
     j->pace_bps = s->pace_bps;
+    j->epoch = s->epoch;
     pvs_mutex_lock(&s->mu);
     s->posted++;
     pvs_cond_broadcast(&s->cv);
@@ -265,7 +322,7 @@ int pvs_sender_send(struct pvs_sender *s, const struct pvs_packet *frame, uint32
     uint32_t encoded = frame->size > UINT32_MAX ? UINT32_MAX : (uint32_t)frame->size;
     if (s->thread)
         return post(s, &b, frame->frame, encoded);
-    return pace_out(s, &b, s->pace_bps, frame->frame, encoded, first_sent_ns);
+    return pace_out(s, &b, s->pace_bps, frame->frame, encoded, s->epoch, first_sent_ns);
 }
 
 int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps)
@@ -273,6 +330,14 @@ int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps)
     if (!s || pace_bps < 0)
         return PVS_EINVAL;
     s->pace_bps = pace_bps;
+    return 0;
+}
+
+int pvs_sender_set_epoch(struct pvs_sender *s, uint32_t epoch)
+{
+    if (!s)
+        return PVS_EINVAL;
+    s->epoch = epoch;
     return 0;
 }
 

@@ -8,6 +8,13 @@
  * so a 4K keyframe of a megabyte reaches a 1 Gbit/s switch port as a stream
  * it can forward, not as one 20 Gbit/s spike that overflows its buffer.
  * Pacing restarts with each frame: a frame never waits for the one before.
+ * What the rate control asks while frames leave (`live`) applies from the
+ * next burst on, to the frame leaving too: a cap on the pace (the bursts
+ * after it are due at the capped pace from then), and the epoch. A frame
+ * posted under an older epoch (pvs_sender_set_epoch) is dropped, the rest
+ * of the one leaving with it: the link shrank after it was encoded, and
+ * what is not sent cannot overflow the link's queue (the caller sends a
+ * keyframe next).
  *
  * Its own thread (`own_thread`). Pacing sleeps: at a pace of 4 x 60 Mbit/s
  * a 1080p frame takes 4 ms to leave, which on the video thread came out of
@@ -42,6 +49,14 @@
 typedef void (*pvs_sender_sent_fn)(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire_bytes,
                                    int64_t first_ns, int64_t last_ns);
 
+/* What the rate control wants of the frames already posted, asked before
+ * each burst (rate_ctl.h: pvs_rate_ctl_pace_cap, pvs_rate_ctl_shrinks). */
+struct pvs_sender_live {
+    int64_t pace_cap_bps;  /* pace at most this, the frame leaving too; 0: no cap */
+    uint32_t epoch;        /* frames posted under another epoch are dropped */
+};
+typedef void (*pvs_sender_live_fn)(void *arg, struct pvs_sender_live *out);
+
 struct pvs_sender_config {
     struct pvs_packetizer_config packetizer;
     int64_t pace_bps;     /* datagram bits per second within a frame; 0: no pacing */
@@ -50,7 +65,8 @@ struct pvs_sender_config {
     int dscp;             /* 0..63 marks packets (46: Expedited Forwarding); -1: leave */
     bool own_thread;      /* pace on a thread of its own (above) */
     pvs_sender_sent_fn on_sent; /* may be NULL */
-    void *on_sent_arg;
+    pvs_sender_live_fn live;    /* may be NULL */
+    void *on_sent_arg;    /* the argument of both */
 };
 
 struct pvs_sender_stats {
@@ -59,6 +75,8 @@ struct pvs_sender_stats {
     uint64_t parity_packets;  /* of which parity */
     uint64_t bytes;           /* UDP payload bytes sent */
     uint64_t dropped;         /* datagrams not sent: the socket buffer stayed full */
+    uint64_t flushed_frames;  /* frames dropped for a new epoch, whole or in part */
+    uint64_t flushed_packets; /* ... their datagrams not sent */
     int64_t last_frame_ns;    /* first to last datagram of the last frame */
     uint64_t last_frame_bytes;/* datagram bytes of the last frame */
 };
@@ -88,6 +106,9 @@ int pvs_sender_send(struct pvs_sender *s, const struct pvs_packet *frame, uint32
  * least parity shards per block (0..16). Return 0 or PVS_EINVAL. */
 int pvs_sender_set_pace(struct pvs_sender *s, int64_t pace_bps);
 int pvs_sender_set_fec(struct pvs_sender *s, int fec_percent, int min_parity);
+
+/* The epoch of the frames posted from now on (the caller's thread). */
+int pvs_sender_set_epoch(struct pvs_sender *s, uint32_t epoch);
 
 /* Safe from any thread. */
 void pvs_sender_get_stats(struct pvs_sender *s, struct pvs_sender_stats *out);

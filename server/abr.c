@@ -20,6 +20,8 @@ struct pvs_server_abr {
     /* video thread only */
     int64_t applied_bitrate;          /* 0: apply the next decision's */
     atomic_bool fixed;                /* the encoder cannot change in place */
+    _Atomic int64_t pace_cap;         /* pvs_rate_ctl_pace_cap, as of the latest call */
+    atomic_uint shrinks;              /* pvs_rate_ctl_shrinks, the same */
     int64_t ceiling;
     FILE *trace;
 };
@@ -76,6 +78,13 @@ void pvs_server_abr_close(struct pvs_server_abr **pa)
     *pa = NULL;
 }
 
+/* Under mu: what the pacing thread reads without it. */
+static void publish_live(struct pvs_server_abr *a)
+{
+    atomic_store(&a->pace_cap, pvs_rate_ctl_pace_cap(a->ctl));
+    atomic_store(&a->shrinks, pvs_rate_ctl_shrinks(a->ctl));
+}
+
 static void trace_decision(struct pvs_server_abr *a, const struct pvs_rate_decision *d)
 {
     PVS_LOG_D("abr: %s: bitrate %.2f Mbit/s (wire %.2f), estimate %.2f, queue %.1f ms, "
@@ -120,14 +129,20 @@ void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *e
         return;
     struct pvs_rate_decision d;
     pvs_mutex_lock(&a->mu);
-    uint32_t rebases = a->dec.rebases;
+    uint32_t rebases = a->dec.rebases, shrinks = a->dec.shrinks;
+    int64_t wire = a->dec.wire_bps;
     bool changed = pvs_rate_ctl_update(a->ctl, pvs_time_us(), &d);
+    publish_live(a);
     a->dec = d;
     a->have_dec = true;
     pvs_mutex_unlock(&a->mu);
     if (d.rebases != rebases)
         PVS_LOG_I("abr: the delay stood over its least for %d s without draining: taken as "
                   "the path's own from now on", REBASE_S);
+    if (d.shrinks != shrinks)
+        PVS_LOG_I("abr: the link shrank to %.1f Mbit/s (sending %.1f, queue %.0f ms): the "
+                  "frames not sent yet are dropped, a keyframe follows", d.delivered_bps / 1e6,
+                  wire / 1e6, d.queue_delay_us / 1e3);
     if (reopened) {
         a->applied_bitrate = 0;
         a->fixed = false;
@@ -186,7 +201,27 @@ void pvs_server_abr_feedback(struct pvs_server_abr *a, const struct pvs_ctl_feed
     pvs_rate_ctl_on_feedback(a->ctl, now, fb->packets_received, fb->packets_lost, rec, n);
     if (fb->flags & PVS_CTL_FEEDBACK_PROGRESS)
         pvs_rate_ctl_on_progress(a->ctl, now, &prog);
+    publish_live(a);
     pvs_mutex_unlock(&a->mu);
+}
+
+void pvs_server_abr_live(void *arg, struct pvs_sender_live *out)
+{
+    struct pvs_server_abr *a = arg;
+    if (!a || !out)
+        return;
+    out->pace_cap_bps = atomic_load(&a->pace_cap);
+    out->epoch = atomic_load(&a->shrinks);
+}
+
+uint32_t pvs_server_abr_shrinks(struct pvs_server_abr *a)
+{
+    if (!a)
+        return 0;
+    pvs_mutex_lock(&a->mu);
+    uint32_t n = a->dec.shrinks;
+    pvs_mutex_unlock(&a->mu);
+    return n;
 }
 
 static uint32_t u32(int64_t v)

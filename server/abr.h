@@ -15,6 +15,8 @@
 
 #include "net/control_msg.h"
 
+struct pvs_sender_live;
+
 struct pvs_encoder;
 struct pvs_sender;
 struct pvs_server_abr;
@@ -46,6 +48,19 @@ void pvs_server_abr_before_frame(struct pvs_server_abr *a, struct pvs_encoder *e
 /* Video thread, after pvs_server_abr_before_frame: true while a keyframe
  * is better held back (the latest decision's hold_keyframe, docs/abr.md). */
 bool pvs_server_abr_hold_keyframe(struct pvs_server_abr *a);
+
+/* The sender's pvs_sender_live_fn (arg: the pvs_server_abr, or NULL): the
+ * rate control's cap on pacing and its count of shrinks, as of the latest
+ * decision or FEEDBACK (net/rate_ctl.h, pvs_rate_ctl_pace_cap). Any
+ * thread. */
+void pvs_server_abr_live(void *arg, struct pvs_sender_live *out);
+
+/* Video thread, after pvs_server_abr_before_frame: the shrinks its
+ * decision counted. A new count means: tell the sender
+ * (pvs_sender_set_epoch) and make this frame, at the decision's bitrate, a
+ * keyframe. The sender drops frames posted under an older count as soon as
+ * a FEEDBACK shows the shrink, before any decision does. */
+uint32_t pvs_server_abr_shrinks(struct pvs_server_abr *a);
 
 /* The sender's pvs_sender_sent_fn (arg: the pvs_server_abr, or NULL when
  * rate control is off): a frame's last datagram left (net/sender.h). */

@@ -161,6 +161,15 @@ static void frame_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wir
     pvs_server_abr_sent(a, frame, encoded, wire_bytes, first_ns, last_ns);
 }
 
+static void frame_live(void *arg, struct pvs_sender_live *out)
+{
+    struct video *v = arg;
+    pvs_mutex_lock(&v->mu);
+    struct pvs_server_abr *a = v->abr;
+    pvs_mutex_unlock(&v->mu);
+    pvs_server_abr_live(a, out);
+}
+
 /* Publishes the stream's description and waits until the control thread
  * has sent it, so the client knows the size before the first packet. */
 static void publish(struct video *v, const struct pvs_encoder *enc, int width, int height)
@@ -251,7 +260,8 @@ static int video_thread(void *arg)
         .packetizer = { .datagram_size = v->datagram, .fec_percent = cfg->fec_percent,
                         .fec_min_parity = cfg->fec_min, .ssrc = v->ssrc },
         .pace_bps = cfg->pace, .dscp = cfg->dscp,
-        .own_thread = true, .on_sent = frame_sent, .on_sent_arg = v,
+        .own_thread = true, .on_sent = frame_sent, .live = frame_live,
+        .on_sent_arg = v,
     };
     int err = v->sink ? 0 : pvs_sender_open(&tx, v->sock, &v->to, v->key, &sc);
     sodium_memzero(v->key, sizeof(v->key));
@@ -259,6 +269,7 @@ static int video_thread(void *arg)
     int width = 0, height = 0;
     int64_t last_sent = 0;            /* the capture time of the last frame sent */
     bool reopened = false;             /* a new encoder: ABR applies its bitrate again */
+    uint32_t epoch = 0;               /* the rate control's shrinks as of the last frame */
     prepare_display(v);
 
     while (!err && !atomic_load(&v->stop)) {
@@ -336,12 +347,24 @@ static int video_thread(void *arg)
             continue;
         }
         pvs_server_abr_before_frame(v->abr, enc, tx, reopened);
-        /* A keyframe (most likely asked for after a loss) while the link
-         * has just shrunk would meet the full queue of the frames sent
-         * before the cut and be lost with them: it waits the cut's first
-         * frame intervals, and so do the frames that could not be decoded
-         * without it anyway. */
-        if (idr && !f.keyframe && !reopened && pvs_server_abr_hold_keyframe(v->abr)) {
+        /* The link shrank: the sender drops what it has not sent (and any
+         * frame posted under the old count, as one encoded meanwhile), and
+         * this frame, at the cut's rate, is a keyframe (net/rate_ctl.h,
+         * pvs_rate_ctl_shrinks). */
+        uint32_t e = pvs_server_abr_shrinks(v->abr);
+        bool repair = e != epoch;
+        if (repair) {
+            epoch = e;
+            pvs_sender_set_epoch(tx, e);
+            idr = true;
+        }
+        /* A keyframe the client asked for (most likely after a loss) while
+         * the link has just shrunk would meet the full queue of the frames
+         * sent before the cut and be lost with them: it waits the cut's
+         * first frame intervals, and so do the frames that could not be
+         * decoded without it anyway. */
+        if (idr && !repair && !f.keyframe && !reopened &&
+            pvs_server_abr_hold_keyframe(v->abr)) {
             atomic_store(&v->want_idr, true);
             pvs_capture_release(cap, &f);
             continue;

@@ -623,6 +623,54 @@ static void test_unrecoverable(void)
     CHECK_INT(wants, >=, 1);
 }
 
+/* A server that saw its link shrink drops the frames it had not sent and
+ * sends a keyframe at once (docs/abr.md): the gap is given up while that
+ * keyframe is still arriving, and asks for nothing; a keyframe that does
+ * not come whole does ask. */
+static void test_keyframe_behind_gap(void)
+{
+    for (int whole = 1; whole >= 0; whole--) {
+        struct pvs_packetizer *pz = make_pz(1400, 20, 2, 0);
+        struct pvs_reassembly *ra = make_ra(0);
+        uint8_t *data = random_bytes(40000);
+        struct pvs_rframe r;
+        int64_t now = 0;
+        int wants = 0, got = 0;
+        for (uint32_t fr = 0; fr < 4; fr++) {
+            struct frame_pkts f;
+            CHECK_INT(packetize(pz, data, fr == 3 ? 40000 : 3000, fr, fr == 0 || fr == 3, &f),
+                      ==, 0);
+            now = capture_ns_of(fr) / 1000 + 2000;
+            for (int p = 0; p < f.count && fr != 2; p++) { /* frame 2 never sent */
+                /* the keyframe: half its packets, then the rest 10 ms
+                 * later (or never: the link lost its tail) */
+                if (fr == 3 && p == f.count / 2) {
+                    now += 10000;
+                    while (pvs_reassembly_pop(ra, now, &r) == 1)
+                        got++;
+                    wants += pvs_reassembly_want_keyframe(ra);
+                    if (!whole)
+                        break;
+                }
+                pvs_reassembly_push(ra, pkt_at(&f, p), f.len, now);
+                while (pvs_reassembly_pop(ra, now, &r) == 1)
+                    got++;
+                wants += pvs_reassembly_want_keyframe(ra);
+            }
+            free(f.buf);
+        }
+        now += 600000;
+        while (pvs_reassembly_pop(ra, now, &r) == 1)
+            got++;
+        wants += pvs_reassembly_want_keyframe(ra);
+        CHECK_INT(got, ==, whole ? 3 : 2);
+        CHECK_INT(wants, ==, whole ? 0 : 1);
+        free(data);
+        pvs_packetizer_close(&pz);
+        pvs_reassembly_close(&ra);
+    }
+}
+
 /* Frame numbers that jump: a burst of lost frames is counted, a restart
  * (a jump by billions, or back) neither loops nor counts billions. */
 static void test_jumps(void)
@@ -861,6 +909,7 @@ int main(void)
     RUN(test_shuffle_duplicates);
     RUN(test_erasures);
     RUN(test_unrecoverable);
+    RUN(test_keyframe_behind_gap);
     RUN(test_jumps);
     RUN(test_far_ahead);
     RUN(test_malformed);

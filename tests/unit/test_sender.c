@@ -181,6 +181,105 @@ static void test_send_returns_first(void)
     link_close(&k);
 }
 
+/* What the rate control asks while frames leave (net/sender.h, `live`). */
+struct live_ctl {
+    struct sent_log log;
+    _Atomic int64_t cap;
+    atomic_uint epoch;
+};
+
+static void live(void *arg, struct pvs_sender_live *out)
+{
+    struct live_ctl *l = arg;
+    out->pace_cap_bps = atomic_load(&l->cap);
+    out->epoch = atomic_load(&l->epoch);
+}
+
+static void live_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire, int64_t first_ns,
+                      int64_t last_ns)
+{
+    on_sent(&((struct live_ctl *)arg)->log, frame, encoded, wire, first_ns, last_ns);
+}
+
+/* A cap on the pace slows the frame already leaving, and lifted, it
+ * stops slowing it within a poll; a new epoch drops the rest of the frame
+ * leaving and the frame posted behind it, and frames posted under the new
+ * epoch go out whole. */
+static void test_live(void)
+{
+    struct link k;
+    link_open(&k);
+    static struct live_ctl l;
+    memset(&l, 0, sizeof(l));
+    struct pvs_sender *tx = NULL;
+    struct pvs_sender_config sc = {
+        .packetizer = { .ssrc = SSRC }, .pace_bps = 400000000, .burst = 16, .dscp = -1,
+        .own_thread = true, .on_sent = live_sent, .live = live, .on_sent_arg = &l,
+    };
+    CHECK_INT(pvs_sender_open(&tx, k.tx_sock, &k.to, k.sk.srtp_tx, &sc), ==, 0);
+    if (!tx)
+        goto out;
+    static uint8_t buf[50000];
+    memset(buf, 7, sizeof(buf));
+    struct pvs_packet p = { .data = buf, .size = sizeof(buf), .keyframe = true };
+
+    /* 16 datagrams a burst: at 1 Mbit/s 180 ms from one to the next, so
+     * a lifted cap acts within that wait, not after it.
+     * Capped at 2 Mbit/s: the last burst of 50 KB leaves 180 ms after the
+     * first instead of 1 ms. */
+    atomic_store(&l.cap, 2000000);
+    CHECK_INT(pvs_sender_send(tx, &p, 0, NULL), ==, 0);
+    /* capped at 1 Mbit/s (400 ms), lifted after 50 ms */
+    p.frame = 1;
+    CHECK_INT(pvs_sender_send(tx, &p, 0, NULL), ==, 0);
+    while (atomic_load(&l.log.n) < 1)
+        pvs_sleep_ns(1000000);
+    atomic_store(&l.cap, 1000000);
+    pvs_sleep_ns(50000000);
+    atomic_store(&l.cap, 0);
+    while (atomic_load(&l.log.n) < 2)
+        pvs_sleep_ns(1000000);
+    double capped_ms = (double)(l.log.last_ns[0] - l.log.first_ns[0]) / 1e6;
+    double lifted_ms = (double)(l.log.last_ns[1] - l.log.first_ns[1]) / 1e6;
+
+    /* a new epoch while frame 2 leaves at 1 Mbit/s and frame 3 waits */
+    atomic_store(&l.cap, 1000000);
+    p.frame = 2;
+    CHECK_INT(pvs_sender_send(tx, &p, 0, NULL), ==, 0);
+    p.frame = 3;
+    CHECK_INT(pvs_sender_send(tx, &p, 0, NULL), ==, 0);
+    pvs_sleep_ns(30000000);
+    atomic_store(&l.epoch, 1);
+    atomic_store(&l.cap, 0);
+    CHECK_INT(pvs_sender_set_epoch(tx, 1), ==, 0);
+    p.frame = 4;
+    CHECK_INT(pvs_sender_send(tx, &p, 0, NULL), ==, 0);
+    int64_t until = pvs_time_ns() + 2000000000LL;
+    while (atomic_load(&l.log.n) < 4 && pvs_time_ns() < until)
+        pvs_sleep_ns(1000000);
+    struct pvs_sender_stats st = { 0 };
+    pvs_sender_get_stats(tx, &st);
+    int n = atomic_load(&l.log.n);
+    fprintf(stderr, "  50 KB capped at 2 Mbit/s: %.1f ms; capped at 1 Mbit/s (180 ms a burst), "
+            "lifted after 50 ms: %.1f ms; then %d frames reported (frame 2: %llu bytes)\n",
+            capped_ms, lifted_ms, n,
+            n > 2 ? (unsigned long long)l.log.wire[2] : 0ULL);
+    CHECK(capped_ms >= 175);
+    CHECK(lifted_ms >= 45 && lifted_ms < 150);
+    CHECK_INT(n, ==, 4); /* 0, 1, what left of 2, 4 */
+    if (n == 4) {
+        CHECK_INT(l.log.frame[2], ==, 2);
+        CHECK(l.log.wire[2] > 0 && l.log.wire[2] < l.log.wire[0]);
+        CHECK_INT(l.log.frame[3], ==, 4);
+        CHECK_INT(l.log.wire[3], ==, l.log.wire[0]);
+    }
+    CHECK_INT(st.flushed_frames, ==, 2);
+    CHECK_INT(st.frames, ==, 3);
+out:
+    pvs_sender_close(&tx);
+    link_close(&k);
+}
+
 static void test_caller_unpaced(void) { run(false, 0); }
 static void test_caller_paced(void) { run(false, 400000000); }
 static void test_thread_unpaced(void) { run(true, 0); }
@@ -195,6 +294,7 @@ int main(void)
     RUN(test_thread_unpaced);
     RUN(test_thread_paced);
     RUN(test_send_returns_first);
+    RUN(test_live);
     pvs_net_deinit();
     TEST_EXIT();
 }
