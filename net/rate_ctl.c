@@ -396,6 +396,13 @@ void pvs_rate_ctl_on_feedback(struct pvs_rate_ctl *c, int64_t now_us, uint32_t p
 }
 
 
+/* A frame in progress showed the link shrink and no decision has denied it,
+ * or the drain it began goes on. */
+static bool shrink_draining(const struct pvs_rate_ctl *c)
+{
+    return c->shrunk || (c->state == ST_DRAIN && c->shrink_episode);
+}
+
 void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
                               const struct pvs_rate_progress *p)
 {
@@ -430,8 +437,7 @@ void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
      * cut reaches it: repair at once (pvs_rate_ctl_shrinks). A frame that
      * waited while the link carried more than was sent (the start's ramp
      * reached 21.4 Mbit/s and its frame arrived at 23.9) is no such thing. */
-    if (rate >= 0 && (double)rate < SHRINK_SHARE * c->wire && !c->shrunk &&
-        !(c->state == ST_DRAIN && c->shrink_episode))
+    if (rate >= 0 && (double)rate < SHRINK_SHARE * c->wire && !shrink_draining(c))
         c->shrinks++;
     c->shrunk = true;
     c->shrunk_since_us = p->first_us;
@@ -440,7 +446,7 @@ void pvs_rate_ctl_on_progress(struct pvs_rate_ctl *c, int64_t now_us,
 
 int64_t pvs_rate_ctl_pace_cap(const struct pvs_rate_ctl *c)
 {
-    if (!c || !(c->shrunk || (c->state == ST_DRAIN && c->shrink_episode)))
+    if (!c || !shrink_draining(c))
         return 0;
     int64_t rate = c->busy_rate > c->delivered ? c->busy_rate : c->delivered;
     if (rate <= 0)

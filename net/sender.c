@@ -172,49 +172,62 @@ static bool live_pace(struct pvs_sender *s, int64_t pace_bps, uint32_t epoch, in
     return live.epoch == epoch;
 }
 
+/* When each burst of a frame is due: from `anchor` (burst `anchor_i`
+ * left then) at `pace`. */
+struct pace_clock {
+    int64_t anchor, pace;
+    int anchor_i;
+};
+
+/* Waits until burst i is due, asking the rate control every LIVE_POLL_NS:
+ * a new cap counts from the burst before, at the new pace. Returns false
+ * when the frame's epoch is gone (drop the rest). */
+static bool wait_burst(struct pvs_sender *s, const struct pvs_packet_batch *b,
+                       struct pace_clock *pc, int i, int64_t pace_bps, uint32_t epoch)
+{
+    int64_t now_pace;
+    if (!live_pace(s, pace_bps, epoch, &now_pace))
+        return false;
+    for (;;) {
+        if (now_pace != pc->pace) {
+            if (pc->pace > 0)
+                pc->anchor += (int64_t)((double)(i - s->burst - pc->anchor_i) *
+                                        (double)b->stride * 8e9 / (double)pc->pace);
+            pc->anchor_i = i - s->burst;
+            pc->pace = now_pace;
+        }
+        if (pc->pace <= 0)
+            return true;
+        int64_t due = pc->anchor + (int64_t)((double)(i - pc->anchor_i) * (double)b->stride *
+                                             8e9 / (double)pc->pace);
+        int64_t now = pvs_time_ns();
+        if (now >= due)
+            return true;
+        pvs_sleep_until_ns(due - now > LIVE_POLL_NS ? now + LIVE_POLL_NS : due);
+        if (!live_pace(s, pace_bps, epoch, &now_pace))
+            return false;
+    }
+}
+
 /* Paces a protected frame out: burst j not before start + the bits before
- * it at `pace_bps`. While it waits for a burst it asks the rate control
- * every LIVE_POLL_NS: a new cap counts from the burst before at the new
- * pace, a new epoch drops the rest. Returns 0 or a negative code;
- * *first_ns gets when the first datagram left. */
+ * it at `pace_bps` (wait_burst: under the rate control's cap; a new epoch
+ * drops the rest). Returns 0 or a negative code; *first_ns gets when the
+ * first datagram left. */
 static int pace_out(struct pvs_sender *s, const struct pvs_packet_batch *b, int64_t pace_bps,
                     uint32_t frame, uint32_t encoded, uint32_t epoch, int64_t *first_ns)
 {
-    int64_t start = 0, anchor = 0, pace = 0;
-    int anchor_i = 0, i = 0;
-    bool keep = true;
-    for (; i < b->count && keep; i += s->burst) {
+    int64_t start = 0;
+    struct pace_clock pc = { 0, 0, 0 };
+    int i = 0;
+    for (; i < b->count; i += s->burst) {
         int n = b->count - i < s->burst ? b->count - i : s->burst;
-        int64_t now_pace;
-        if (!live_pace(s, pace_bps, epoch, &now_pace))
-            break;
         if (i == 0) {
-            start = anchor = pvs_time_ns();
-            pace = now_pace;
-        }
-        for (;;) {
-            if (now_pace != pace) { /* from the burst before, at the new pace */
-                if (pace > 0)
-                    anchor += (int64_t)((double)(i - s->burst - anchor_i) * (double)b->stride *
-                                        8e9 / (double)pace);
-                anchor_i = i - s->burst;
-                pace = now_pace;
-            }
-            if (pace <= 0)
+            if (!live_pace(s, pace_bps, epoch, &pc.pace))
                 break;
-            int64_t due = anchor + (int64_t)((double)(i - anchor_i) * (double)b->stride * 8e9 /
-                                             (double)pace);
-            int64_t now = pvs_time_ns();
-            if (now >= due)
-                break;
-            pvs_sleep_until_ns(due - now > LIVE_POLL_NS ? now + LIVE_POLL_NS : due);
-            if (!live_pace(s, pace_bps, epoch, &now_pace)) {
-                keep = false;
-                break;
-            }
-        }
-        if (!keep)
+            start = pc.anchor = pvs_time_ns();
+        } else if (!wait_burst(s, b, &pc, i, pace_bps, epoch)) {
             break;
+        }
         int err = send_burst(s, b, i, n);
         if (err < 0)
             return err;

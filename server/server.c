@@ -149,25 +149,29 @@ static void start_abr(struct video *v, int width, int height)
     pvs_mutex_unlock(&v->mu);
 }
 
+/* The session's rate control, or NULL (none yet, or --abr off). */
+static struct pvs_server_abr *video_abr(struct video *v)
+{
+    if (!v)
+        return NULL;
+    pvs_mutex_lock(&v->mu);
+    struct pvs_server_abr *a = v->abr;
+    pvs_mutex_unlock(&v->mu);
+    return a;
+}
+
 /* The pacing thread sent a frame: to the rate control, which starts with
  * the first frame's size (after the sender opened). */
 static void frame_sent(void *arg, uint32_t frame, uint32_t encoded, uint64_t wire_bytes,
                        int64_t first_ns, int64_t last_ns)
 {
-    struct video *v = arg;
-    pvs_mutex_lock(&v->mu);
-    struct pvs_server_abr *a = v->abr;
-    pvs_mutex_unlock(&v->mu);
-    pvs_server_abr_sent(a, frame, encoded, wire_bytes, first_ns, last_ns);
+    pvs_server_abr_sent(video_abr(arg), frame, encoded, wire_bytes, first_ns, last_ns);
 }
 
+/* The pacing thread asks what the rate control wants of the frames posted. */
 static void frame_live(void *arg, struct pvs_sender_live *out)
 {
-    struct video *v = arg;
-    pvs_mutex_lock(&v->mu);
-    struct pvs_server_abr *a = v->abr;
-    pvs_mutex_unlock(&v->mu);
-    pvs_server_abr_live(a, out);
+    pvs_server_abr_live(video_abr(arg), out);
 }
 
 /* Publishes the stream's description and waits until the control thread
@@ -688,17 +692,6 @@ static struct pvs_display_mode client_mode(const struct server *s, const struct 
                   pvs_display_mode_format(&want, b, sizeof(b)),
                   s->vd ? "" : " (this system cannot set modes: only the test desktop follows it)");
     return want;
-}
-
-/* The session's rate control, or NULL (none yet, or --abr off). */
-static struct pvs_server_abr *video_abr(struct video *v)
-{
-    if (!v)
-        return NULL;
-    pvs_mutex_lock(&v->mu);
-    struct pvs_server_abr *a = v->abr;
-    pvs_mutex_unlock(&v->mu);
-    return a;
 }
 
 /* The rate control's state to the client, four times a second (its

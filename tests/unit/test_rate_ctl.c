@@ -64,10 +64,11 @@ struct sim {
     uint32_t skipped;                 /* frames not captured: the sender was full */
     uint32_t rx_packets, lost_packets;
     /* The sender (net/sender.h with its own thread): two frames at most,
-     * sent in order; the rate control's pace cap read as they leave. */
+     * sent in order; with `repair`, the rate control's pace cap and shrinks
+     * read as they leave (rate_ctl.h, pvs_rate_ctl_shrinks). */
     struct job job[2];
     int njobs;
-    bool pace_cap;
+    bool repair;
     double anchor_us, pace_now, last_out_us;
     int anchor_j;
     /* per millisecond */
@@ -121,7 +122,7 @@ static void emit(struct sim *s, double t_us, double t_end);
 static bool post_frame(struct sim *s, double t_us, const struct pvs_rate_decision *d)
 {
     uint32_t e = d->shrinks;
-    bool repair = s->pace_cap && e != s->epoch;
+    bool repair = s->repair && e != s->epoch;
     if (repair)
         s->epoch = e;
     if (s->njobs == 2 && !repair) {
@@ -188,12 +189,12 @@ static void transmit(struct sim *s, struct frame_rec *r, double ta)
  * it on, as net/sender.c does it. */
 static void emit(struct sim *s, double t_us, double t_end)
 {
-    int64_t cap = s->pace_cap ? pvs_rate_ctl_pace_cap(s->ctl) : 0;
+    int64_t cap = s->repair ? pvs_rate_ctl_pace_cap(s->ctl) : 0;
     while (s->njobs > 0) {
         struct job *j = &s->job[0];
         double pace = (double)(cap > 0 && cap < j->pace_bps ? cap : j->pace_bps);
         struct frame_rec *r = &s->rec[j->frame % MAX_FRAMES];
-        bool flushed = s->pace_cap && j->epoch != pvs_rate_ctl_shrinks(s->ctl);
+        bool flushed = s->repair && j->epoch != pvs_rate_ctl_shrinks(s->ctl);
         if (flushed) { /* the rest is not sent */
             r->a.lost += (uint16_t)(j->n - j->next);
             j->n = j->next;
@@ -278,7 +279,7 @@ static void run(struct sim *s, const struct pvs_rate_ctl_config *cfg, int ms_tot
 {
     CHECK(pvs_rate_ctl_open(&s->ctl, cfg) == 0);
     s->progress = !getenv("PVS_TEST_NO_PROGRESS"); /* to compare: the client before it sent it */
-    s->pace_cap = !getenv("PVS_TEST_NO_PACE_CAP");  /* ... and the sender before the cap */
+    s->repair = !getenv("PVS_TEST_NO_REPAIR");     /* ... and the server before the repair */
     double next_frame = 0, next_fb = FEEDBACK_US, prev_bits = 0;
     struct pvs_rate_decision d;
     pvs_rate_ctl_update(s->ctl, 0, &d);
@@ -904,7 +905,7 @@ static void test_shrink_repair(void)
                 "decodable frames %.0f ms, %d frames broken, %u keyframes (%u for a shrink), peak "
                 "queue %.1f ms\n", seed, gap, broken_frames(&sim), sim.keyframes, sim.epoch,
                 peak_queue_ms(&sim, 9900, 10500));
-        CHECK(sim.epoch >= 1 || getenv("PVS_TEST_NO_PACE_CAP"));
+        CHECK(sim.epoch >= 1 || getenv("PVS_TEST_NO_REPAIR"));
     }
     /* 64-71 ms; 91-115 ms waiting for the client's request */
     CHECK(worst <= 90);
